@@ -1,0 +1,209 @@
+//! The master bus end to end through a real brine-master socket.
+//!
+//! Prints: events/s delivered to each listener with 1 and 10 listeners (criterion,
+//! elements/s), and latency p50/p99 in microseconds at a paced 10,000 events/s.
+
+use brine::client::{self, BusClient};
+use brine::matcher::MatchType;
+use brine::wire::{self, kind, FrameReader, Next};
+use criterion::{criterion_group, Criterion, Throughput};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+struct Master {
+    child: Child,
+    _dir: tempfile::TempDir,
+    socket: std::path::PathBuf,
+}
+
+impl Master {
+    fn start() -> Master {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        std::fs::write(
+            dir.path().join("master"),
+            format!(
+                "sock_dir: {}\ncachedir: {}\nlog_level: warning\nevent_listener_buffer: 8388608\n",
+                run.display(),
+                dir.path().join("cache").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_brine-master"))
+            .arg("-c")
+            .arg(dir.path())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let socket = client::master_socket(&run);
+        let end = Instant::now() + Duration::from_secs(10);
+        while BusClient::connect(&socket).is_err() {
+            assert!(Instant::now() < end, "master did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Master {
+            child,
+            _dir: dir,
+            socket,
+        }
+    }
+}
+
+impl Drop for Master {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A listener thread that counts `n` events and reports when it has them all.
+fn listener(
+    socket: &std::path::Path,
+    n: u64,
+    done: mpsc::Sender<()>,
+) -> std::thread::JoinHandle<()> {
+    let mut c = BusClient::connect(socket).unwrap();
+    c.subscribe(MatchType::StartsWith, "bench/").unwrap();
+    // Give the subscription a moment to land before events flow.
+    std::thread::sleep(Duration::from_millis(50));
+    let mut stream = c.into_stream();
+    std::thread::spawn(move || {
+        let mut r = FrameReader::new(1 << 20);
+        let mut got = 0;
+        while got < n {
+            if r.read_from(&mut stream).unwrap_or(0) == 0 {
+                return;
+            }
+            while let Some(Next::Frame(k, _)) = r.next_frame() {
+                if k == kind::EVENT {
+                    got += 1;
+                }
+            }
+        }
+        let _ = done.send(());
+    })
+}
+
+fn fire_many(socket: &std::path::Path, n: u64) {
+    let ev = wire::encode_fired(
+        "bench/e",
+        serde_json::json!({"id": "m1", "return": true})
+            .as_object()
+            .cloned()
+            .unwrap(),
+        SystemTime::now(),
+        1 << 20,
+    )
+    .unwrap();
+    let f = wire::frame(kind::FIRE, &ev);
+    let batch: Vec<u8> = f.iter().copied().cycle().take(f.len() * 256).collect();
+    let mut s = UnixStream::connect(socket).unwrap();
+    let mut left = n;
+    while left >= 256 {
+        s.write_all(&batch).unwrap();
+        left -= 256;
+    }
+    for _ in 0..left {
+        s.write_all(&f).unwrap();
+    }
+}
+
+fn throughput(c: &mut Criterion) {
+    let m = Master::start();
+    let mut g = c.benchmark_group("bus");
+    g.sample_size(10);
+    for listeners in [1usize, 10] {
+        g.throughput(Throughput::Elements(1));
+        g.bench_function(
+            format!("{listeners} listener(s), per-listener delivery (events/s)"),
+            |b| {
+                b.iter_custom(|iters| {
+                    let (tx, rx) = mpsc::channel();
+                    let threads: Vec<_> = (0..listeners)
+                        .map(|_| listener(&m.socket, iters, tx.clone()))
+                        .collect();
+                    let t0 = Instant::now();
+                    fire_many(&m.socket, iters);
+                    for _ in 0..listeners {
+                        rx.recv_timeout(Duration::from_secs(60))
+                            .expect("all delivered");
+                    }
+                    let el = t0.elapsed();
+                    for t in threads {
+                        let _ = t.join();
+                    }
+                    el
+                })
+            },
+        );
+    }
+    g.finish();
+}
+
+/// Latency at a paced rate: each event carries its send time; the listener measures.
+fn latency() {
+    let m = Master::start();
+    let rate = 10_000u64;
+    let n = 30_000u64;
+    let mut l = BusClient::connect(&m.socket).unwrap();
+    l.subscribe(MatchType::StartsWith, "lat/").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let base = Instant::now();
+    let sock = m.socket.clone();
+    let sender = std::thread::spawn(move || {
+        let mut s = UnixStream::connect(&sock).unwrap();
+        let gap = Duration::from_nanos(1_000_000_000 / rate);
+        for i in 0..n {
+            let due = base + gap * i as u32;
+            while Instant::now() < due {
+                std::hint::spin_loop();
+            }
+            let ns = base.elapsed().as_nanos() as u64;
+            let data = serde_json::json!({"t": ns}).as_object().cloned().unwrap();
+            let ev = wire::encode_fired("lat/e", data, SystemTime::now(), 1 << 20).unwrap();
+            s.write_all(&wire::frame(kind::FIRE, &ev)).unwrap();
+        }
+    });
+    let mut lat = Vec::with_capacity(n as usize);
+    let mut stream = l.into_stream();
+    let mut r = FrameReader::new(1 << 20);
+    let mut buf_events = 0;
+    while buf_events < n {
+        if r.read_from(&mut stream).unwrap_or(0) == 0 {
+            break;
+        }
+        let now = base.elapsed().as_nanos() as u64;
+        while let Some(Next::Frame(_, p)) = r.next_frame() {
+            let ev = wire::Event::decode(p, 1 << 20).unwrap();
+            #[derive(serde::Deserialize)]
+            struct T {
+                t: u64,
+            }
+            let t: T = ev.data().unwrap();
+            lat.push(now.saturating_sub(t.t));
+            buf_events += 1;
+        }
+    }
+    sender.join().unwrap();
+    lat.sort_unstable();
+    let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p) as usize] as f64 / 1000.0;
+    println!(
+        "bus latency at {rate} events/s over {} events: p50 {:.1} us, p99 {:.1} us, max {:.1} us",
+        lat.len(),
+        pct(0.50),
+        pct(0.99),
+        pct(1.0)
+    );
+    let _ = stream.read(&mut [0u8; 1]);
+}
+
+criterion_group!(benches, throughput);
+
+fn main() {
+    benches();
+    latency();
+    Criterion::default().configure_from_args().final_summary();
+}

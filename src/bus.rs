@@ -1,0 +1,427 @@
+//! The event bus: local clients, their subscriptions and their bounded outbound buffers.
+//!
+//! Pure logic: the bus never touches a socket. The event loop hands it frames and asks
+//! it which bytes to write to whom; that keeps fan-out, loss accounting and the memory
+//! bound testable without I/O.
+//!
+//! Fan-out copies each event's raw bytes (never re-encoded) into the outbound buffer of
+//! every listener whose filter matches; the loop flushes each buffer once per turn, so
+//! many events leave in one `write`. A listener's buffer never grows past its limit: a
+//! listener that stops reading loses events instead of stalling the loop or growing the
+//! daemon's memory, and is told how many it lost (`salt/event/lost`) when it reads again.
+
+use crate::matcher::TagFilter;
+use crate::wire::{self, kind};
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::SystemTime;
+
+/// A client of the bus, identified by the event loop's token for its stream.
+pub type ClientId = usize;
+
+/// The tag that tells a listener how many events it lost.
+pub const LOST_TAG: &str = "salt/event/lost";
+
+/// What happens to a listener whose buffer is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overflow {
+    /// Drop events for it and count them (the default).
+    Drop,
+    /// Disconnect it.
+    Disconnect,
+}
+
+impl Overflow {
+    /// Parses the `event_listener_overflow` setting.
+    pub fn from_name(s: &str) -> Option<Overflow> {
+        match s {
+            "drop" => Some(Overflow::Drop),
+            "disconnect" => Some(Overflow::Disconnect),
+            _ => None,
+        }
+    }
+}
+
+/// Bytes queued for one client, written from the front.
+#[derive(Debug, Default)]
+pub struct OutBuf {
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl OutBuf {
+    /// Bytes waiting to be written.
+    pub fn pending(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// Number of bytes waiting.
+    pub fn len(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// True when nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.pos == self.buf.len()
+    }
+
+    /// Marks `n` bytes as written.
+    pub fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.buf.len());
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+            // A listener that caught up after a burst gives its memory back.
+            if self.buf.capacity() > 1 << 20 {
+                self.buf.shrink_to(64 * 1024);
+            }
+        } else if self.pos > 1 << 16 && self.pos * 2 > self.buf.len() {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+    }
+
+    fn push(&mut self, kind: u8, payload: &[u8]) {
+        wire::put_frame(&mut self.buf, kind, payload);
+    }
+}
+
+#[derive(Debug)]
+struct Client {
+    pid: i32,
+    out: OutBuf,
+    filters: Vec<TagFilter>,
+    lost: u64,
+    lost_total: u64,
+}
+
+/// Counters a daemon reports about its bus.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BusStats {
+    /// Events published.
+    pub published: u64,
+    /// Event copies queued to listeners.
+    pub delivered: u64,
+    /// Event copies dropped because a listener's buffer was full.
+    pub lost: u64,
+}
+
+/// All local clients of one daemon's bus.
+#[derive(Debug)]
+pub struct Bus {
+    clients: BTreeMap<ClientId, Client>,
+    limit: usize,
+    overflow: Overflow,
+    max_event_size: usize,
+    dirty: BTreeSet<ClientId>,
+    doomed: BTreeSet<ClientId>,
+    stats: BusStats,
+}
+
+impl Bus {
+    /// A bus whose listeners may each hold `limit` outbound bytes.
+    pub fn new(limit: usize, overflow: Overflow, max_event_size: usize) -> Bus {
+        Bus {
+            clients: BTreeMap::new(),
+            limit,
+            overflow,
+            max_event_size,
+            dirty: BTreeSet::new(),
+            doomed: BTreeSet::new(),
+            stats: BusStats::default(),
+        }
+    }
+
+    /// Applies reloaded limits.
+    pub fn set_limits(&mut self, limit: usize, overflow: Overflow, max_event_size: usize) {
+        self.limit = limit;
+        self.overflow = overflow;
+        self.max_event_size = max_event_size;
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> BusStats {
+        self.stats
+    }
+
+    /// Adds a connected client (`pid` from its credentials, for log lines).
+    pub fn open(&mut self, id: ClientId, pid: i32) {
+        self.clients.insert(
+            id,
+            Client {
+                pid,
+                out: OutBuf::default(),
+                filters: Vec::new(),
+                lost: 0,
+                lost_total: 0,
+            },
+        );
+    }
+
+    /// Forgets a client.
+    pub fn close(&mut self, id: ClientId) {
+        if let Some(c) = self.clients.remove(&id) {
+            if c.lost_total > 0 {
+                log::info!(
+                    "bus listener {id} (pid {}) left having lost {} events",
+                    c.pid,
+                    c.lost_total
+                );
+            }
+        }
+        self.dirty.remove(&id);
+        self.doomed.remove(&id);
+    }
+
+    /// Number of connected clients.
+    pub fn len(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// True when nobody is connected.
+    pub fn is_empty(&self) -> bool {
+        self.clients.is_empty()
+    }
+
+    /// Adds a tag filter to a client, making it a listener.
+    pub fn subscribe(&mut self, id: ClientId, filter: TagFilter) {
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.filters.push(filter);
+        }
+    }
+
+    /// Delivers an already-encoded event to every matching listener.
+    pub fn publish(&mut self, tag: &str, event: &[u8], now: SystemTime) {
+        self.stats.published += 1;
+        let frame_len = wire::FRAME_HEADER + 1 + event.len();
+        for (&id, c) in self.clients.iter_mut() {
+            if !c.filters.iter().any(|f| f.is_match(tag)) {
+                continue;
+            }
+            if c.lost > 0 && !queue_lost_notice(id, c, self.limit, frame_len, now) {
+                c.lost += 1;
+                c.lost_total += 1;
+                self.stats.lost += 1;
+                continue;
+            }
+            if c.out.len() + frame_len > self.limit {
+                if self.overflow == Overflow::Disconnect {
+                    log::warn!(
+                        "bus listener {id} (pid {}) is not reading: disconnecting it",
+                        c.pid
+                    );
+                    self.doomed.insert(id);
+                    continue;
+                }
+                if c.lost == 0 {
+                    log::warn!(
+                        "bus listener {id} (pid {}) is not reading: dropping its events",
+                        c.pid
+                    );
+                }
+                c.lost += 1;
+                c.lost_total += 1;
+                self.stats.lost += 1;
+                continue;
+            }
+            c.out.push(kind::EVENT, event);
+            self.stats.delivered += 1;
+            self.dirty.insert(id);
+        }
+    }
+
+    /// Fires an event from the daemon itself: stamps, trims and publishes it.
+    pub fn fire(
+        &mut self,
+        tag: &str,
+        data: Map<String, Value>,
+        now: SystemTime,
+    ) -> Result<(), wire::WireError> {
+        let bytes = wire::encode_fired(tag, data, now, self.max_event_size)?;
+        self.publish(tag, &bytes, now);
+        Ok(())
+    }
+
+    /// Queues a reply frame to one client. Replies are small and requested, so they may
+    /// exceed the listener limit once; a client that never reads them is disconnected.
+    pub fn reply(&mut self, id: ClientId, kind: u8, payload: &[u8]) {
+        if let Some(c) = self.clients.get_mut(&id) {
+            if c.out.len() > self.limit.saturating_mul(2) {
+                self.doomed.insert(id);
+                return;
+            }
+            c.out.push(kind, payload);
+            self.dirty.insert(id);
+        }
+    }
+
+    /// Bytes waiting for one client.
+    pub fn pending(&self, id: ClientId) -> &[u8] {
+        self.clients
+            .get(&id)
+            .map(|c| c.out.pending())
+            .unwrap_or(&[])
+    }
+
+    /// Records that `n` bytes reached the client; a listener that lost events and now
+    /// reads again is told how many first.
+    pub fn consumed(&mut self, id: ClientId, n: usize, now: SystemTime) {
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.out.consume(n);
+            if c.lost > 0 && queue_lost_notice(id, c, self.limit, 0, now) {
+                self.dirty.insert(id);
+            }
+            if c.out.is_empty() {
+                self.dirty.remove(&id);
+            }
+        }
+    }
+
+    /// Clients with bytes queued since the last call.
+    pub fn take_dirty(&mut self) -> Vec<ClientId> {
+        let d: Vec<ClientId> = self.dirty.iter().copied().collect();
+        self.dirty.clear();
+        d
+    }
+
+    /// Clients the bus wants disconnected.
+    pub fn take_doomed(&mut self) -> Vec<ClientId> {
+        let d: Vec<ClientId> = self.doomed.iter().copied().collect();
+        self.doomed.clear();
+        d
+    }
+}
+
+/// Queues `salt/event/lost` when the buffer has room for it and `then` more bytes (the
+/// event about to follow), so a notice is never immediately followed by another loss;
+/// true when queued.
+fn queue_lost_notice(
+    id: ClientId,
+    c: &mut Client,
+    limit: usize,
+    then: usize,
+    now: SystemTime,
+) -> bool {
+    let data = match json!({ "count": c.lost }) {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let Ok(bytes) = wire::encode_fired(LOST_TAG, data, now, usize::MAX) else {
+        return false;
+    };
+    if c.out.len() + bytes.len() + wire::FRAME_HEADER + 1 + then > limit {
+        return false;
+    }
+    log::warn!(
+        "bus listener {id} (pid {}) lost {} events while it did not read",
+        c.pid,
+        c.lost
+    );
+    c.out.push(kind::EVENT, &bytes);
+    c.lost = 0;
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matcher::MatchType;
+    use crate::wire::{Event, FrameReader, Next};
+
+    fn all() -> TagFilter {
+        TagFilter::new(MatchType::StartsWith, "").unwrap()
+    }
+
+    fn drain(bus: &mut Bus, id: ClientId) -> Vec<(String, Map<String, Value>)> {
+        let mut r = FrameReader::new(1 << 20);
+        r.extend(bus.pending(id));
+        let n = bus.pending(id).len();
+        bus.consumed(id, n, SystemTime::now());
+        let mut out = Vec::new();
+        while let Some(Next::Frame(k, p)) = r.next_frame() {
+            assert_eq!(k, kind::EVENT);
+            let ev = Event::decode(p, 1 << 20).unwrap();
+            out.push((ev.tag().to_string(), ev.value().unwrap()));
+        }
+        out
+    }
+
+    #[test]
+    fn only_matching_listeners_get_events_in_order() {
+        let mut bus = Bus::new(1 << 20, Overflow::Drop, 1 << 20);
+        bus.open(1, 0);
+        bus.open(2, 0);
+        bus.open(3, 0);
+        bus.subscribe(1, all());
+        bus.subscribe(
+            2,
+            TagFilter::new(MatchType::StartsWith, "salt/job").unwrap(),
+        );
+        let now = SystemTime::now();
+        for tag in ["salt/job/1/new", "other", "salt/job/1/ret/m"] {
+            bus.fire(tag, Map::new(), now).unwrap();
+        }
+        let tags = |v: Vec<(String, _)>| v.into_iter().map(|(t, _)| t).collect::<Vec<_>>();
+        assert_eq!(
+            tags(drain(&mut bus, 1)),
+            ["salt/job/1/new", "other", "salt/job/1/ret/m"]
+        );
+        assert_eq!(
+            tags(drain(&mut bus, 2)),
+            ["salt/job/1/new", "salt/job/1/ret/m"]
+        );
+        assert!(
+            bus.pending(3).is_empty(),
+            "a client that never subscribed gets nothing"
+        );
+    }
+
+    #[test]
+    fn a_full_listener_loses_events_and_is_told_how_many() {
+        let mut bus = Bus::new(4096, Overflow::Drop, 1 << 20);
+        bus.open(1, 0);
+        bus.open(2, 0);
+        bus.subscribe(1, all());
+        bus.subscribe(2, all());
+        let now = SystemTime::now();
+        let payload = json!({"pad": "x".repeat(200)});
+        let Value::Object(m) = payload else { panic!() };
+        for _ in 0..100 {
+            bus.fire("t", m.clone(), now).unwrap();
+            // Listener 2 keeps up; listener 1 never reads.
+            let n = bus.pending(2).len();
+            bus.consumed(2, n, now);
+        }
+        assert!(
+            bus.pending(1).len() <= 4096,
+            "the buffer stays under its limit"
+        );
+        let lost = bus.stats().lost;
+        assert!(
+            lost > 80,
+            "most events were dropped for the stalled listener: {lost}"
+        );
+        let got = drain(&mut bus, 1);
+        let delivered = got.len() as u64;
+        // Now the notice waits in the buffer, ahead of anything newer.
+        bus.fire("t", m, now).unwrap();
+        let after = drain(&mut bus, 1);
+        assert_eq!(after[0].0, LOST_TAG);
+        assert_eq!(after[0].1["count"], json!(lost));
+        assert_eq!(after[1].0, "t");
+        assert_eq!(delivered + lost, 100);
+    }
+
+    #[test]
+    fn overflow_disconnect_policy_dooms_the_listener() {
+        let mut bus = Bus::new(512, Overflow::Disconnect, 1 << 20);
+        bus.open(7, 0);
+        bus.subscribe(7, all());
+        let Value::Object(m) = json!({"pad": "y".repeat(300)}) else {
+            panic!()
+        };
+        bus.fire("t", m.clone(), SystemTime::now()).unwrap();
+        bus.fire("t", m, SystemTime::now()).unwrap();
+        assert_eq!(bus.take_doomed(), vec![7]);
+    }
+}

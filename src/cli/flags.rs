@@ -1,0 +1,356 @@
+//! One table of flags per tool: parsing (lexopt), `--help` and the man page all come
+//! from it, so they cannot drift apart (ripgrep's `flags/` habit).
+
+use std::ffi::OsString;
+use std::fmt;
+
+/// One command-line flag.
+#[derive(Clone, Copy, Debug)]
+pub struct Flag {
+    /// The single-letter form, if any.
+    pub short: Option<char>,
+    /// The long form, without dashes; also the key the parsed value is stored under.
+    pub long: &'static str,
+    /// The value's name in help (`DIR`), or `None` for a switch.
+    pub value: Option<&'static str>,
+    /// What it does, one or two sentences (plain text; shown in --help and the man page).
+    pub doc: &'static str,
+}
+
+/// A man page section of prose.
+#[derive(Clone, Copy, Debug)]
+pub struct Section {
+    /// The heading, upper case by convention.
+    pub title: &'static str,
+    /// Paragraphs separated by blank lines; lines starting with two spaces are shown
+    /// verbatim (examples).
+    pub body: &'static str,
+}
+
+/// A tool: its flags plus the prose around them.
+#[derive(Clone, Copy, Debug)]
+pub struct Tool {
+    /// The binary name.
+    pub name: &'static str,
+    /// The man section (1 or 8).
+    pub section: u8,
+    /// The one-line summary (NAME section).
+    pub summary: &'static str,
+    /// Usage lines, without the tool name.
+    pub usage: &'static [&'static str],
+    /// What the tool does.
+    pub description: &'static str,
+    /// Its flags, in display order.
+    pub flags: &'static [Flag],
+    /// Further sections (EXIT STATUS, EXAMPLES, ...).
+    pub sections: &'static [Section],
+}
+
+/// The result of parsing: flag values and positionals, in the order given.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Parsed {
+    values: Vec<(&'static str, Option<String>)>,
+    /// Positional words.
+    pub positionals: Vec<String>,
+}
+
+impl Parsed {
+    /// True when the switch or flag appeared.
+    pub fn has(&self, long: &str) -> bool {
+        self.values.iter().any(|(l, _)| *l == long)
+    }
+
+    /// The last value given for a flag.
+    pub fn value(&self, long: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .rev()
+            .find(|(l, _)| *l == long)
+            .and_then(|(_, v)| v.as_deref())
+    }
+}
+
+/// A command-line mistake; the tool prints it in one line and exits 2.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CliError(pub String);
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+/// Parses the arguments (without the program name) against a tool's flags. Options may
+/// come before, between or after positionals (as Salt's optparse allows); `--` ends them.
+pub fn parse<I>(tool: &Tool, args: I) -> Result<Parsed, CliError>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    use lexopt::Arg;
+    let mut p = lexopt::Parser::from_args(args);
+    let mut out = Parsed::default();
+    loop {
+        let arg = p.next().map_err(|e| CliError(e.to_string()))?;
+        let Some(arg) = arg else { break };
+        let flag = match arg {
+            Arg::Short(c) => tool
+                .flags
+                .iter()
+                .find(|f| f.short == Some(c))
+                .ok_or_else(|| {
+                    CliError(format!("unknown option '-{c}' (see {} --help)", tool.name))
+                })?,
+            Arg::Long(l) => tool.flags.iter().find(|f| f.long == l).ok_or_else(|| {
+                CliError(format!("unknown option '--{l}' (see {} --help)", tool.name))
+            })?,
+            Arg::Value(v) => {
+                let s = v
+                    .into_string()
+                    .map_err(|v| CliError(format!("argument {v:?} is not UTF-8")))?;
+                out.positionals.push(s);
+                // lexopt treats `--` itself; everything after it arrives as Value.
+                continue;
+            }
+        };
+        let value =
+            match flag.value {
+                Some(_) => {
+                    let v = p
+                        .value()
+                        .map_err(|e| CliError(format!("--{}: {e}", flag.long)))?;
+                    Some(v.into_string().map_err(|v| {
+                        CliError(format!("--{}: value {v:?} is not UTF-8", flag.long))
+                    })?)
+                }
+                None => {
+                    if let Some(v) = p.optional_value() {
+                        return Err(CliError(format!(
+                            "--{} takes no value (got {:?})",
+                            flag.long,
+                            v.to_string_lossy()
+                        )));
+                    }
+                    None
+                }
+            };
+        out.values.push((flag.long, value));
+    }
+    Ok(out)
+}
+
+fn flag_names(f: &Flag) -> String {
+    let mut s = String::new();
+    if let Some(c) = f.short {
+        s.push('-');
+        s.push(c);
+        s.push_str(", ");
+    }
+    s.push_str("--");
+    s.push_str(f.long);
+    if let Some(v) = f.value {
+        s.push(' ');
+        s.push_str(v);
+    }
+    s
+}
+
+/// The `--help` text.
+pub fn help(tool: &Tool) -> String {
+    let mut s = format!("{} - {}\n\nUsage:\n", tool.name, tool.summary);
+    for u in tool.usage {
+        s.push_str(&format!("  {} {u}\n", tool.name));
+    }
+    s.push_str("\nOptions:\n");
+    let width = tool
+        .flags
+        .iter()
+        .map(|f| flag_names(f).len())
+        .max()
+        .unwrap_or(0);
+    for f in tool.flags {
+        s.push_str(&format!("  {:width$}  {}\n", flag_names(f), f.doc));
+    }
+    s.push_str(&format!(
+        "\nSee {}({}) for more.\n",
+        tool.name, tool.section
+    ));
+    s
+}
+
+/// Escapes text for roff: backslashes, dashes, and a leading dot or quote.
+pub fn roff_escape(text: &str) -> String {
+    let mut s = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => s.push_str("\\e"),
+            '-' => s.push_str("\\-"),
+            _ => s.push(c),
+        }
+    }
+    if s.starts_with('.') || s.starts_with('\'') {
+        s.insert_str(0, "\\&");
+    }
+    s
+}
+
+/// Renders prose: blank lines separate paragraphs, two-space-indented lines are
+/// examples shown verbatim.
+pub fn roff_prose(body: &str) -> String {
+    let mut s = String::new();
+    let mut in_example = false;
+    let mut first = true;
+    for para in body.split("\n\n") {
+        for line in para.lines() {
+            let example = line.starts_with("  ");
+            if example && !in_example {
+                s.push_str(".PP\n.nf\n.RS 4\n");
+                in_example = true;
+            } else if !example && in_example {
+                s.push_str(".RE\n.fi\n");
+                in_example = false;
+            } else if !example && (first || s.ends_with("\n.fi\n")) {
+                s.push_str(".PP\n");
+            }
+            first = false;
+            let text = if example {
+                line.trim_start()
+            } else {
+                line.trim()
+            };
+            s.push_str(&roff_escape(text));
+            s.push('\n');
+        }
+        if in_example {
+            s.push_str(".RE\n.fi\n");
+            in_example = false;
+        }
+        first = true;
+    }
+    s
+}
+
+/// The man page: NAME, SYNOPSIS, DESCRIPTION, OPTIONS, then the tool's sections.
+pub fn man(tool: &Tool) -> String {
+    let mut s = format!(
+        ".TH {} {} \"\" \"brine {}\" \"brine manual\"\n",
+        tool.name.to_uppercase(),
+        tool.section,
+        env!("CARGO_PKG_VERSION")
+    );
+    s.push_str(&format!(
+        ".SH NAME\n{} \\- {}\n.SH SYNOPSIS\n",
+        tool.name,
+        roff_escape(tool.summary)
+    ));
+    for (i, u) in tool.usage.iter().enumerate() {
+        if i > 0 {
+            s.push_str(".br\n");
+        }
+        s.push_str(&format!(".B {}\n{}\n", tool.name, roff_escape(u)));
+    }
+    s.push_str(".SH DESCRIPTION\n");
+    s.push_str(&roff_prose(tool.description));
+    s.push_str(".SH OPTIONS\n");
+    for f in tool.flags {
+        let mut names = String::new();
+        if let Some(c) = f.short {
+            names.push_str(&format!("\\fB\\-{c}\\fR, "));
+        }
+        names.push_str(&format!("\\fB\\-\\-{}\\fR", roff_escape(f.long)));
+        if let Some(v) = f.value {
+            names.push_str(&format!(" \\fI{}\\fR", roff_escape(v)));
+        }
+        s.push_str(&format!(".TP\n{names}\n{}\n", roff_escape(f.doc)));
+    }
+    for sec in tool.sections {
+        s.push_str(&format!(".SH {}\n", roff_escape(sec.title)));
+        s.push_str(&roff_prose(sec.body));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Tool = Tool {
+        name: "t",
+        section: 1,
+        summary: "test tool",
+        usage: &["[OPTIONS] FUN"],
+        description: "Does things.",
+        flags: &[
+            Flag {
+                short: Some('t'),
+                long: "timeout",
+                value: Some("SECONDS"),
+                doc: "Wait.",
+            },
+            Flag {
+                short: None,
+                long: "out",
+                value: Some("OUTPUTTER"),
+                doc: "Format.",
+            },
+            Flag {
+                short: Some('q'),
+                long: "quiet",
+                value: None,
+                doc: "Hush.",
+            },
+        ],
+        sections: &[],
+    };
+
+    fn p(args: &[&str]) -> Result<Parsed, CliError> {
+        parse(&T, args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn every_spelling_salt_users_type() {
+        for args in [
+            &["-t5", "f"][..],
+            &["-t", "5", "f"],
+            &["--timeout=5", "f"],
+            &["--timeout", "5", "f"],
+            &["f", "-t", "5"],
+        ] {
+            let r = p(args).unwrap();
+            assert_eq!(r.value("timeout"), Some("5"), "{args:?}");
+            assert_eq!(r.positionals, ["f"], "{args:?}");
+        }
+        assert_eq!(p(&["--out=json"]).unwrap().value("out"), Some("json"));
+        assert_eq!(p(&["--out", "json"]).unwrap().value("out"), Some("json"));
+        assert!(p(&["-q", "x"]).unwrap().has("quiet"));
+        assert_eq!(p(&["--", "-q"]).unwrap().positionals, ["-q"]);
+        // key=value words are positionals for the argument parser.
+        assert_eq!(p(&["f", "count=3"]).unwrap().positionals, ["f", "count=3"]);
+    }
+
+    #[test]
+    fn mistakes_are_one_line_errors() {
+        assert!(p(&["--nope"])
+            .unwrap_err()
+            .0
+            .contains("unknown option '--nope'"));
+        assert!(p(&["-z"]).unwrap_err().0.contains("unknown option '-z'"));
+        assert!(p(&["--timeout"]).is_err());
+        assert!(p(&["--quiet=yes"])
+            .unwrap_err()
+            .0
+            .contains("takes no value"));
+    }
+
+    #[test]
+    fn help_and_man_list_every_flag() {
+        let h = help(&T);
+        let m = man(&T);
+        for f in T.flags {
+            assert!(h.contains(&format!("--{}", f.long)));
+            assert!(m.contains(&format!("\\-\\-{}", f.long)));
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! The command-line tools: their flag tables, argument parsing, outputters, man pages,
+//! and the code behind each binary (the files in `src/bin/` only call into here).
+
+pub mod args;
+pub mod event_cmd;
+pub mod flags;
+pub mod master_cmd;
+pub mod output;
+pub mod run_cmd;
+pub mod tools;
+
+use std::path::PathBuf;
+
+/// Exit status for a usage or configuration error (documented in every man page).
+pub const EXIT_USAGE: i32 = 2;
+
+/// Every man page brine ships: file name and generated contents.
+pub fn man_pages() -> Vec<(String, String)> {
+    let mut pages: Vec<(String, String)> = tools::ALL
+        .iter()
+        .map(|t| (format!("{}.{}", t.name, t.section), flags::man(t)))
+        .collect();
+    pages.push((
+        "brine-master.conf.5".into(),
+        tools::config_page(
+            "brine-master.conf",
+            "configuration of brine-master",
+            tools::MASTER_CONF_INTRO,
+            crate::config::MASTER_KEYS,
+        ),
+    ));
+    pages
+}
+
+/// The configuration directory: `-c DIR`, else `/etc/brine`.
+pub fn conf_dir(parsed: &flags::Parsed) -> PathBuf {
+    parsed
+        .value("config-dir")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/brine"))
+}
+
+/// Prints a one-line error for a tool and returns the status to exit with.
+pub fn fail(tool: &str, msg: impl std::fmt::Display, status: i32) -> i32 {
+    eprintln!("{tool}: {msg}");
+    status
+}
+
+/// Handles `--help` and `--version`; `Some(status)` when the tool should exit now.
+pub fn common_flags(tool: &flags::Tool, parsed: &flags::Parsed) -> Option<i32> {
+    if parsed.has("help") {
+        print!("{}", flags::help(tool));
+        return Some(0);
+    }
+    if parsed.has("version") {
+        println!("{} {}", tool.name, env!("CARGO_PKG_VERSION"));
+        return Some(0);
+    }
+    None
+}

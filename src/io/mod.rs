@@ -1,0 +1,9 @@
+//! Everything that touches the outside world: the event loop, ZeroMQ sockets, Unix
+//! sockets, timers, signals and process control. The cores above never do.
+
+pub mod daemon;
+pub mod ipc;
+pub mod process;
+pub mod signals;
+pub mod timers;
+pub mod zsock;

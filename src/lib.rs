@@ -1,0 +1,15 @@
+//! brine: the event-driven core of SaltStack (event bus, reactor, queue) as
+//! single-threaded daemons. See `design.md` in the steering repository for the shape.
+
+pub mod bus;
+pub mod cli;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod io;
+pub mod jobs;
+pub mod log;
+pub mod master;
+pub mod matcher;
+pub mod runners;
+pub mod wire;

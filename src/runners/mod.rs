@@ -1,0 +1,239 @@
+//! Runner functions: master-side functions called by `brine-run` (and later the
+//! reactor and the schedule), with Salt's names, signatures and return values.
+//!
+//! A runner is a plain function of its bound arguments and a context that lets it fire
+//! events; it never does I/O itself, so the master core stays free of it.
+
+use serde_json::{Map, Value};
+use std::time::SystemTime;
+
+mod event;
+
+/// A parameter default in a runner's signature.
+#[derive(Clone, Copy, Debug)]
+pub enum Default {
+    /// The argument must be given.
+    Required,
+    /// Python `None`.
+    Null,
+    /// A boolean default.
+    Bool(bool),
+    /// An integer default.
+    Int(i64),
+    /// A string default.
+    Str(&'static str),
+}
+
+impl Default {
+    fn value(self) -> Option<Value> {
+        match self {
+            Default::Required => None,
+            Default::Null => Some(Value::Null),
+            Default::Bool(b) => Some(Value::Bool(b)),
+            Default::Int(i) => Some(Value::from(i)),
+            Default::Str(s) => Some(Value::from(s)),
+        }
+    }
+}
+
+/// One parameter of a runner.
+#[derive(Clone, Copy, Debug)]
+pub struct Param {
+    /// Its Python name, also the `key=` that binds it.
+    pub name: &'static str,
+    /// Its default.
+    pub default: Default,
+}
+
+/// Where a runner executes.
+#[derive(Clone, Copy)]
+pub enum Exec {
+    /// In the master's loop.
+    Master(fn(&mut dyn Context, &[Value]) -> Outcome),
+    /// In the calling CLI process (streaming functions such as `state.event`).
+    Client,
+}
+
+/// A runner function's entry in the table.
+#[derive(Clone, Copy)]
+pub struct Runner {
+    /// `module.function`.
+    pub name: &'static str,
+    /// Its signature.
+    pub params: &'static [Param],
+    /// One line for `--help` and the man page.
+    pub doc: &'static str,
+    /// How it runs.
+    pub exec: Exec,
+}
+
+/// What a runner returned.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// The return value the CLI prints.
+    pub ret: Value,
+    /// False when the runner failed (the CLI exits non-zero).
+    pub success: bool,
+}
+
+impl Outcome {
+    /// A successful return.
+    pub fn ok(ret: Value) -> Outcome {
+        Outcome { ret, success: true }
+    }
+
+    /// A runner exception, worded as Salt words it.
+    pub fn exception(fun: &str, msg: &str) -> Outcome {
+        Outcome {
+            ret: Value::String(format!("Exception occurred in runner {fun}: {msg}")),
+            success: false,
+        }
+    }
+}
+
+/// What a runner may ask of the master.
+pub trait Context {
+    /// The current wall-clock time (from the core's input, never read directly).
+    fn now(&self) -> SystemTime;
+    /// Fires an event on the master bus.
+    fn fire(&mut self, tag: &str, data: Map<String, Value>) -> Result<(), String>;
+}
+
+/// Every runner brine has, in name order.
+pub const RUNNERS: &[Runner] = &[event::SEND, event::STATE_EVENT];
+
+/// Looks a runner up by `module.function`.
+pub fn find(name: &str) -> Option<&'static Runner> {
+    RUNNERS.iter().find(|r| r.name == name)
+}
+
+/// Salt's message for a function that does not exist.
+pub fn not_available(fun: &str) -> String {
+    format!("'{fun}' is not available.")
+}
+
+/// Binds positional and keyword arguments to a signature as Python would, with Salt's
+/// message for keywords the function does not take.
+pub fn bind(
+    runner: &Runner,
+    args: &[Value],
+    kwargs: &Map<String, Value>,
+) -> Result<Vec<Value>, String> {
+    let short = runner.name.rsplit('.').next().unwrap_or(runner.name);
+    let params = runner.params;
+    if args.len() > params.len() {
+        let required = params
+            .iter()
+            .filter(|p| matches!(p.default, Default::Required))
+            .count();
+        let takes = if required == params.len() {
+            format!("{}", params.len())
+        } else {
+            format!("from {required} to {}", params.len())
+        };
+        return Err(format!(
+            "{short}() takes {takes} positional argument{} but {} {} given",
+            if params.len() == 1 { "" } else { "s" },
+            args.len(),
+            if args.len() == 1 { "was" } else { "were" }
+        ));
+    }
+    let invalid: Vec<String> = kwargs
+        .iter()
+        .filter(|(k, _)| !params.iter().any(|p| p.name == k.as_str()))
+        .map(|(k, v)| format!("{k}={}", crate::cli::output::python_repr(v)))
+        .collect();
+    if !invalid.is_empty() {
+        return Err(format!(
+            "The following keyword arguments are not valid: {}",
+            invalid.join(", ")
+        ));
+    }
+    let mut bound = Vec::with_capacity(params.len());
+    let mut missing = Vec::new();
+    for (i, p) in params.iter().enumerate() {
+        let by_name = kwargs.get(p.name);
+        match (args.get(i), by_name) {
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "{short}() got multiple values for argument '{}'",
+                    p.name
+                ))
+            }
+            (Some(v), None) | (None, Some(v)) => bound.push(v.clone()),
+            (None, None) => match p.default.value() {
+                Some(v) => bound.push(v),
+                None => missing.push(format!("'{}'", p.name)),
+            },
+        }
+    }
+    if !missing.is_empty() {
+        let list = match missing.len() {
+            1 => missing[0].clone(),
+            n => format!("{} and {}", missing[..n - 1].join(", "), missing[n - 1]),
+        };
+        return Err(format!(
+            "{short}() missing {} required positional argument{}: {list}",
+            missing.len(),
+            if missing.len() == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(bound)
+}
+
+/// Salt's `fun_args` in runner events: the positional args, then a map of the kwargs.
+pub fn fun_args(args: &[Value], kwargs: &Map<String, Value>) -> Value {
+    let mut v: Vec<Value> = args.to_vec();
+    if !kwargs.is_empty() {
+        v.push(Value::Object(kwargs.clone()));
+    }
+    Value::Array(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn kw(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn binds_like_python() {
+        let r = find("event.send").unwrap();
+        assert_eq!(
+            bind(r, &[json!("t")], &Map::new()).unwrap(),
+            [json!("t"), Value::Null]
+        );
+        assert_eq!(
+            bind(r, &[], &kw(json!({"tag": "t", "data": {"a": 1}}))).unwrap(),
+            [json!("t"), json!({"a": 1})]
+        );
+        assert_eq!(
+            bind(r, &[], &Map::new()).unwrap_err(),
+            "send() missing 1 required positional argument: 'tag'"
+        );
+        assert_eq!(
+            bind(r, &[json!(1), json!(2), json!(3)], &Map::new()).unwrap_err(),
+            "send() takes from 1 to 2 positional arguments but 3 were given"
+        );
+        assert_eq!(
+            bind(r, &[json!("t")], &kw(json!({"tag": "u"}))).unwrap_err(),
+            "send() got multiple values for argument 'tag'"
+        );
+        assert_eq!(
+            bind(r, &[json!("t")], &kw(json!({"foo": "bar", "n": 2}))).unwrap_err(),
+            "The following keyword arguments are not valid: foo='bar', n=2"
+        );
+    }
+
+    #[test]
+    fn fun_args_packs_kwargs_last() {
+        assert_eq!(
+            fun_args(&[json!("myco/x")], &kw(json!({"a": 1}))),
+            json!(["myco/x", {"a": 1}])
+        );
+        assert_eq!(fun_args(&[json!("x")], &Map::new()), json!(["x"]));
+    }
+}

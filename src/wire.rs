@@ -1,0 +1,701 @@
+//! The event wire format: `tag` + `"\n\n"` + msgpack(map), carried in length-prefixed
+//! frames on stream sockets.
+//!
+//! Decoding follows smoltcp's `wire` habit: one checked constructor validates the bytes
+//! (tag, separator, that the body is exactly one msgpack map), after which the accessors
+//! cannot fail on structure. The tag and body are borrowed from the frame; the body is
+//! only parsed into values when someone asks for the data.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::fmt;
+use std::time::SystemTime;
+
+/// The separator between a tag and its msgpack body (Salt's `TAGEND`).
+pub const TAGEND: &[u8] = b"\n\n";
+
+/// Salt's default `max_event_size` in bytes.
+pub const DEFAULT_MAX_EVENT_SIZE: usize = 1_048_576;
+
+/// What replaces a value trimmed out of an oversize event.
+pub const VALUE_TRIMMED: &str = "VALUE_TRIMMED";
+
+/// Length of a frame header: a big-endian u32 holding the length of kind + payload.
+pub const FRAME_HEADER: usize = 4;
+
+/// Deepest msgpack nesting a decoder walks before calling the body hostile.
+const MAX_DEPTH: usize = 128;
+
+/// Every way an event or frame can be bad.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WireError {
+    /// The tag is empty.
+    EmptyTag,
+    /// The tag holds `"\n\n"`, which would split it on decode.
+    TagHasTagend,
+    /// The tag bytes are not UTF-8.
+    TagNotUtf8,
+    /// No `"\n\n"` separates tag and body.
+    NoTagend,
+    /// The body does not start with a msgpack map.
+    BodyNotMap,
+    /// The msgpack body is malformed at this byte offset.
+    BadMsgpack(usize),
+    /// The msgpack body nests deeper than the decoder allows.
+    TooDeep,
+    /// Bytes follow the msgpack map.
+    TrailingBytes(usize),
+    /// The event or frame is larger than the limit.
+    TooLarge {
+        /// Its size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// A frame with length zero (no kind byte).
+    EmptyFrame,
+    /// The data could not be (de)serialized as requested.
+    Data(String),
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireError::EmptyTag => write!(f, "empty tag"),
+            WireError::TagHasTagend => write!(f, "tag contains \"\\n\\n\""),
+            WireError::TagNotUtf8 => write!(f, "tag is not UTF-8"),
+            WireError::NoTagend => write!(f, "no \"\\n\\n\" between tag and data"),
+            WireError::BodyNotMap => write!(f, "event data is not a msgpack map"),
+            WireError::BadMsgpack(at) => write!(f, "malformed msgpack at byte {at} of the data"),
+            WireError::TooDeep => write!(f, "event data nests deeper than {MAX_DEPTH} levels"),
+            WireError::TrailingBytes(n) => write!(f, "{n} trailing bytes after the event data"),
+            WireError::TooLarge { size, max } => {
+                write!(f, "event of {size} bytes is over max_event_size {max}")
+            }
+            WireError::EmptyFrame => write!(f, "empty frame"),
+            WireError::Data(msg) => write!(f, "event data: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for WireError {}
+
+/// A validated event borrowing its tag and raw msgpack body from a buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct Event<'a> {
+    tag: &'a str,
+    body: &'a [u8],
+    raw: &'a [u8],
+}
+
+impl<'a> Event<'a> {
+    /// Validates `bytes` as one event of at most `max` bytes; no data is parsed.
+    pub fn decode(bytes: &'a [u8], max: usize) -> Result<Event<'a>, WireError> {
+        if bytes.len() > max {
+            return Err(WireError::TooLarge {
+                size: bytes.len(),
+                max,
+            });
+        }
+        let split = find_tagend(bytes).ok_or(WireError::NoTagend)?;
+        if split == 0 {
+            return Err(WireError::EmptyTag);
+        }
+        let tag = std::str::from_utf8(&bytes[..split]).map_err(|_| WireError::TagNotUtf8)?;
+        let body = &bytes[split + TAGEND.len()..];
+        match body.first() {
+            Some(0x80..=0x8f) | Some(0xde) | Some(0xdf) => {}
+            _ => return Err(WireError::BodyNotMap),
+        }
+        let end = skip_value(body, 0, 0)?;
+        if end != body.len() {
+            return Err(WireError::TrailingBytes(body.len() - end));
+        }
+        Ok(Event {
+            tag,
+            body,
+            raw: bytes,
+        })
+    }
+
+    /// The event's tag.
+    pub fn tag(&self) -> &'a str {
+        self.tag
+    }
+
+    /// The raw msgpack body (a map).
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The whole encoded event, tag and body, as it arrived.
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// Typed access to the data; strings may borrow from the frame.
+    pub fn data<T: Deserialize<'a>>(&self) -> Result<T, WireError> {
+        rmp_serde::from_slice(self.body).map_err(|e| WireError::Data(e.to_string()))
+    }
+
+    /// The data as a dynamic map.
+    pub fn value(&self) -> Result<Map<String, Value>, WireError> {
+        self.data()
+    }
+}
+
+// Tags are short, so a plain scan beats setting up anything cleverer.
+fn find_tagend(bytes: &[u8]) -> Option<usize> {
+    bytes.windows(2).position(|w| w == TAGEND)
+}
+
+fn need(buf: &[u8], pos: usize, n: usize) -> Result<usize, WireError> {
+    match pos.checked_add(n) {
+        Some(end) if end <= buf.len() => Ok(end),
+        _ => Err(WireError::BadMsgpack(pos)),
+    }
+}
+
+fn be_len(buf: &[u8], pos: usize, width: usize) -> Result<usize, WireError> {
+    let end = need(buf, pos, width)?;
+    Ok(buf[pos..end]
+        .iter()
+        .fold(0usize, |acc, b| (acc << 8) | *b as usize))
+}
+
+/// Walks one msgpack value starting at `pos` without allocating; returns where it ends.
+fn skip_value(buf: &[u8], pos: usize, depth: usize) -> Result<usize, WireError> {
+    if depth > MAX_DEPTH {
+        return Err(WireError::TooDeep);
+    }
+    let marker = *buf.get(pos).ok_or(WireError::BadMsgpack(pos))?;
+    let p = pos + 1;
+    let (items, p) = match marker {
+        0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => return Ok(p),
+        0x80..=0x8f => ((marker & 0x0f) as usize * 2, p),
+        0x90..=0x9f => ((marker & 0x0f) as usize, p),
+        0xa0..=0xbf => return need(buf, p, (marker & 0x1f) as usize),
+        0xc4 | 0xd9 => return need(buf, p + 1, be_len(buf, p, 1)?),
+        0xc5 | 0xda => return need(buf, p + 2, be_len(buf, p, 2)?),
+        0xc6 | 0xdb => return need(buf, p + 4, be_len(buf, p, 4)?),
+        0xc7 => return need(buf, p + 2, be_len(buf, p, 1)?),
+        0xc8 => return need(buf, p + 3, be_len(buf, p, 2)?),
+        0xc9 => return need(buf, p + 5, be_len(buf, p, 4)?),
+        0xca => return need(buf, p, 4),
+        0xcb => return need(buf, p, 8),
+        0xcc | 0xd0 => return need(buf, p, 1),
+        0xcd | 0xd1 => return need(buf, p, 2),
+        0xce | 0xd2 => return need(buf, p, 4),
+        0xcf | 0xd3 => return need(buf, p, 8),
+        0xd4 => return need(buf, p, 2),
+        0xd5 => return need(buf, p, 3),
+        0xd6 => return need(buf, p, 5),
+        0xd7 => return need(buf, p, 9),
+        0xd8 => return need(buf, p, 17),
+        0xdc => (be_len(buf, p, 2)?, p + 2),
+        0xdd => (be_len(buf, p, 4)?, p + 4),
+        0xde => (be_len(buf, p, 2)? * 2, p + 2),
+        0xdf => (be_len(buf, p, 4)?.saturating_mul(2), p + 4),
+        0xc1 => return Err(WireError::BadMsgpack(pos)),
+    };
+    // Every element takes at least one byte: refuse counts the buffer cannot hold
+    // before looping over them.
+    if items > buf.len().saturating_sub(p) {
+        return Err(WireError::BadMsgpack(pos));
+    }
+    let mut p = p;
+    for _ in 0..items {
+        p = skip_value(buf, p, depth + 1)?;
+    }
+    Ok(p)
+}
+
+/// Encodes an event as it is: the data must serialize to a msgpack map.
+pub fn encode<T: Serialize + ?Sized>(tag: &str, data: &T) -> Result<Vec<u8>, WireError> {
+    check_tag(tag)?;
+    let mut out = Vec::with_capacity(tag.len() + 2 + 64);
+    out.extend_from_slice(tag.as_bytes());
+    out.extend_from_slice(TAGEND);
+    rmp_serde::encode::write_named(&mut out, data).map_err(|e| WireError::Data(e.to_string()))?;
+    match out.get(tag.len() + 2) {
+        Some(0x80..=0x8f) | Some(0xde) | Some(0xdf) => Ok(out),
+        _ => Err(WireError::BodyNotMap),
+    }
+}
+
+/// Rejects tags that cannot survive a decode.
+pub fn check_tag(tag: &str) -> Result<(), WireError> {
+    if tag.is_empty() {
+        Err(WireError::EmptyTag)
+    } else if tag.as_bytes().windows(2).any(|w| w == TAGEND) {
+        Err(WireError::TagHasTagend)
+    } else {
+        Ok(())
+    }
+}
+
+/// Fires as Salt's `fire_event` does: adds `_stamp`, then trims to `max` bytes.
+pub fn encode_fired(
+    tag: &str,
+    mut data: Map<String, Value>,
+    now: SystemTime,
+    max: usize,
+) -> Result<Vec<u8>, WireError> {
+    check_tag(tag)?;
+    data.insert("_stamp".into(), Value::String(crate::clock::stamp(now)));
+    let overhead = tag.len() + TAGEND.len();
+    let budget = max.saturating_sub(overhead);
+    if msgpack_len(&Value::Object(data.clone())) > budget {
+        trim(&mut data, budget);
+    }
+    let out = encode(tag, &data)?;
+    if out.len() > max {
+        return Err(WireError::TooLarge {
+            size: out.len(),
+            max,
+        });
+    }
+    Ok(out)
+}
+
+/// Salt's `trim_dict` by serialized size: values over a shrinking share of the budget
+/// (50%, 40%, ... 0%) become `VALUE_TRIMMED`, descending into maps, until the map fits.
+fn trim(data: &mut Map<String, Value>, budget: usize) {
+    fn pass(map: &mut Map<String, Value>, limit: usize, top: bool) {
+        for (key, value) in map.iter_mut() {
+            if top && key == "_stamp" {
+                continue;
+            }
+            if let Value::Object(inner) = value {
+                pass(inner, limit, false);
+            } else if msgpack_len(value) > limit {
+                *value = Value::String(VALUE_TRIMMED.into());
+            }
+        }
+    }
+    for percent in [50usize, 40, 30, 20, 10, 0] {
+        pass(data, budget * percent / 100, true);
+        if msgpack_len(&Value::Object(data.clone())) <= budget {
+            return;
+        }
+    }
+}
+
+/// The exact number of bytes rmp-serde writes for a value.
+pub fn msgpack_len(v: &Value) -> usize {
+    fn header(n: usize, fix: usize) -> usize {
+        if n < fix {
+            1
+        } else if n <= u16::MAX as usize {
+            3
+        } else {
+            5
+        }
+    }
+    match v {
+        Value::Null | Value::Bool(_) => 1,
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                match u {
+                    0..=127 => 1,
+                    128..=0xff => 2,
+                    0x100..=0xffff => 3,
+                    0x1_0000..=0xffff_ffff => 5,
+                    _ => 9,
+                }
+            } else if let Some(i) = n.as_i64() {
+                match i {
+                    -32..=-1 => 1,
+                    -128..=-33 => 2,
+                    -32_768..=-129 => 3,
+                    -2_147_483_648..=-32_769 => 5,
+                    _ => 9,
+                }
+            } else {
+                9
+            }
+        }
+        Value::String(s) => {
+            let n = s.len();
+            n + if n < 32 {
+                1
+            } else if n <= 0xff {
+                2
+            } else if n <= 0xffff {
+                3
+            } else {
+                5
+            }
+        }
+        Value::Array(a) => header(a.len(), 16) + a.iter().map(msgpack_len).sum::<usize>(),
+        Value::Object(m) => {
+            header(m.len(), 16)
+                + m.iter()
+                    .map(|(k, v)| msgpack_len(&Value::String(k.clone())) + msgpack_len(v))
+                    .sum::<usize>()
+        }
+    }
+}
+
+/// Frame kinds on the local Unix sockets.
+pub mod kind {
+    /// Client fires an event (payload: an encoded event).
+    pub const FIRE: u8 = b'F';
+    /// Client subscribes (payload: msgpack `{match_type, tag}`).
+    pub const SUBSCRIBE: u8 = b'S';
+    /// Client calls a function (payload: msgpack request map).
+    pub const REQUEST: u8 = b'R';
+    /// Daemon delivers an event (payload: an encoded event).
+    pub const EVENT: u8 = b'E';
+    /// Daemon answers a request (payload: msgpack reply map).
+    pub const ANSWER: u8 = b'A';
+    /// Daemon reports a bad frame (payload: UTF-8 message).
+    pub const ERROR: u8 = b'X';
+}
+
+/// Appends one frame (header, kind, payload) to `out`.
+pub fn put_frame(out: &mut Vec<u8>, kind: u8, payload: &[u8]) {
+    let len = (payload.len() + 1) as u32;
+    out.extend_from_slice(&len.to_be_bytes());
+    out.push(kind);
+    out.extend_from_slice(payload);
+}
+
+/// Builds one frame.
+pub fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(FRAME_HEADER + 1 + payload.len());
+    put_frame(&mut out, kind, payload);
+    out
+}
+
+/// What a frame reader found next in its buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next<'a> {
+    /// A complete frame: its kind and payload.
+    Frame(u8, &'a [u8]),
+    /// A frame over the limit was announced; its bytes are being skipped.
+    Oversize(usize),
+    /// A zero-length frame: it carries no kind.
+    Empty,
+}
+
+/// Reassembles frames from a byte stream, skipping (not buffering) oversize ones so a
+/// hostile peer cannot make the reader allocate past `max + header`.
+#[derive(Debug)]
+pub struct FrameReader {
+    buf: Vec<u8>,
+    start: usize,
+    skip: usize,
+    max: usize,
+}
+
+impl FrameReader {
+    /// A reader whose frames carry at most `max` payload bytes (plus the kind byte).
+    pub fn new(max: usize) -> FrameReader {
+        FrameReader {
+            buf: Vec::new(),
+            start: 0,
+            skip: 0,
+            max,
+        }
+    }
+
+    /// The payload limit in bytes.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Appends bytes read from the stream.
+    pub fn extend(&mut self, bytes: &[u8]) {
+        self.compact();
+        let mut bytes = bytes;
+        if self.skip > 0 {
+            let n = self.skip.min(bytes.len());
+            self.skip -= n;
+            bytes = &bytes[n..];
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Reads from `r` once into the buffer; returns what `read` returned.
+    pub fn read_from<R: std::io::Read>(&mut self, r: &mut R) -> std::io::Result<usize> {
+        self.compact();
+        let old = self.buf.len();
+        // Grow in steps so one read can take many small frames at once.
+        let want = 64 * 1024;
+        self.buf.resize(old + want, 0);
+        match r.read(&mut self.buf[old..]) {
+            Ok(n) => {
+                self.buf.truncate(old + n);
+                if self.skip > 0 {
+                    let k = self.skip.min(n);
+                    self.skip -= k;
+                    self.buf.drain(old..old + k);
+                }
+                Ok(n)
+            }
+            Err(e) => {
+                self.buf.truncate(old);
+                Err(e)
+            }
+        }
+    }
+
+    fn compact(&mut self) {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+    }
+
+    /// True when a partial frame (or a skip) is pending.
+    pub fn is_mid_frame(&self) -> bool {
+        self.start < self.buf.len() || self.skip > 0
+    }
+
+    /// Bytes held, for memory accounting.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// The next complete frame, if one is buffered.
+    pub fn next_frame(&mut self) -> Option<Next<'_>> {
+        let avail = &self.buf[self.start..];
+        if avail.len() < FRAME_HEADER {
+            return None;
+        }
+        let len = u32::from_be_bytes([avail[0], avail[1], avail[2], avail[3]]) as usize;
+        if len == 0 {
+            self.start += FRAME_HEADER;
+            return Some(Next::Empty);
+        }
+        if len > self.max + 1 {
+            let have = avail.len() - FRAME_HEADER;
+            let drop = have.min(len);
+            self.start += FRAME_HEADER + drop;
+            self.skip = len - drop;
+            return Some(Next::Oversize(len - 1));
+        }
+        if avail.len() < FRAME_HEADER + len {
+            return None;
+        }
+        let s = self.start + FRAME_HEADER;
+        self.start += FRAME_HEADER + len;
+        Some(Next::Frame(self.buf[s], &self.buf[s + 1..s + len]))
+    }
+}
+
+/// Fuzzing entry point: frames and events from arbitrary bytes. It must never panic,
+/// and any event that decodes to a value re-encodes to an event with the same value.
+pub fn fuzz_decode(data: &[u8]) {
+    fn check(p: &[u8]) {
+        let Ok(ev) = Event::decode(p, usize::MAX) else {
+            return;
+        };
+        let Ok(value) = ev.value() else {
+            return;
+        };
+        let again = match encode(ev.tag(), &value) {
+            Ok(b) => b,
+            Err(e) => panic!("a decoded event does not re-encode: {e}"),
+        };
+        let back = Event::decode(&again, usize::MAX).and_then(|e| e.value());
+        assert_eq!(
+            back.as_ref().ok(),
+            Some(&value),
+            "round trip changed the data"
+        );
+    }
+    let mut r = FrameReader::new(1 << 16);
+    r.extend(data);
+    while let Some(next) = r.next_frame() {
+        if let Next::Frame(_, payload) = next {
+            check(payload);
+        }
+    }
+    check(data);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn map(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn round_trip_borrows_tag_and_body() {
+        let bytes = encode("salt/job/1/new", &json!({"a": 1, "b": "x"})).unwrap();
+        let ev = Event::decode(&bytes, DEFAULT_MAX_EVENT_SIZE).unwrap();
+        assert_eq!(ev.tag(), "salt/job/1/new");
+        assert_eq!(ev.raw(), &bytes[..]);
+        #[derive(Deserialize)]
+        struct D<'a> {
+            a: u32,
+            b: &'a str,
+        }
+        let d: D = ev.data().unwrap();
+        assert_eq!((d.a, d.b), (1, "x"));
+        // The borrowed string points into the frame: no copy was made.
+        let range = bytes.as_ptr_range();
+        assert!(range.contains(&d.b.as_ptr()));
+    }
+
+    #[test]
+    fn every_bad_input_is_a_typed_error() {
+        let body = rmp_serde::to_vec(&json!({"a": 1})).unwrap();
+        let with = |tag: &[u8], body: &[u8]| [tag, TAGEND, body].concat();
+        let max = DEFAULT_MAX_EVENT_SIZE;
+        assert_eq!(
+            Event::decode(&with(b"", &body), max).unwrap_err(),
+            WireError::EmptyTag
+        );
+        assert_eq!(
+            Event::decode(b"no separator", max).unwrap_err(),
+            WireError::NoTagend
+        );
+        assert_eq!(
+            Event::decode(&with(b"\xff\xfe", &body), max).unwrap_err(),
+            WireError::TagNotUtf8
+        );
+        let list = rmp_serde::to_vec(&json!([1, 2])).unwrap();
+        assert_eq!(
+            Event::decode(&with(b"t", &list), max).unwrap_err(),
+            WireError::BodyNotMap
+        );
+        assert_eq!(
+            Event::decode(&with(b"t", b""), max).unwrap_err(),
+            WireError::BodyNotMap
+        );
+        let mut trailing = body.clone();
+        trailing.push(0xc0);
+        assert_eq!(
+            Event::decode(&with(b"t", &trailing), max).unwrap_err(),
+            WireError::TrailingBytes(1)
+        );
+        let truncated = &body[..body.len() - 1];
+        assert!(matches!(
+            Event::decode(&with(b"t", truncated), max),
+            Err(WireError::BadMsgpack(_))
+        ));
+        assert!(matches!(
+            Event::decode(&with(b"t", &body), 4),
+            Err(WireError::TooLarge { max: 4, .. })
+        ));
+        // A tag holding "\n\n" splits early and leaves garbage as the body.
+        assert_eq!(
+            Event::decode(&with(b"a\n\nb", &body), max).unwrap_err(),
+            WireError::BodyNotMap
+        );
+        assert_eq!(
+            encode("a\n\nb", &json!({})).unwrap_err(),
+            WireError::TagHasTagend
+        );
+        assert_eq!(encode("", &json!({})).unwrap_err(), WireError::EmptyTag);
+        assert_eq!(encode("t", &json!([1])).unwrap_err(), WireError::BodyNotMap);
+        // A map claiming four billion entries in six bytes.
+        let huge = [0xdf, 0xff, 0xff, 0xff, 0xff, 0x00];
+        assert!(matches!(
+            Event::decode(&with(b"t", &huge), max),
+            Err(WireError::BadMsgpack(_))
+        ));
+        // Nesting past the depth cap.
+        let mut deep = vec![0x81, 0xa1, b'k'];
+        deep.extend(std::iter::repeat_n(0x91, 200));
+        deep.push(0xc0);
+        assert_eq!(
+            Event::decode(&with(b"t", &deep), max).unwrap_err(),
+            WireError::TooDeep
+        );
+    }
+
+    #[test]
+    fn fired_events_carry_a_stamp() {
+        let now = UNIX_EPOCH + Duration::from_micros(1_714_557_600_000_000);
+        let bytes = encode_fired("t", map(json!({"x": 1})), now, DEFAULT_MAX_EVENT_SIZE).unwrap();
+        let data = Event::decode(&bytes, DEFAULT_MAX_EVENT_SIZE)
+            .unwrap()
+            .value()
+            .unwrap();
+        assert_eq!(data["_stamp"], "2024-05-01T10:00:00.000000");
+        assert_eq!(data["x"], 1);
+    }
+
+    #[test]
+    fn oversize_events_are_trimmed_largest_first() {
+        let now = SystemTime::now();
+        let big = "x".repeat(3000);
+        let data = map(json!({
+            "small": "keep me",
+            "big": big,
+            "nested": {"inner_big": "y".repeat(2000), "inner_small": 1},
+            "list": vec!["z"; 10],
+        }));
+        let bytes = encode_fired("trim/me", data, now, 2048).unwrap();
+        assert!(bytes.len() <= 2048);
+        let d = Event::decode(&bytes, 2048).unwrap().value().unwrap();
+        assert_eq!(d["big"], VALUE_TRIMMED);
+        assert_eq!(d["nested"]["inner_big"], VALUE_TRIMMED);
+        assert_eq!(d["nested"]["inner_small"], 1);
+        assert_eq!(d["small"], "keep me");
+        assert_eq!(d["list"].as_array().map(|a| a.len()), Some(10));
+        assert!(d["_stamp"].is_string());
+    }
+
+    #[test]
+    fn msgpack_len_is_exact() {
+        let samples = [
+            json!(null),
+            json!(true),
+            json!(0),
+            json!(127),
+            json!(128),
+            json!(65_536),
+            json!(u64::MAX),
+            json!(-1),
+            json!(-33),
+            json!(-40_000),
+            json!(i64::MIN),
+            json!(1.5),
+            json!("a".repeat(31)),
+            json!("a".repeat(32)),
+            json!("a".repeat(300)),
+            json!("a".repeat(70_000)),
+            json!([1, 2, [3, {"k": "v"}]]),
+            json!({"a": {"b": vec![1; 20]}}),
+        ];
+        for v in samples {
+            assert_eq!(msgpack_len(&v), rmp_serde::to_vec(&v).unwrap().len(), "{v}");
+        }
+    }
+
+    #[test]
+    fn frame_reader_reassembles_and_skips_oversize() {
+        let mut r = FrameReader::new(16);
+        let mut stream = Vec::new();
+        put_frame(&mut stream, kind::FIRE, b"hello");
+        put_frame(&mut stream, kind::FIRE, &[b'x'; 40]);
+        stream.extend_from_slice(&0u32.to_be_bytes());
+        put_frame(&mut stream, kind::REQUEST, b"after");
+        // Feed one byte at a time: frames split anywhere must reassemble.
+        let mut got = Vec::new();
+        for b in &stream {
+            r.extend(std::slice::from_ref(b));
+            while let Some(n) = r.next_frame() {
+                got.push(match n {
+                    Next::Frame(k, p) => format!("{}:{}", k as char, String::from_utf8_lossy(p)),
+                    Next::Oversize(n) => format!("oversize {n}"),
+                    Next::Empty => "empty".into(),
+                });
+            }
+        }
+        assert_eq!(got, ["F:hello", "oversize 40", "empty", "R:after"]);
+        assert!(!r.is_mid_frame());
+    }
+}

@@ -1,0 +1,251 @@
+//! The one harness every whole-system test uses: real daemons in temp directories,
+//! real CLI processes, loopback only.
+#![allow(dead_code)]
+
+use brine::client::{self, BusClient};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Path of one of the crate's binaries.
+pub fn bin(name: &str) -> PathBuf {
+    match name {
+        "brine-master" => PathBuf::from(env!("CARGO_BIN_EXE_brine-master")),
+        "brine-event" => PathBuf::from(env!("CARGO_BIN_EXE_brine-event")),
+        "brine-run" => PathBuf::from(env!("CARGO_BIN_EXE_brine-run")),
+        other => panic!("no binary {other}"),
+    }
+}
+
+/// Polls `f` every 10 ms until it returns Some, or panics after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A running brine-master in its own temp directory.
+pub struct Master {
+    pub dir: tempfile::TempDir,
+    pub child: Option<Child>,
+    extra: String,
+}
+
+impl Master {
+    /// Starts a master with the default test configuration.
+    pub fn start() -> Master {
+        Master::start_with("")
+    }
+
+    /// Starts a master whose config file has `extra` YAML appended.
+    pub fn start_with(extra: &str) -> Master {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut m = Master {
+            dir,
+            child: None,
+            extra: extra.to_string(),
+        };
+        m.write_config();
+        m.spawn();
+        m
+    }
+
+    /// The configuration directory (`-c`).
+    pub fn conf(&self) -> PathBuf {
+        self.dir.path().join("conf")
+    }
+
+    /// The sock_dir.
+    pub fn sock_dir(&self) -> PathBuf {
+        self.dir.path().join("run")
+    }
+
+    /// The bus socket.
+    pub fn socket(&self) -> PathBuf {
+        client::master_socket(&self.sock_dir())
+    }
+
+    /// The daemon's stderr log.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("master.stderr")
+    }
+
+    /// What the daemon logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Rewrites the config file with `extra` appended.
+    pub fn set_extra(&mut self, extra: &str) {
+        self.extra = extra.to_string();
+        self.write_config();
+    }
+
+    fn write_config(&self) {
+        let d = self.dir.path();
+        std::fs::create_dir_all(self.conf()).expect("conf dir");
+        let cfg = format!(
+            "sock_dir: {}\ncachedir: {}\npki_dir: {}\nlog_file: {}\nlog_level: debug\n{}\n",
+            self.sock_dir().display(),
+            d.join("cache").display(),
+            d.join("pki").display(),
+            d.join("master.log").display(),
+            self.extra
+        );
+        std::fs::write(self.conf().join("master"), cfg).expect("write config");
+    }
+
+    /// Starts the daemon process and waits until its socket answers.
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("log file");
+        let child = Command::new(bin("brine-master"))
+            .arg("-c")
+            .arg(self.conf())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn brine-master");
+        self.child = Some(child);
+        let sock = self.socket();
+        wait_for("the master socket", Duration::from_secs(10), || {
+            BusClient::connect(&sock).ok()
+        });
+    }
+
+    /// The daemon's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).expect("running")
+    }
+
+    /// Sends a signal to the daemon.
+    pub fn signal(&self, sig: i32) {
+        unsafe { libc::kill(self.pid() as i32, sig) };
+    }
+
+    /// Waits for the daemon to exit and returns its status code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let child = self.child.as_mut().expect("running");
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(st) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return st.code();
+            }
+            assert!(Instant::now() < end, "the master did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Stops the daemon with SIGTERM.
+    pub fn stop(&mut self) -> Option<i32> {
+        self.signal(libc::SIGTERM);
+        self.wait_exit(Duration::from_secs(10))
+    }
+
+    /// A field of /proc/PID/status in KiB (VmRSS, VmHWM).
+    pub fn status_kib(&self, field: &str) -> u64 {
+        proc_status_kib(self.pid(), field)
+    }
+
+    /// A connected bus client.
+    pub fn client(&self) -> BusClient {
+        BusClient::connect(&self.socket()).expect("connect to the bus")
+    }
+
+    /// Runs brine-run against this master.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(bin("brine-run"))
+            .arg("-c")
+            .arg(self.conf())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run brine-run")
+    }
+
+    /// Starts brine-event against this master with its stdout piped.
+    pub fn event(&self, args: &[&str]) -> Child {
+        Command::new(bin("brine-event"))
+            .arg("-c")
+            .arg(self.conf())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn brine-event")
+    }
+}
+
+impl Drop for Master {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A field of /proc/PID/status in KiB.
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits for a child to exit within `limit` and returns its output; kills it otherwise.
+pub fn output_within(mut child: Child, limit: Duration) -> Output {
+    let end = Instant::now() + limit;
+    loop {
+        if child.try_wait().expect("try_wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "process did not exit in {limit:?}; stdout: {} stderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// stdout as a string.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// stderr as a string.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// True when a path exists.
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}
+
+impl Master {
+    /// Waits until `n` subscriptions in total were logged by the daemon.
+    pub fn wait_subscribed(&self, n: usize) {
+        wait_for("subscriptions", Duration::from_secs(10), || {
+            (self.log().matches(" subscribed: ").count() >= n).then_some(())
+        });
+    }
+}

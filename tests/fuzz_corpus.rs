@@ -1,0 +1,28 @@
+//! Replays every committed fuzz corpus file through the fuzz targets' library calls, so
+//! a crash the fuzzer once found stays fixed under plain `cargo test`.
+
+use std::path::Path;
+
+fn replay(target: &str, f: fn(&[u8])) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("corpus directory") {
+        let path = entry.expect("corpus entry").path();
+        let data = std::fs::read(&path).expect("corpus file");
+        f(&data);
+        n += 1;
+    }
+    assert!(n > 0, "no corpus in {}", dir.display());
+}
+
+#[test]
+fn wire_corpus() {
+    replay("wire", brine::wire::fuzz_decode);
+}
+
+#[test]
+fn args_corpus() {
+    replay("args", brine::cli::args::fuzz_parse);
+}
