@@ -13,6 +13,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
 struct Master {
     child: Child,
     _dir: tempfile::TempDir,
@@ -26,7 +33,10 @@ impl Master {
         std::fs::write(
             dir.path().join("master"),
             format!(
-                "sock_dir: {}\ncachedir: {}\nlog_level: warning\nevent_listener_buffer: 8388608\n",
+                "interface: 127.0.0.1\npublish_port: {}\nret_port: {}\npki_dir: {}\nsock_dir: {}\ncachedir: {}\nlog_level: warning\nevent_listener_buffer: 8388608\n",
+                free_port(),
+                free_port(),
+                dir.path().join("pki").display(),
                 run.display(),
                 dir.path().join("cache").display()
             ),

@@ -10,8 +10,9 @@
 //! listener that stops reading loses events instead of stalling the loop or growing the
 //! daemon's memory, and is told how many it lost (`salt/event/lost`) when it reads again.
 
-use crate::matcher::TagFilter;
-use crate::wire::{self, kind};
+use crate::matcher::{MatchType, TagFilter};
+use crate::wire::{self, kind, Event};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
@@ -21,6 +22,67 @@ pub type ClientId = usize;
 
 /// The tag that tells a listener how many events it lost.
 pub const LOST_TAG: &str = "salt/event/lost";
+
+/// A client's `S` frame: subscribe to tags.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Subscribe {
+    /// One of the match type names; the daemon's `event_match_type` when absent.
+    #[serde(default)]
+    pub match_type: Option<String>,
+    /// The pattern.
+    #[serde(default)]
+    pub tag: String,
+}
+
+/// A client's `R` frame: call a function.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Request {
+    /// `module.function`.
+    pub fun: String,
+    /// Positional arguments.
+    #[serde(default)]
+    pub arg: Vec<Value>,
+    /// Keyword arguments.
+    #[serde(default)]
+    pub kwarg: Map<String, Value>,
+    /// The calling user, for the events.
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+/// The daemon's `A` frame: what a call returned.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct Answer {
+    /// The runner's jid, when one ran.
+    pub jid: Option<String>,
+    /// The return value.
+    #[serde(rename = "return")]
+    pub ret: Value,
+    /// Whether it succeeded.
+    pub success: bool,
+    /// The exit status the CLI should use.
+    pub retcode: i32,
+}
+
+/// Encodes a subscription frame payload.
+pub fn subscribe_payload(match_type: MatchType, tag: &str) -> Vec<u8> {
+    rmp_serde::to_vec_named(&Subscribe {
+        match_type: Some(match_type.name().to_string()),
+        tag: tag.to_string(),
+    })
+    .unwrap_or_default()
+}
+
+/// What a local client's frame leaves for the daemon once the bus has done its part.
+#[derive(Debug)]
+pub enum Local<'a> {
+    /// Nothing more (a subscription, or a refused frame).
+    Nothing,
+    /// An event was fired and published; the daemon may act on it too.
+    Fired(Event<'a>),
+    /// A function call for the daemon to answer with `Bus::answer`.
+    Request(Request),
+}
 
 /// What happens to a listener whose buffer is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,6 +178,7 @@ pub struct Bus {
     dirty: BTreeSet<ClientId>,
     doomed: BTreeSet<ClientId>,
     stats: BusStats,
+    refused: u64,
 }
 
 impl Bus {
@@ -129,6 +192,7 @@ impl Bus {
             dirty: BTreeSet::new(),
             doomed: BTreeSet::new(),
             stats: BusStats::default(),
+            refused: 0,
         }
     }
 
@@ -142,6 +206,102 @@ impl Bus {
     /// Counters so far.
     pub fn stats(&self) -> BusStats {
         self.stats
+    }
+
+    /// Frames refused so far.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+
+    /// Tells a client why its frame was refused, logs it and counts it.
+    pub fn refuse(&mut self, id: ClientId, why: &str) {
+        self.refused += 1;
+        log::warn!("local client {id}: {why}");
+        self.reply(id, kind::ERROR, why.as_bytes());
+    }
+
+    /// Answers a client's request.
+    pub fn answer(&mut self, id: ClientId, answer: &Answer) {
+        match rmp_serde::to_vec_named(answer) {
+            Ok(bytes) => self.reply(id, kind::ANSWER, &bytes),
+            Err(e) => self.refuse(id, &format!("cannot encode the answer: {e}")),
+        }
+    }
+
+    /// Handles one frame from a local client: fires and subscriptions are done here;
+    /// a request is handed back to the daemon.
+    pub fn handle_frame<'a>(
+        &mut self,
+        id: ClientId,
+        k: u8,
+        payload: &'a [u8],
+        now: SystemTime,
+        default_match: MatchType,
+        max_event_size: usize,
+    ) -> Local<'a> {
+        match k {
+            kind::FIRE => match Event::decode(payload, max_event_size) {
+                Ok(ev) => {
+                    self.publish(ev.tag(), ev.raw(), now);
+                    Local::Fired(ev)
+                }
+                Err(e) => {
+                    self.refuse(id, &format!("dropped event: {e}"));
+                    Local::Nothing
+                }
+            },
+            kind::SUBSCRIBE => {
+                let sub = match rmp_serde::from_slice::<Subscribe>(payload) {
+                    Ok(sub) => sub,
+                    Err(e) => {
+                        self.refuse(id, &format!("bad subscription: {e}"));
+                        return Local::Nothing;
+                    }
+                };
+                let mt = match sub.match_type.as_deref() {
+                    None => default_match,
+                    Some(name) => match MatchType::from_name(name) {
+                        Some(mt) => mt,
+                        None => {
+                            self.refuse(
+                                id,
+                                &format!("bad subscription: unknown match type '{name}'"),
+                            );
+                            return Local::Nothing;
+                        }
+                    },
+                };
+                match TagFilter::new(mt, &sub.tag) {
+                    Ok(f) => {
+                        log::debug!(
+                            "local client {id} subscribed: {} {:?}",
+                            f.match_type().name(),
+                            f.pattern()
+                        );
+                        self.subscribe(id, f);
+                    }
+                    Err(e) => self.refuse(id, &format!("bad subscription: {e}")),
+                }
+                Local::Nothing
+            }
+            kind::REQUEST => match rmp_serde::from_slice::<Request>(payload) {
+                Ok(req) => Local::Request(req),
+                Err(e) => {
+                    self.refuse(id, &format!("bad request: {e}"));
+                    Local::Nothing
+                }
+            },
+            other => {
+                self.refuse(
+                    id,
+                    &format!(
+                        "unknown frame kind {:?}",
+                        char::from(other).escape_default()
+                    ),
+                );
+                Local::Nothing
+            }
+        }
     }
 
     /// Adds a connected client (`pid` from its credentials, for log lines).

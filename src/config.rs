@@ -355,6 +355,136 @@ config_table! {
         "The master's schedule: a map from a job name to what to run and when, as in Salt.";
 }
 
+config_table! {
+    /// Configuration of `brine-minion`: `DIR/minion` then `DIR/minion.d/*.conf`.
+    pub struct MinionConfig in "minion", documented by MINION_KEYS, finished by finish_minion;
+
+    id: String = String::new(), shown "the host's fully qualified domain name",
+        "The minion's id: its name on the master, in targets and in event tags.";
+    master: String = "salt".to_owned(), shown "salt",
+        "Host name or address of the master.";
+    master_port: u16 = 4506, shown "4506",
+        "The master's request port (its ret_port).";
+    publish_port: u16 = 4505, shown "4505",
+        "The master's publish port.";
+    user: String = current_user_name(), shown "the user running the daemon",
+        "User the minion runs as and that owns its sockets and files.";
+    pki_dir: PathBuf = PathBuf::from("/etc/brine/pki/minion"), shown "/etc/brine/pki/minion",
+        "Directory of the minion's keys (minion.pem, minion.pub) and of the pinned master key \
+         (minion_master.pub).";
+    sock_dir: PathBuf = PathBuf::from("/var/run/brine/minion"), shown "/var/run/brine/minion",
+        "Directory of the minion's event bus socket, minion_event.ipc.";
+    cachedir: PathBuf = PathBuf::from("/var/cache/brine/minion"),
+        shown "/var/cache/brine/minion",
+        "Directory of the minion's cache (running job records in proc/).";
+    log_file: PathBuf = PathBuf::from("/var/log/brine/minion"), shown "/var/log/brine/minion",
+        "Where the daemon logs when it runs in the background (-d).";
+    log_level: String = "warning".to_owned(), shown "warning", check log_level,
+        "Least severe level logged: garbage, trace, debug, info, warning, error, critical or \
+         quiet.";
+    acceptance_wait_time: u64 = 10, shown "10",
+        "Seconds between auth attempts while the minion's key is pending on the master.";
+    acceptance_wait_time_max: u64 = 0, shown "0",
+        "When non-zero, the wait grows by acceptance_wait_time per attempt up to this many \
+         seconds.";
+    rejected_retry: bool = false, shown "false",
+        "Keep retrying (as if pending) when the key is rejected or denied, instead of exiting.";
+    random_reauth_delay: u64 = 10, shown "10",
+        "Upper bound in seconds of the random delay before re-authenticating after the master \
+         rotated its session key, so minions do not all re-auth at once.";
+    auth_timeout: u64 = 5, shown "5",
+        "Seconds to wait for the master's answer to one auth attempt.";
+    auth_tries: u64 = 7, shown "7",
+        "Auth attempts without an answer before the minion waits acceptance_wait_time and \
+         starts over.";
+    heartbeat_interval: u64 = 5, shown "5", check positive_u64,
+        "Seconds between heartbeats to the master. They keep the minion present and make it \
+         notice a master restart (and re-authenticate) within a few seconds.";
+    grains: Value = Value::Object(serde_json::Map::new()), shown "{}",
+        "Static grains: a map that is merged over the computed grains (it wins).";
+    start_event_grains: Value = Value::Array(Vec::new()), shown "[]",
+        "Names of grains to include in the salt/minion/ID/start event.";
+    enable_legacy_startup_events: bool = true, shown "true",
+        "Also fire the legacy minion_start event when the minion starts.";
+    max_event_size: usize = 1_048_576, shown "1048576", check positive_usize,
+        "Largest event in bytes; a larger one is trimmed by replacing its largest values with \
+         VALUE_TRIMMED.";
+    event_match_type: String = "startswith".to_owned(), shown "startswith",
+        check event_match_type,
+        "How a bus listener's tag is compared with event tags when it does not say.";
+    event_listener_buffer: usize = 4_194_304, shown "4194304", check positive_usize,
+        "Bytes of outbound buffer per minion bus listener.";
+    event_listener_overflow: String = "drop".to_owned(), shown "drop",
+        check event_listener_overflow,
+        "What happens to a listener whose buffer is full: drop (count its lost events) or \
+         disconnect.";
+    return_retry_timer: u64 = 5, shown "5",
+        "Seconds before a job return the master did not acknowledge is sent again.";
+    return_retry_timer_max: u64 = 10, shown "10",
+        "When larger than return_retry_timer, each retry waits a random time up to this.";
+    return_retry_tries: u64 = 3, shown "3",
+        "How many times a job return is sent before it is given up.";
+    local: bool = false, shown "false",
+        "Masterless: event.fire_master does not send and event.send fires locally.";
+    file_client: String = "remote".to_owned(), shown "remote",
+        "local means masterless, as with local: True.";
+    use_master_when_local: bool = false, shown "false",
+        "With file_client local, still send events to the master.";
+    master_type: String = "str".to_owned(), shown "str",
+        "disable means no master: event.send fires on the local bus.";
+    multiprocessing: bool = true, shown "true",
+        "Accepted for compatibility with Salt: blocking jobs always run in child processes.";
+}
+
+/// A minion with no id configured takes the host's fully qualified domain name.
+fn finish_minion(config: &mut MinionConfig) {
+    if config.id.is_empty() {
+        config.id = host_fqdn();
+    }
+}
+
+/// The host's FQDN: the canonical name of `gethostname()`, or that name itself.
+pub fn host_fqdn() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".to_owned();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let host = String::from_utf8_lossy(&buf[..end]).into_owned();
+    if host.contains('.') {
+        return host;
+    }
+    let Ok(c_host) = std::ffi::CString::new(host.clone()) else {
+        return host;
+    };
+    // SAFETY: hints is zeroed as getaddrinfo expects; the result list is freed below.
+    unsafe {
+        let mut hints: libc::addrinfo = std::mem::zeroed();
+        hints.ai_flags = libc::AI_CANONNAME;
+        let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+        if libc::getaddrinfo(c_host.as_ptr(), std::ptr::null(), &hints, &mut res) != 0
+            || res.is_null()
+        {
+            return host;
+        }
+        let name = if (*res).ai_canonname.is_null() {
+            host.clone()
+        } else {
+            CStr::from_ptr((*res).ai_canonname)
+                .to_string_lossy()
+                .into_owned()
+        };
+        libc::freeaddrinfo(res);
+        if name.is_empty() {
+            host
+        } else {
+            name
+        }
+    }
+}
+
 /// Salt's rule for its older retention key: a `keep_jobs` other than 24 counts only when
 /// `keep_jobs_seconds` was left at its default.
 fn finish_master(config: &mut MasterConfig) {
@@ -1760,6 +1890,8 @@ mod tests {
     fn shown_defaults_are_the_defaults() {
         // The user is computed at run time; its shown default is prose.
         assert_eq!(MasterConfig::shown_default_mismatches(), ["user"]);
+        // The id is the host's FQDN, computed at load time.
+        assert_eq!(MinionConfig::shown_default_mismatches(), ["id", "user"]);
     }
 
     #[test]

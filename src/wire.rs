@@ -144,70 +144,86 @@ impl<'a> Event<'a> {
     }
 }
 
-// Tags are short, so a plain scan beats setting up anything cleverer.
 fn find_tagend(bytes: &[u8]) -> Option<usize> {
-    bytes.windows(2).position(|w| w == TAGEND)
-}
-
-fn need(buf: &[u8], pos: usize, n: usize) -> Result<usize, WireError> {
-    match pos.checked_add(n) {
-        Some(end) if end <= buf.len() => Ok(end),
-        _ => Err(WireError::BadMsgpack(pos)),
+    let mut from = 0;
+    while let Some(p) = memchr::memchr(b'\n', &bytes[from..]) {
+        let at = from + p;
+        if bytes.get(at + 1) == Some(&b'\n') {
+            return Some(at);
+        }
+        from = at + 1;
     }
+    None
 }
 
 fn be_len(buf: &[u8], pos: usize, width: usize) -> Result<usize, WireError> {
-    let end = need(buf, pos, width)?;
-    Ok(buf[pos..end]
-        .iter()
-        .fold(0usize, |acc, b| (acc << 8) | *b as usize))
+    match buf.get(pos..pos + width) {
+        Some(b) => Ok(b.iter().fold(0usize, |acc, x| (acc << 8) | *x as usize)),
+        None => Err(WireError::BadMsgpack(pos)),
+    }
 }
 
-/// Walks one msgpack value starting at `pos` without allocating; returns where it ends.
-fn skip_value(buf: &[u8], pos: usize, depth: usize) -> Result<usize, WireError> {
-    if depth > MAX_DEPTH {
-        return Err(WireError::TooDeep);
+/// Walks one msgpack value starting at `pos` without allocating and without recursion;
+/// returns where it ends. Each level of nesting keeps a count of the items still to skip.
+fn skip_value(buf: &[u8], pos: usize, _depth: usize) -> Result<usize, WireError> {
+    let mut left = [0usize; MAX_DEPTH + 1];
+    let mut depth = 0;
+    left[0] = 1;
+    let mut p = pos;
+    loop {
+        while left[depth] == 0 {
+            if depth == 0 {
+                return Ok(p);
+            }
+            depth -= 1;
+        }
+        left[depth] -= 1;
+        let at = p;
+        let marker = *buf.get(p).ok_or(WireError::BadMsgpack(p))?;
+        p += 1;
+        // (bytes to skip after the marker, items to descend into)
+        let (skip, items) = match marker {
+            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (0, 0),
+            0xa0..=0xbf => ((marker & 0x1f) as usize, 0),
+            0x80..=0x8f => (0, (marker & 0x0f) as usize * 2),
+            0x90..=0x9f => (0, (marker & 0x0f) as usize),
+            0xc4 | 0xd9 => (1 + be_len(buf, p, 1)?, 0),
+            0xc5 | 0xda => (2 + be_len(buf, p, 2)?, 0),
+            0xc6 | 0xdb => (4 + be_len(buf, p, 4)?, 0),
+            0xc7 => (2 + be_len(buf, p, 1)?, 0),
+            0xc8 => (3 + be_len(buf, p, 2)?, 0),
+            0xc9 => (5 + be_len(buf, p, 4)?, 0),
+            0xca | 0xce | 0xd2 => (4, 0),
+            0xcb | 0xcf | 0xd3 => (8, 0),
+            0xcc | 0xd0 => (1, 0),
+            0xcd | 0xd1 => (2, 0),
+            0xd4 => (2, 0),
+            0xd5 => (3, 0),
+            0xd6 => (5, 0),
+            0xd7 => (9, 0),
+            0xd8 => (17, 0),
+            0xdc => (2, be_len(buf, p, 2)?),
+            0xdd => (4, be_len(buf, p, 4)?),
+            0xde => (2, be_len(buf, p, 2)? * 2),
+            0xdf => (4, be_len(buf, p, 4)?.saturating_mul(2)),
+            0xc1 => return Err(WireError::BadMsgpack(at)),
+        };
+        p = match p.checked_add(skip) {
+            Some(end) if end <= buf.len() => end,
+            _ => return Err(WireError::BadMsgpack(at)),
+        };
+        if items > 0 {
+            // Every item takes at least one byte: refuse counts the buffer cannot hold.
+            if items > buf.len() - p {
+                return Err(WireError::BadMsgpack(at));
+            }
+            if depth == MAX_DEPTH {
+                return Err(WireError::TooDeep);
+            }
+            depth += 1;
+            left[depth] = items;
+        }
     }
-    let marker = *buf.get(pos).ok_or(WireError::BadMsgpack(pos))?;
-    let p = pos + 1;
-    let (items, p) = match marker {
-        0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => return Ok(p),
-        0x80..=0x8f => ((marker & 0x0f) as usize * 2, p),
-        0x90..=0x9f => ((marker & 0x0f) as usize, p),
-        0xa0..=0xbf => return need(buf, p, (marker & 0x1f) as usize),
-        0xc4 | 0xd9 => return need(buf, p + 1, be_len(buf, p, 1)?),
-        0xc5 | 0xda => return need(buf, p + 2, be_len(buf, p, 2)?),
-        0xc6 | 0xdb => return need(buf, p + 4, be_len(buf, p, 4)?),
-        0xc7 => return need(buf, p + 2, be_len(buf, p, 1)?),
-        0xc8 => return need(buf, p + 3, be_len(buf, p, 2)?),
-        0xc9 => return need(buf, p + 5, be_len(buf, p, 4)?),
-        0xca => return need(buf, p, 4),
-        0xcb => return need(buf, p, 8),
-        0xcc | 0xd0 => return need(buf, p, 1),
-        0xcd | 0xd1 => return need(buf, p, 2),
-        0xce | 0xd2 => return need(buf, p, 4),
-        0xcf | 0xd3 => return need(buf, p, 8),
-        0xd4 => return need(buf, p, 2),
-        0xd5 => return need(buf, p, 3),
-        0xd6 => return need(buf, p, 5),
-        0xd7 => return need(buf, p, 9),
-        0xd8 => return need(buf, p, 17),
-        0xdc => (be_len(buf, p, 2)?, p + 2),
-        0xdd => (be_len(buf, p, 4)?, p + 4),
-        0xde => (be_len(buf, p, 2)? * 2, p + 2),
-        0xdf => (be_len(buf, p, 4)?.saturating_mul(2), p + 4),
-        0xc1 => return Err(WireError::BadMsgpack(pos)),
-    };
-    // Every element takes at least one byte: refuse counts the buffer cannot hold
-    // before looping over them.
-    if items > buf.len().saturating_sub(p) {
-        return Err(WireError::BadMsgpack(pos));
-    }
-    let mut p = p;
-    for _ in 0..items {
-        p = skip_value(buf, p, depth + 1)?;
-    }
-    Ok(p)
 }
 
 /// Encodes an event as it is: the data must serialize to a msgpack map.

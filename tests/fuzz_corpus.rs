@@ -26,3 +26,13 @@ fn wire_corpus() {
 fn args_corpus() {
     replay("args", brine::cli::args::fuzz_parse);
 }
+
+#[test]
+fn pem_corpus() {
+    replay("pem", brine::pki::fuzz_pem);
+}
+
+#[test]
+fn proto_corpus() {
+    replay("proto", brine::proto::fuzz_decode);
+}

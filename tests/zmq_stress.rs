@@ -46,8 +46,8 @@ fn a_million_messages_never_stall() {
             }
         }
         let before = (sent, received);
-        // Send a batch until the high-water mark pushes back.
-        let mut budget = 1000;
+        // Send until the high-water mark pushes back, so every turn crosses it.
+        let mut budget = 1_000_000;
         while sent < total && budget > 0 {
             let msg = sent.to_be_bytes();
             if push.send(&[&msg]).unwrap() {

@@ -1266,7 +1266,7 @@ fn construct_int(text: &str) -> Result<Option<i128>, Reject> {
     } else {
         py_int(body, 10)?
     };
-    Ok(magnitude.map(|m| if negative { -m } else { m }))
+    Ok(magnitude.and_then(|m| if negative { m.checked_neg() } else { Some(m) }))
 }
 
 /// Python's `int(s, base)` on ASCII digits; `Ok(None)` when it would outgrow i128.
@@ -1304,9 +1304,15 @@ fn construct_float(text: &str) -> Result<f64, Reject> {
         ".inf" => f64::INFINITY,
         ".nan" => f64::NAN,
         _ if body.contains(':') => {
-            let mut total = 0.0;
-            for part in body.split(':') {
-                total = total * 60.0 + py_float(part)?;
+            let parts = body
+                .split(':')
+                .map(py_float)
+                .collect::<Result<Vec<_>, _>>()?;
+            // Summed from the last part up, as PyYAML does, so the rounding is the same.
+            let (mut total, mut base) = (0.0, 1.0);
+            for part in parts.iter().rev() {
+                total += part * base;
+                base *= 60.0;
             }
             total
         }
@@ -1400,30 +1406,18 @@ mod tests {
     /// Salt 3007's own output (`gen_salt_fixtures.py`), every case, bar the listed differences.
     #[test]
     fn matches_salt_fixture() {
-        // Word, Salt's value as the fixture marks it, and why brine keeps the word instead.
+        // Word, the float Salt gave (fixture marker `{"__float__": ..}`), why brine keeps the word.
         const DIFFERENCES: &[(&str, &str, &str)] = &[
-            (
-                ".inf",
-                r#"{"__float__":"inf"}"#,
-                "serde_json::Value cannot hold infinity",
-            ),
-            (
-                "-.inf",
-                r#"{"__float__":"-inf"}"#,
-                "serde_json::Value cannot hold infinity",
-            ),
-            (
-                ".nan",
-                r#"{"__float__":"nan"}"#,
-                "serde_json::Value cannot hold NaN",
-            ),
+            (".inf", "inf", "serde_json::Value has no infinity"),
+            ("-.inf", "-inf", "serde_json::Value has no infinity"),
+            (".nan", "nan", "serde_json::Value has no NaN"),
         ];
         fn substitute(v: &Value, table: &[(&str, &str, &str)]) -> Value {
             match v {
                 Value::Object(m) if m.keys().any(|k| k.starts_with("__")) => {
-                    let found = table.iter().find(|(_, marker, _)| {
-                        serde_json::from_str::<Value>(marker).ok().as_ref() == Some(v)
-                    });
+                    let found = table
+                        .iter()
+                        .find(|(_, float, _)| *v == json!({ "__float__": float }));
                     match found {
                         Some((word, _, _)) => Value::String((*word).to_owned()),
                         None => panic!("unlisted difference: Salt gave {v}"),
@@ -1712,7 +1706,7 @@ mod tests {
     }
 
     #[test]
-    fn fuzz_entry_splits_on_nul() {
+    fn fuzz_entry_takes_any_bytes() {
         fuzz_parse(b"myqueue\0['a','b']\0backend=sqlite\0\xff\xfe[");
         fuzz_parse(b"");
     }

@@ -132,7 +132,10 @@ pub fn node_socket(dir: &Path, node: &str) -> Result<PathBuf, String> {
             let (cfg, _) = MasterConfig::load(dir).map_err(|e| e.to_string())?;
             Ok(client::master_socket(&cfg.sock_dir))
         }
-        "minion" => Ok(client::minion_socket(Path::new("/var/run/brine/minion"))),
+        "minion" => {
+            let (cfg, _) = crate::config::MinionConfig::load(dir).map_err(|e| e.to_string())?;
+            Ok(client::minion_socket(&cfg.sock_dir))
+        }
         other => Err(format!("unknown node '{other}' (master or minion)")),
     }
 }
@@ -212,7 +215,15 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         Ok(()) => 0,
         Err(WatchError::NoDaemon(p)) => fail(
             tool.name,
-            format!("no event bus at {} (is brine-master running?)", p.display()),
+            format!(
+                "no event bus at {} (is {} running?)",
+                p.display(),
+                if parsed.value("node") == Some("minion") {
+                    "brine-minion"
+                } else {
+                    "brine-master"
+                }
+            ),
             EXIT_USAGE,
         ),
         Err(WatchError::Client(e)) => fail(tool.name, e, EXIT_USAGE),

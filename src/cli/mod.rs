@@ -2,11 +2,15 @@
 //! and the code behind each binary (the files in `src/bin/` only call into here).
 
 pub mod args;
+pub mod call_cmd;
 pub mod event_cmd;
 pub mod flags;
+pub mod key_cmd;
 pub mod master_cmd;
+pub mod minion_cmd;
 pub mod output;
 pub mod run_cmd;
+pub mod swarm_cmd;
 pub mod tools;
 
 use std::path::PathBuf;
@@ -20,6 +24,15 @@ pub fn man_pages() -> Vec<(String, String)> {
         .iter()
         .map(|t| (format!("{}.{}", t.name, t.section), flags::man(t)))
         .collect();
+    pages.push((
+        "brine-minion.conf.5".into(),
+        tools::config_page(
+            "brine-minion.conf",
+            "configuration of brine-minion",
+            tools::MINION_CONF_INTRO,
+            crate::config::MINION_KEYS,
+        ),
+    ));
     pages.push((
         "brine-master.conf.5".into(),
         tools::config_page(

@@ -189,8 +189,126 @@ pub const RUN: Tool = Tool {
     ],
 };
 
+/// `brine-minion`.
+pub const MINION: Tool = Tool {
+    name: "brine-minion",
+    section: 8,
+    summary: "the brine minion daemon",
+    usage: &["[-c DIR] [-d] [--pid-file FILE] [-l LEVEL]"],
+    description: "brine-minion is the agent of brine. It runs one thread and one event loop, and keeps to a few megabytes of memory.\n\nOn its first start it generates its keys in pki_dir: a box key pair (X25519) and a signing key pair (Ed25519), minion.pem (mode 0600) and minion.pub. It refuses to start when minion.pem is readable by other users.\n\nIt connects to the master's request port (master_port) and presents its public keys. While the key is pending on the master it asks again every acceptance_wait_time seconds; a rejected or denied key makes it exit, unless rejected_retry is set. Once accepted it receives the session key sealed to its own key, fires salt/minion/ID/start on the master's bus (and minion_start when enable_legacy_startup_events is on), and listens on the master's publish port. On first contact it pins the master's public key in minion_master.pub and from then on refuses a master whose key differs. When the master rotates its session key the minion re-authenticates after a random delay of up to random_reauth_delay seconds. A heartbeat every heartbeat_interval seconds notices a restarted master, and the minion re-authenticates with it.\n\nThe minion has its own event bus, a Unix socket named minion_event.ipc in sock_dir, with the same protocol and limits as the master's; brine-event --node minion watches it and brine-call(1) runs functions through it.\n\nThe configuration is DIR/minion, then DIR/minion.d/*.conf in name order; see brine-minion.conf(5).",
+    flags: &[
+        CONFIG_DIR,
+        Flag {
+            short: Some('d'),
+            long: "daemon",
+            value: None,
+            doc: "Run in the background: detach from the terminal and log to log_file.",
+        },
+        Flag {
+            short: None,
+            long: "pid-file",
+            value: Some("FILE"),
+            doc: "Write the daemon's pid to FILE; it is removed at shutdown.",
+        },
+        LOG_LEVEL,
+        HELP,
+        VERSION,
+    ],
+    sections: &[
+        SIGNALS,
+        Section {
+            title: "EXIT STATUS",
+            body: "0 after a clean shutdown (SIGTERM or SIGINT). 1 when the minion cannot run: its key is rejected or denied by the master (without rejected_retry), its secret key file is readable by others, or a socket cannot be bound. 2 for a usage or configuration error, reported in one line with file, line and column.",
+        },
+        Section {
+            title: "FILES",
+            body: "pki_dir/minion.pem, pki_dir/minion.pub: the minion's keys.\n\npki_dir/minion_master.pub: the pinned master key. Remove it to trust a master that was re-keyed on purpose.\n\nsock_dir/minion_event.ipc: the minion's event bus.",
+        },
+        Section {
+            title: "SEE ALSO",
+            body: "brine-minion.conf(5), brine-call(1), brine-key(1), brine-master(8), brine-event(1)",
+        },
+    ],
+};
+
+/// `brine-call`.
+pub const CALL: Tool = Tool {
+    name: "brine-call",
+    section: 1,
+    summary: "run an execution function on this minion",
+    usage: &["[-c DIR] [--out OUTPUTTER] [-t SECONDS] FUN [ARG ...] [KEY=VALUE ...]"],
+    description: "brine-call runs the execution function FUN on the minion of this host, through the running brine-minion, and prints what it returns under the id local, as salt-call does. Arguments are parsed as Salt parses them (see brine-run(1)).",
+    flags: &[CONFIG_DIR, OUT, TIMEOUT, LOG_LEVEL, HELP, VERSION],
+    sections: &[
+        Section {
+            title: "FUNCTIONS",
+            body: "event.fire DATA TAG\n\nFire DATA, a map, on the minion's own event bus under TAG. Returns True, or False when DATA is not a map.\n\nevent.fire_master DATA TAG\n\nSend an event to the master's bus. It arrives there wrapped, as Salt's minion events do: {\"id\": ID, \"cmd\": \"_minion_event\", \"pretag\": null, \"tag\": TAG, \"data\": DATA}, so a reactor reads data['data']. DATA may be any value. The request also shows on the minion's own bus under the tag fire_master. Returns False in masterless mode (local: True, or file_client: local without use_master_when_local).\n\nevent.send TAG [DATA] [with_grains=True] [with_env=True] [KEY=VALUE ...]\n\nSend an event to the master (or to the minion's bus when masterless) whose data is built from, in increasing precedence: the environment of the minion daemon (with_env=True, or a list of variable names), its grains (with_grains=True, or a list of grain names), the extra KEY=VALUE arguments, and DATA.",
+        },
+        Section {
+            title: "EXIT STATUS",
+            body: "0 when the function succeeded. 1 when it failed or does not exist ('foo.bar' is not available.), or when no minion is running: brine-call: no minion at PATH (is brine-minion running?). 2 for a usage or configuration error.",
+        },
+        Section {
+            title: "EXAMPLES",
+            body: "  brine-call event.fire_master '{state: refresh}' myco/app/refresh\n  brine-call event.send myco/build/done result=ok\n  brine-call event.fire '{data: some message}' tag",
+        },
+        Section {
+            title: "SEE ALSO",
+            body: "brine-minion(8), brine-event(1), brine-run(1)",
+        },
+    ],
+};
+
+/// `brine-swarm`.
+pub const SWARM: Tool = Tool {
+    name: "brine-swarm",
+    section: 1,
+    summary: "run many minions in one process, for tests and benchmarks",
+    usage: &["[-c DIR] --minions N [--id-prefix PREFIX]"],
+    description: "brine-swarm runs N minions in one process and one event loop. Each is a full minion on the wire: its own id (PREFIX followed by a five-digit number), its own keys under pki_dir/ID/, its own request and publish sockets, its own auth and session. They share the configuration read from DIR/minion. They have no local event bus.",
+    flags: &[
+        CONFIG_DIR,
+        Flag {
+            short: Some('n'),
+            long: "minions",
+            value: Some("N"),
+            doc: "How many minions to run.",
+        },
+        Flag {
+            short: None,
+            long: "id-prefix",
+            value: Some("PREFIX"),
+            doc: "Prefix of the minion ids (default swarm-).",
+        },
+        LOG_LEVEL,
+        HELP,
+        VERSION,
+    ],
+    sections: &[
+        Section {
+            title: "EXIT STATUS",
+            body: "0 after SIGTERM or SIGINT. 1 when a minion cannot start or its key is rejected. 2 for a usage or configuration error.",
+        },
+        Section {
+            title: "SEE ALSO",
+            body: "brine-minion(8)",
+        },
+    ],
+};
+
 /// Every tool with a man page of its own.
-pub const ALL: &[Tool] = &[MASTER, EVENT, RUN];
+pub const ALL: &[Tool] = &[
+    MASTER,
+    MINION,
+    EVENT,
+    RUN,
+    CALL,
+    super::key_cmd::TOOL,
+    SWARM,
+];
+
+/// The introduction of `brine-minion.conf(5)`.
+pub const MINION_CONF_INTRO: &str = "brine-minion reads its configuration from DIR/minion and then from every DIR/minion.d/*.conf in name order, where DIR is given with -c (default /etc/brine). Each file is a YAML map; a key in a later file replaces the same key from an earlier one. Keys and defaults follow Salt's minion configuration; keys brine does not know are reported with a warning and ignored. A file that is not valid YAML, or a value of the wrong type, stops the daemon with one line naming the file, line and column, and exit status 2.";
 
 /// The introduction of `brine-master.conf(5)`.
 pub const MASTER_CONF_INTRO: &str = "brine-master reads its configuration from DIR/master and then from every DIR/master.d/*.conf in name order, where DIR is given with -c (default /etc/brine). Each file is a YAML map; a key in a later file replaces the same key from an earlier one. Keys and defaults follow Salt's master configuration, so an existing Salt master file works; keys brine does not know are reported with a warning and ignored.\n\nYAML 1.1 booleans are read as Salt reads them (yes, no, on, off, True, False). A file that is not valid YAML, or a value of the wrong type, stops the daemon with one line naming the file, line and column, and exit status 2.";

@@ -5,24 +5,23 @@
 //! frame to the core, then flush every client the core queued bytes for, once, so a
 //! burst of events leaves in few `write`s.
 
-use super::ipc::{self, Conn, ReadStatus};
+use super::ipc;
+use super::local::{LocalInput, LocalServer};
 use super::signals::{SignalAction, Signals};
+use super::zsock::{ZContext, ZError, ZKind, ZSocket};
 use crate::config::MasterConfig;
-use crate::master::{Input, Master, Now};
-use crate::wire::{FrameReader, Next};
-use mio::net::UnixListener;
-use mio::{Events, Interest, Poll, Token};
-use std::collections::{BTreeSet, HashMap};
+use crate::master::{auth::Auth, Input, Master, Now, ZOut};
+use crate::pki::{self, AuthPolicy, KeyStore};
+use mio::{Events, Poll, Token};
 use std::io;
-use std::path::PathBuf;
 use std::time::Duration;
 
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
-const FIRST_CLIENT: usize = 16;
+const ROUTER: Token = Token(2);
 
-/// Bytes read from one client per turn before the others get their go.
-const READ_BUDGET: usize = 1 << 20;
+/// Messages taken from the request port per turn before local clients get their go.
+const ZMQ_BUDGET: usize = 4096;
 
 /// Why the daemon stopped or could not start.
 #[derive(Debug)]
@@ -31,6 +30,10 @@ pub enum DaemonError {
     Ipc(ipc::IpcError),
     /// The poller or signal set-up failed.
     Io(&'static str, io::Error),
+    /// A ZeroMQ socket could not be set up.
+    Zmq(ZError),
+    /// The master's keys or key store could not be read.
+    Pki(pki::PkiError),
 }
 
 impl std::fmt::Display for DaemonError {
@@ -38,6 +41,8 @@ impl std::fmt::Display for DaemonError {
         match self {
             DaemonError::Ipc(e) => write!(f, "{e}"),
             DaemonError::Io(what, e) => write!(f, "{what}: {e}"),
+            DaemonError::Zmq(e) => write!(f, "{e}"),
+            DaemonError::Pki(e) => write!(f, "{e}"),
         }
     }
 }
@@ -47,46 +52,137 @@ impl std::error::Error for DaemonError {}
 /// Re-reads the configuration on SIGHUP; the daemon keeps the old one on error.
 pub type Reloader = Box<dyn FnMut() -> Result<MasterConfig, String>>;
 
+/// Feeds a local client's doing to the master core.
+fn to_core(core: &mut Master) -> impl FnMut(LocalInput<'_>) + '_ {
+    move |input| {
+        let now = Now::read();
+        let input = match input {
+            LocalInput::Opened { id, pid } => Input::Opened { id, pid },
+            LocalInput::Frame { id, kind, payload } => Input::Frame { id, kind, payload },
+            LocalInput::Oversize { id, size } => Input::Oversize { id, size },
+            LocalInput::Empty { id } => Input::EmptyFrame { id },
+            LocalInput::Closed { id } => Input::Closed { id },
+        };
+        core.handle(now, input);
+    }
+}
+
 /// The running master: the core plus the I/O it needs.
 pub struct MasterDaemon {
     poll: Poll,
-    listener: UnixListener,
     signals: Signals,
-    socket_path: PathBuf,
-    conns: HashMap<usize, Conn>,
-    next_id: usize,
+    local: LocalServer,
     core: Master,
-    still_ready: BTreeSet<usize>,
     reload: Reloader,
+    zmq: Option<Zmq>,
+}
+
+/// The master's ZeroMQ sockets.
+struct Zmq {
+    _ctx: ZContext,
+    publisher: ZSocket,
+    router: ZSocket,
 }
 
 impl MasterDaemon {
-    /// Binds the bus socket and installs the signal handlers.
+    /// Binds the bus socket and the ZeroMQ ports and installs the signal handlers.
     pub fn bind(cfg: MasterConfig, reload: Reloader) -> Result<MasterDaemon, DaemonError> {
         let poll = Poll::new().map_err(|e| DaemonError::Io("create poll", e))?;
         let socket_path = crate::client::master_socket(&cfg.sock_dir);
-        let mut listener = ipc::bind(&socket_path).map_err(DaemonError::Ipc)?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)
-            .map_err(|e| DaemonError::Io("register the bus socket", e))?;
+        let local = LocalServer::bind(&socket_path, poll.registry(), LISTENER, cfg.max_event_size)
+            .map_err(DaemonError::Ipc)?;
         let signals = Signals::register(poll.registry(), SIGNALS)
             .map_err(|e| DaemonError::Io("install signal handlers", e))?;
         log::info!("master event bus listening on {}", socket_path.display());
+        let keys = pki::load_or_generate(&cfg.pki_dir, "master").map_err(DaemonError::Pki)?;
+        let store = KeyStore::open(&cfg.pki_dir).map_err(DaemonError::Pki)?;
+        let (policy, warnings) = AuthPolicy::load(
+            cfg.auto_accept,
+            cfg.open_mode,
+            cfg.autosign_file.as_deref(),
+            cfg.autoreject_file.as_deref(),
+            cfg.max_minions,
+        );
+        for w in warnings {
+            log::warn!("{w}");
+        }
+        let auth = Auth::new(keys, store, policy, cfg.auth_events);
+        // ZeroMQ starts an I/O thread, which would not survive a fork: the sockets are made
+        // in `run`, after daemonizing. Check the ports now so a conflict is reported on the
+        // terminal.
+        for port in [cfg.publish_port, cfg.ret_port] {
+            if port != 0 {
+                std::net::TcpListener::bind((cfg.interface.as_str(), port)).map_err(|e| {
+                    DaemonError::Io(
+                        if port == cfg.publish_port {
+                            "publish_port"
+                        } else {
+                            "ret_port"
+                        },
+                        io::Error::new(e.kind(), format!("{}:{port}: {e}", cfg.interface)),
+                    )
+                })?;
+            }
+        }
+        let mut core = Master::new(cfg, Some(auth));
+        core.start(Now::read());
         Ok(MasterDaemon {
             poll,
-            listener,
             signals,
-            socket_path,
-            conns: HashMap::new(),
-            next_id: FIRST_CLIENT,
-            core: Master::new(cfg),
-            still_ready: BTreeSet::new(),
+            local,
+            core,
             reload,
+            zmq: None,
         })
+    }
+
+    /// Creates and binds the publisher and the request router.
+    fn start_zmq(&mut self) -> Result<(), DaemonError> {
+        let cfg = self.core.config();
+        let zctx = ZContext::new();
+        let publisher = ZSocket::new(&zctx, ZKind::Pub).map_err(DaemonError::Zmq)?;
+        let mut router = ZSocket::new(&zctx, ZKind::Router).map_err(DaemonError::Zmq)?;
+        // libzmq itself drops (and disconnects) anything far over the limit, so a hostile
+        // peer cannot make it buffer gigabytes; between the limit and that, the core drops
+        // the message with a log line.
+        let hard_limit = (cfg.max_event_size as i64)
+            .saturating_mul(4)
+            .saturating_add(1 << 20);
+        router
+            .set_max_msg_size(hard_limit)
+            .map_err(DaemonError::Zmq)?;
+        publisher.set_hwm(100_000).map_err(DaemonError::Zmq)?;
+        router.set_hwm(100_000).map_err(DaemonError::Zmq)?;
+        let host = if cfg.interface.contains(':') {
+            format!("[{}]", cfg.interface)
+        } else {
+            cfg.interface.clone()
+        };
+        publisher
+            .bind(&format!("tcp://{host}:{}", cfg.publish_port))
+            .map_err(DaemonError::Zmq)?;
+        router
+            .bind(&format!("tcp://{host}:{}", cfg.ret_port))
+            .map_err(DaemonError::Zmq)?;
+        router
+            .register(self.poll.registry(), ROUTER)
+            .map_err(DaemonError::Zmq)?;
+        log::info!(
+            "publishing on {host}:{}, serving requests on {host}:{}",
+            cfg.publish_port,
+            cfg.ret_port
+        );
+        self.zmq = Some(Zmq {
+            _ctx: zctx,
+            publisher,
+            router,
+        });
+        Ok(())
     }
 
     /// Runs until SIGTERM or SIGINT, then removes the socket file.
     pub fn run(mut self) -> Result<(), DaemonError> {
+        self.start_zmq()?;
         let mut events = Events::with_capacity(1024);
         let result = loop {
             let now = Now::read();
@@ -94,7 +190,9 @@ impl MasterDaemon {
                 .core
                 .next_timeout()
                 .map(|at| at.saturating_duration_since(now.mono));
-            if !self.still_ready.is_empty() {
+            // ZMQ_FD is edge-triggered: messages may wait in the router with no new edge
+            // coming, so look at the cached events before sleeping.
+            if self.local.has_ready() || self.zmq.as_ref().is_some_and(|z| z.router.readable()) {
                 timeout = Some(Duration::ZERO);
             }
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -106,7 +204,9 @@ impl MasterDaemon {
             let mut shutdown = false;
             for ev in events.iter() {
                 match ev.token() {
-                    LISTENER => self.accept(),
+                    LISTENER => self
+                        .local
+                        .accept(self.poll.registry(), &mut to_core(&mut self.core)),
                     SIGNALS => {
                         for s in self.signals.pending() {
                             match s {
@@ -115,161 +215,117 @@ impl MasterDaemon {
                             }
                         }
                     }
+                    ROUTER => {
+                        if let Some(z) = self.zmq.as_mut() {
+                            z.router.refresh();
+                        }
+                    }
                     Token(id) => {
-                        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                            self.still_ready.insert(id);
-                        }
-                        if ev.is_writable() {
-                            self.flush(id);
-                        }
+                        let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                        let closed = self.local.on_event(
+                            id,
+                            readable,
+                            ev.is_writable(),
+                            self.core.bus(),
+                            self.poll.registry(),
+                        );
+                        self.closed(closed);
                     }
                 }
             }
-            let ready: Vec<usize> = std::mem::take(&mut self.still_ready).into_iter().collect();
-            for id in ready {
-                self.read(id);
+            self.drain_router();
+            self.local
+                .read_ready(self.poll.registry(), &mut to_core(&mut self.core));
+            let now = Now::read();
+            if self.core.next_timeout().is_some_and(|at| at <= now.mono) {
+                self.core.handle(now, Input::Tick);
             }
-            self.flush_dirty();
+            self.send_zmq();
+            let closed = self
+                .local
+                .flush_dirty(self.core.bus(), self.poll.registry());
+            self.closed(closed);
             if shutdown {
                 log::info!("shutting down");
                 break Ok(());
             }
         };
-        self.shutdown();
+        let closed = self.local.shutdown(self.poll.registry());
+        self.closed(closed);
+        if let Some(z) = self.zmq.as_mut() {
+            z.router.deregister(self.poll.registry());
+        }
         result
     }
 
-    fn accept(&mut self) {
-        loop {
-            match self.listener.accept() {
-                Ok((mut stream, _)) => {
-                    let cred = match ipc::peer_cred(&stream) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            log::warn!("cannot read the credentials of a local client: {e}");
-                            continue;
-                        }
-                    };
-                    if !ipc::uid_allowed(cred.uid) {
-                        log::warn!(
-                            "refused a local client: uid {} (pid {}) may not use the bus",
-                            cred.uid,
-                            cred.pid
-                        );
-                        continue;
-                    }
-                    let id = self.next_id;
-                    self.next_id += 1;
-                    if let Err(e) = self.poll.registry().register(
-                        &mut stream,
-                        Token(id),
-                        Interest::READABLE | Interest::WRITABLE,
-                    ) {
-                        log::warn!("cannot register a local client: {e}");
-                        continue;
-                    }
-                    log::debug!("local client {id} connected (pid {})", cred.pid);
-                    let max = self.core.config().max_event_size;
-                    self.conns.insert(
-                        id,
-                        Conn {
-                            stream,
-                            reader: FrameReader::new(max),
-                            cred,
-                        },
-                    );
-                    self.core
-                        .handle(Now::read(), Input::Opened { id, pid: cred.pid });
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // EMFILE and friends: log and retry on the next readiness.
-                    log::error!("accept on {}: {e}", self.socket_path.display());
-                    return;
-                }
-            }
+    /// Tells the core about clients the I/O layer closed.
+    fn closed(&mut self, ids: Vec<usize>) {
+        for id in ids {
+            self.core.handle(Now::read(), Input::Closed { id });
         }
     }
 
-    fn read(&mut self, id: usize) {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let status = conn.read_some(READ_BUDGET);
-        let now = Now::read();
-        while let Some(next) = conn.reader.next_frame() {
-            let input = match next {
-                Next::Frame(kind, payload) => Input::Frame { id, kind, payload },
-                Next::Oversize(size) => Input::Oversize { id, size },
-                Next::Empty => Input::EmptyFrame { id },
+    /// Takes what the request port holds, up to a budget per turn.
+    fn drain_router(&mut self) {
+        let max = self.core.config().max_event_size.saturating_add(64 * 1024);
+        for _ in 0..ZMQ_BUDGET {
+            let Some(z) = self.zmq.as_mut() else {
+                return;
             };
-            self.core.handle(now, input);
-        }
-        match status {
-            Ok(ReadStatus::Drained) => {}
-            Ok(ReadStatus::Budget) => {
-                self.still_ready.insert(id);
-            }
-            Ok(ReadStatus::Closed) => {
-                if conn.reader.is_mid_frame() {
-                    log::info!(
-                        "local client {id} (pid {}) disconnected in the middle of a frame ({} bytes dropped)",
-                        conn.cred.pid,
-                        conn.reader.buffered()
-                    );
-                }
-                self.close(id);
-            }
-            Err(e) => {
-                log::info!("local client {id}: read: {e}");
-                self.close(id);
-            }
-        }
-    }
-
-    fn flush(&mut self, id: usize) {
-        let Some(conn) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let bus = self.core.bus();
-        let pending = bus.pending(id);
-        if pending.is_empty() {
-            return;
-        }
-        match conn.write_some(pending) {
-            Ok(n) => bus.consumed(id, n, Now::read().wall),
-            Err(e) => {
-                log::info!("local client {id}: write: {e}");
-                self.close(id);
-            }
-        }
-    }
-
-    fn flush_dirty(&mut self) {
-        // A flush can queue a salt/event/lost notice, so loop until nothing is left that
-        // the sockets will take now.
-        for _ in 0..4 {
-            let dirty = self.core.bus().take_dirty();
-            if dirty.is_empty() {
+            if !z.router.readable() {
                 break;
             }
-            for id in dirty {
-                self.flush(id);
+            let parts = match z.router.recv() {
+                Ok(Some(p)) => p,
+                Ok(None) => break,
+                Err(e) => {
+                    log::warn!("request port: {e}");
+                    break;
+                }
+            };
+            // A DEALER's message arrives as [routing id, payload].
+            if parts.len() != 2 {
+                log::warn!(
+                    "dropped a request of {} parts on the request port (expected 2)",
+                    parts.len()
+                );
+                continue;
             }
-        }
-        for id in self.core.bus().take_doomed() {
-            self.close(id);
+            if parts[1].len() > max {
+                log::warn!(
+                    "dropped a request of {} bytes on the request port (over max_event_size)",
+                    parts[1].len()
+                );
+                continue;
+            }
+            self.core.handle(
+                Now::read(),
+                Input::Request {
+                    identity: &parts[0],
+                    payload: &parts[1],
+                },
+            );
+            self.send_zmq();
         }
     }
 
-    fn close(&mut self, id: usize) {
-        if let Some(mut conn) = self.conns.remove(&id) {
-            let _ = self.poll.registry().deregister(&mut conn.stream);
-            log::debug!("local client {id} disconnected");
+    /// Sends what the core queued for the ZeroMQ sockets. Neither socket blocks: PUB drops
+    /// at its high-water mark and so does ROUTER for a peer that does not read.
+    fn send_zmq(&mut self) {
+        let Some(z) = self.zmq.as_mut() else {
+            return;
+        };
+        for out in self.core.take_zmq() {
+            let sent = match &out {
+                ZOut::Reply { identity, payload } => z.router.send(&[identity, payload]),
+                ZOut::Publish(payload) => z.publisher.send(&[payload]),
+            };
+            match sent {
+                Ok(true) => {}
+                Ok(false) => log::warn!("dropped an outgoing message: high-water mark reached"),
+                Err(e) => log::warn!("send: {e}"),
+            }
         }
-        self.still_ready.remove(&id);
-        self.core.handle(Now::read(), Input::Closed { id });
     }
 
     fn reload(&mut self) {
@@ -278,20 +334,10 @@ impl MasterDaemon {
                 if let Some(level) = crate::log::level_filter(&cfg.log_level) {
                     log::set_max_level(level);
                 }
+                self.local.set_max_frame(cfg.max_event_size);
                 self.core.handle(Now::read(), Input::Reload(Box::new(cfg)));
             }
             Err(e) => log::error!("reload failed, keeping the old configuration: {e}"),
-        }
-    }
-
-    fn shutdown(&mut self) {
-        let ids: Vec<usize> = self.conns.keys().copied().collect();
-        for id in ids {
-            self.close(id);
-        }
-        let _ = self.poll.registry().deregister(&mut self.listener);
-        if let Err(e) = std::fs::remove_file(&self.socket_path) {
-            log::warn!("cannot remove {}: {e}", self.socket_path.display());
         }
     }
 }

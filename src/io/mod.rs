@@ -3,6 +3,8 @@
 
 pub mod daemon;
 pub mod ipc;
+pub mod local;
+pub mod minion;
 pub mod process;
 pub mod signals;
 pub mod timers;

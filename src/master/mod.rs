@@ -6,13 +6,16 @@
 //! deadline. Nothing here reads the clock or touches a socket, so tests drive it
 //! deterministically.
 
-use crate::bus::{Bus, ClientId, Overflow};
+pub mod auth;
+
+use crate::bus::{Bus, ClientId, Local, Overflow};
 use crate::config::MasterConfig;
+use crate::io::timers::Timers;
 use crate::jobs::JidGen;
-use crate::matcher::{MatchType, TagFilter};
+use crate::matcher::MatchType;
 use crate::runners::{self, Exec, Outcome};
-use crate::wire::{self, kind, Event};
-use serde::{Deserialize, Serialize};
+use crate::wire::{self, Event};
+use auth::{Auth, Handled};
 use serde_json::{json, Map, Value};
 use std::time::{Instant, SystemTime};
 
@@ -73,48 +76,39 @@ pub enum Input<'a> {
     },
     /// The configuration was re-read (SIGHUP).
     Reload(Box<MasterConfig>),
+    /// A message arrived on the request port (ROUTER).
+    Request {
+        /// The peer's ZeroMQ routing id.
+        identity: &'a [u8],
+        /// The message.
+        payload: &'a [u8],
+    },
+    /// The loop woke for the core's deadline.
+    Tick,
 }
 
-/// A client's `S` frame.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Subscribe {
-    /// One of the match type names; the daemon's `event_match_type` when absent.
-    #[serde(default)]
-    pub match_type: Option<String>,
-    /// The pattern.
-    #[serde(default)]
-    pub tag: String,
+/// What the core wants sent on its ZeroMQ sockets.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ZOut {
+    /// A reply to the peer with this routing id (ROUTER).
+    Reply {
+        /// The routing id.
+        identity: Vec<u8>,
+        /// The message.
+        payload: Vec<u8>,
+    },
+    /// A publication to every minion (PUB).
+    Publish(Vec<u8>),
 }
 
-/// A client's `R` frame: call a function.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Request {
-    /// `module.function`.
-    pub fun: String,
-    /// Positional arguments.
-    #[serde(default)]
-    pub arg: Vec<Value>,
-    /// Keyword arguments.
-    #[serde(default)]
-    pub kwarg: Map<String, Value>,
-    /// The calling user, for the events.
-    #[serde(default)]
-    pub user: Option<String>,
+/// The master's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Timer {
+    /// Time for a new session key (`publish_session`).
+    Rotate,
 }
 
-/// The daemon's `A` frame: what a call returned.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub struct Answer {
-    /// The runner's jid, when one ran.
-    pub jid: Option<String>,
-    /// The return value.
-    #[serde(rename = "return")]
-    pub ret: Value,
-    /// Whether it succeeded.
-    pub success: bool,
-    /// The exit status the CLI should use.
-    pub retcode: i32,
-}
+pub use crate::bus::{Answer, Request, Subscribe};
 
 /// The master core.
 pub struct Master {
@@ -122,12 +116,14 @@ pub struct Master {
     bus: Bus,
     jids: JidGen,
     default_match: MatchType,
-    refused: u64,
+    auth: Option<Auth>,
+    zout: Vec<ZOut>,
+    timers: Timers<Timer>,
 }
 
 impl Master {
-    /// A master with this configuration.
-    pub fn new(cfg: MasterConfig) -> Master {
+    /// A master with this configuration; without `auth` it serves only its local bus.
+    pub fn new(cfg: MasterConfig, auth: Option<Auth>) -> Master {
         let bus = Bus::new(
             cfg.event_listener_buffer,
             Overflow::from_name(&cfg.event_listener_overflow).unwrap_or(Overflow::Drop),
@@ -140,7 +136,75 @@ impl Master {
             bus,
             jids: JidGen::new(),
             default_match,
-            refused: 0,
+            auth,
+            zout: Vec::new(),
+            timers: Timers::new(),
+        }
+    }
+
+    /// Arms the core's timers; the loop calls this once before its first turn.
+    pub fn start(&mut self, now: Now) {
+        if self.auth.is_some() {
+            self.timers.set(
+                Timer::Rotate,
+                now.mono + std::time::Duration::from_secs(self.cfg.publish_session.max(1)),
+            );
+        }
+    }
+
+    /// Messages for the ZeroMQ sockets, oldest first.
+    pub fn take_zmq(&mut self) -> Vec<ZOut> {
+        std::mem::take(&mut self.zout)
+    }
+
+    /// The auth state, when the master serves minions.
+    pub fn auth(&self) -> Option<&Auth> {
+        self.auth.as_ref()
+    }
+
+    /// Seals, signs and queues a publication for every minion.
+    pub fn publish(&mut self, load: &Value) {
+        if let Some(a) = self.auth.as_mut() {
+            let bytes = a.publish(load);
+            self.zout.push(ZOut::Publish(bytes));
+        }
+    }
+
+    fn zmq_request(&mut self, now: Now, identity: &[u8], payload: &[u8]) {
+        let Some(a) = self.auth.as_mut() else {
+            return;
+        };
+        match a.handle(identity, payload, now.mono) {
+            Handled::Drop => {}
+            Handled::Reply(r) => self.zout.push(ZOut::Reply {
+                identity: identity.to_vec(),
+                payload: r,
+            }),
+            Handled::Events(events, r) => {
+                self.zout.push(ZOut::Reply {
+                    identity: identity.to_vec(),
+                    payload: r,
+                });
+                for (tag, data) in events {
+                    self.fire(&tag, data, now);
+                }
+            }
+        }
+    }
+
+    fn tick(&mut self, now: Now) {
+        while let Some(t) = self.timers.pop_expired(now.mono) {
+            match t {
+                Timer::Rotate => {
+                    if let Some(a) = self.auth.as_mut() {
+                        a.rotate("publish_session elapsed");
+                    }
+                    self.timers.set(
+                        Timer::Rotate,
+                        now.mono + std::time::Duration::from_secs(self.cfg.publish_session.max(1)),
+                    );
+                }
+            }
         }
     }
 
@@ -156,12 +220,12 @@ impl Master {
 
     /// Frames refused so far (malformed, oversize, unknown).
     pub fn refused(&self) -> u64 {
-        self.refused
+        self.bus.refused()
     }
 
     /// The earliest deadline the core wants to be woken for.
     pub fn next_timeout(&self) -> Option<Instant> {
-        None
+        self.timers.next_deadline()
     }
 
     /// Handles one input.
@@ -179,6 +243,8 @@ impl Master {
             ),
             Input::EmptyFrame { id } => self.refuse(id, "empty frame"),
             Input::Reload(cfg) => self.reload(*cfg),
+            Input::Request { identity, payload } => self.zmq_request(now, identity, payload),
+            Input::Tick => self.tick(now),
         }
     }
 
@@ -193,73 +259,59 @@ impl Master {
         );
         self.default_match =
             MatchType::from_name(&cfg.event_match_type).unwrap_or(MatchType::StartsWith);
-        let sock_dir = self.cfg.sock_dir.clone();
+        if let Some(a) = self.auth.as_mut() {
+            let (policy, warnings) = crate::pki::AuthPolicy::load(
+                cfg.auto_accept,
+                cfg.open_mode,
+                cfg.autosign_file.as_deref(),
+                cfg.autoreject_file.as_deref(),
+                cfg.max_minions,
+            );
+            for w in warnings {
+                log::warn!("{w}");
+            }
+            a.set_policy(policy, cfg.auth_events);
+        }
+        // Paths and ports are bound once: keep the ones in use until a restart.
+        let (sock_dir, pki_dir) = (self.cfg.sock_dir.clone(), self.cfg.pki_dir.clone());
+        let (interface, pp, rp) = (
+            self.cfg.interface.clone(),
+            self.cfg.publish_port,
+            self.cfg.ret_port,
+        );
         self.cfg = cfg;
         self.cfg.sock_dir = sock_dir;
+        self.cfg.pki_dir = pki_dir;
+        self.cfg.interface = interface;
+        self.cfg.publish_port = pp;
+        self.cfg.ret_port = rp;
         log::info!("configuration reloaded");
     }
 
     fn refuse(&mut self, id: ClientId, why: &str) {
-        self.refused += 1;
-        log::warn!("local client {id}: {why}");
-        self.bus.reply(id, kind::ERROR, why.as_bytes());
+        self.bus.refuse(id, why);
     }
 
     fn frame(&mut self, now: Now, id: ClientId, k: u8, payload: &[u8]) {
-        match k {
-            kind::FIRE => match Event::decode(payload, self.cfg.max_event_size) {
-                Ok(ev) => self.bus.publish(ev.tag(), ev.raw(), now.wall),
-                Err(e) => self.refuse(id, &format!("dropped event: {e}")),
-            },
-            kind::SUBSCRIBE => match rmp_serde::from_slice::<Subscribe>(payload) {
-                Ok(sub) => {
-                    let mt = match sub.match_type.as_deref() {
-                        None => Some(self.default_match),
-                        Some(name) => MatchType::from_name(name),
-                    };
-                    match mt.map(|mt| TagFilter::new(mt, &sub.tag)) {
-                        Some(Ok(f)) => {
-                            log::debug!(
-                                "local client {id} subscribed: {} {:?}",
-                                f.match_type().name(),
-                                f.pattern()
-                            );
-                            self.bus.subscribe(id, f)
-                        }
-                        Some(Err(e)) => self.refuse(id, &format!("bad subscription: {e}")),
-                        None => self.refuse(
-                            id,
-                            &format!(
-                                "bad subscription: unknown match type '{}'",
-                                sub.match_type.unwrap_or_default()
-                            ),
-                        ),
-                    }
-                }
-                Err(e) => self.refuse(id, &format!("bad subscription: {e}")),
-            },
-            kind::REQUEST => match rmp_serde::from_slice::<Request>(payload) {
-                Ok(req) => {
-                    let answer = self.call(now, req);
-                    match rmp_serde::to_vec_named(&answer) {
-                        Ok(bytes) => self.bus.reply(id, kind::ANSWER, &bytes),
-                        Err(e) => self.refuse(id, &format!("cannot encode the answer: {e}")),
-                    }
-                }
-                Err(e) => self.refuse(id, &format!("bad request: {e}")),
-            },
-            other => self.refuse(
-                id,
-                &format!(
-                    "unknown frame kind {:?}",
-                    char::from(other).escape_default()
-                ),
-            ),
+        let local = self.bus.handle_frame(
+            id,
+            k,
+            payload,
+            now.wall,
+            self.default_match,
+            self.cfg.max_event_size,
+        );
+        if let Local::Request(req) = local {
+            let answer = self.call(now, req);
+            self.bus.answer(id, &answer);
         }
     }
 
     /// Runs a runner call: `salt/run/<jid>/new`, the function, `salt/run/<jid>/ret`.
     fn call(&mut self, now: Now, req: Request) -> Answer {
+        if let Some(fun) = req.fun.strip_prefix("wheel.") {
+            return self.wheel(now, fun, &req);
+        }
         let Some(runner) = runners::find(&req.fun) else {
             return Answer {
                 jid: None,
@@ -314,6 +366,51 @@ impl Master {
         }
     }
 
+    /// A wheel function (`key.*`): keys move in the store, `salt/key` fires for each, and
+    /// a rejected or deleted minion loses its session and the session key is rotated so it
+    /// can no longer read publications.
+    fn wheel(&mut self, now: Now, fun: &str, req: &Request) -> Answer {
+        let fail = |ret: String| Answer {
+            jid: None,
+            ret: Value::String(ret),
+            success: false,
+            retcode: 1,
+        };
+        let Some(a) = self.auth.as_mut() else {
+            return fail(format!("'wheel.{fun}' needs the master's key store"));
+        };
+        let Some(result) = crate::wheel::key::call(a.store(), fun, &req.arg, &req.kwarg) else {
+            return fail(runners::not_available(&format!("wheel.{fun}")));
+        };
+        let (ret, events) = match result {
+            Ok(r) => r,
+            Err(e) => return fail(format!("Exception occurred in wheel {fun}: {e}")),
+        };
+        let mut rotate = false;
+        for ev in &events {
+            if ev.act == "reject" || ev.act == "delete" {
+                a.drop_session(&ev.id);
+                rotate = true;
+            }
+        }
+        if rotate && self.cfg.rotate_aes_key {
+            a.rotate("a minion key was rejected or deleted");
+        }
+        for ev in events {
+            let mut data = Map::new();
+            data.insert("id".into(), json!(ev.id));
+            data.insert("act".into(), json!(ev.act));
+            data.insert("result".into(), json!(true));
+            self.fire("salt/key", data, now);
+        }
+        Answer {
+            jid: None,
+            ret,
+            success: true,
+            retcode: 0,
+        }
+    }
+
     /// Fires an event of the master's own; a failure (only an unencodable tag) is logged.
     pub fn fire(&mut self, tag: &str, data: Map<String, Value>, now: Now) {
         if let Err(e) = self.bus.fire(tag, data, now.wall) {
@@ -343,14 +440,7 @@ impl runners::Context for RunCtx<'_> {
     }
 }
 
-/// Encodes a subscription frame payload.
-pub fn subscribe_payload(match_type: MatchType, tag: &str) -> Vec<u8> {
-    rmp_serde::to_vec_named(&Subscribe {
-        match_type: Some(match_type.name().to_string()),
-        tag: tag.to_string(),
-    })
-    .unwrap_or_default()
-}
+pub use crate::bus::subscribe_payload;
 
 /// Checks a fired payload the way the master will, for clients that want to fail early.
 pub fn check_event(payload: &[u8], max: usize) -> Result<(), wire::WireError> {
@@ -360,11 +450,11 @@ pub fn check_event(payload: &[u8], max: usize) -> Result<(), wire::WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{FrameReader, Next};
+    use crate::wire::{kind, FrameReader, Next};
     use std::path::Path;
 
     fn master() -> Master {
-        Master::new(MasterConfig::defaults(Path::new("/nonexistent")))
+        Master::new(MasterConfig::defaults(Path::new("/nonexistent")), None)
     }
 
     fn frames(m: &mut Master, id: ClientId) -> Vec<(u8, Vec<u8>)> {

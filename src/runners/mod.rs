@@ -9,41 +9,7 @@ use std::time::SystemTime;
 
 mod event;
 
-/// A parameter default in a runner's signature.
-#[derive(Clone, Copy, Debug)]
-pub enum Default {
-    /// The argument must be given.
-    Required,
-    /// Python `None`.
-    Null,
-    /// A boolean default.
-    Bool(bool),
-    /// An integer default.
-    Int(i64),
-    /// A string default.
-    Str(&'static str),
-}
-
-impl Default {
-    fn value(self) -> Option<Value> {
-        match self {
-            Default::Required => None,
-            Default::Null => Some(Value::Null),
-            Default::Bool(b) => Some(Value::Bool(b)),
-            Default::Int(i) => Some(Value::from(i)),
-            Default::Str(s) => Some(Value::from(s)),
-        }
-    }
-}
-
-/// One parameter of a runner.
-#[derive(Clone, Copy, Debug)]
-pub struct Param {
-    /// Its Python name, also the `key=` that binds it.
-    pub name: &'static str,
-    /// Its default.
-    pub default: Default,
-}
+pub use crate::signature::{Default, Param};
 
 /// Where a runner executes.
 #[derive(Clone, Copy)]
@@ -112,73 +78,14 @@ pub fn not_available(fun: &str) -> String {
     format!("'{fun}' is not available.")
 }
 
-/// Binds positional and keyword arguments to a signature as Python would, with Salt's
-/// message for keywords the function does not take.
+/// Binds positional and keyword arguments to a runner's signature as Python would.
 pub fn bind(
     runner: &Runner,
     args: &[Value],
     kwargs: &Map<String, Value>,
 ) -> Result<Vec<Value>, String> {
     let short = runner.name.rsplit('.').next().unwrap_or(runner.name);
-    let params = runner.params;
-    if args.len() > params.len() {
-        let required = params
-            .iter()
-            .filter(|p| matches!(p.default, Default::Required))
-            .count();
-        let takes = if required == params.len() {
-            format!("{}", params.len())
-        } else {
-            format!("from {required} to {}", params.len())
-        };
-        return Err(format!(
-            "{short}() takes {takes} positional argument{} but {} {} given",
-            if params.len() == 1 { "" } else { "s" },
-            args.len(),
-            if args.len() == 1 { "was" } else { "were" }
-        ));
-    }
-    let invalid: Vec<String> = kwargs
-        .iter()
-        .filter(|(k, _)| !params.iter().any(|p| p.name == k.as_str()))
-        .map(|(k, v)| format!("{k}={}", crate::cli::output::python_repr(v)))
-        .collect();
-    if !invalid.is_empty() {
-        return Err(format!(
-            "The following keyword arguments are not valid: {}",
-            invalid.join(", ")
-        ));
-    }
-    let mut bound = Vec::with_capacity(params.len());
-    let mut missing = Vec::new();
-    for (i, p) in params.iter().enumerate() {
-        let by_name = kwargs.get(p.name);
-        match (args.get(i), by_name) {
-            (Some(_), Some(_)) => {
-                return Err(format!(
-                    "{short}() got multiple values for argument '{}'",
-                    p.name
-                ))
-            }
-            (Some(v), None) | (None, Some(v)) => bound.push(v.clone()),
-            (None, None) => match p.default.value() {
-                Some(v) => bound.push(v),
-                None => missing.push(format!("'{}'", p.name)),
-            },
-        }
-    }
-    if !missing.is_empty() {
-        let list = match missing.len() {
-            1 => missing[0].clone(),
-            n => format!("{} and {}", missing[..n - 1].join(", "), missing[n - 1]),
-        };
-        return Err(format!(
-            "{short}() missing {} required positional argument{}: {list}",
-            missing.len(),
-            if missing.len() == 1 { "" } else { "s" }
-        ));
-    }
-    Ok(bound)
+    crate::signature::bind(short, runner.params, None, args, kwargs).map(|(bound, _)| bound)
 }
 
 /// Salt's `fun_args` in runner events: the positional args, then a map of the kwargs.

@@ -13,6 +13,10 @@ pub fn bin(name: &str) -> PathBuf {
         "brine-master" => PathBuf::from(env!("CARGO_BIN_EXE_brine-master")),
         "brine-event" => PathBuf::from(env!("CARGO_BIN_EXE_brine-event")),
         "brine-run" => PathBuf::from(env!("CARGO_BIN_EXE_brine-run")),
+        "brine-minion" => PathBuf::from(env!("CARGO_BIN_EXE_brine-minion")),
+        "brine-call" => PathBuf::from(env!("CARGO_BIN_EXE_brine-call")),
+        "brine-key" => PathBuf::from(env!("CARGO_BIN_EXE_brine-key")),
+        "brine-swarm" => PathBuf::from(env!("CARGO_BIN_EXE_brine-swarm")),
         other => panic!("no binary {other}"),
     }
 }
@@ -34,6 +38,18 @@ pub struct Master {
     pub dir: tempfile::TempDir,
     pub child: Option<Child>,
     extra: String,
+    /// The publish port (4505's stand-in).
+    pub publish_port: u16,
+    /// The request port (4506's stand-in).
+    pub ret_port: u16,
+}
+
+/// A TCP port nobody listens on right now (the kernel's pick, released at once).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 impl Master {
@@ -49,6 +65,8 @@ impl Master {
             dir,
             child: None,
             extra: extra.to_string(),
+            publish_port: free_port(),
+            ret_port: free_port(),
         };
         m.write_config();
         m.spawn();
@@ -90,7 +108,9 @@ impl Master {
         let d = self.dir.path();
         std::fs::create_dir_all(self.conf()).expect("conf dir");
         let cfg = format!(
-            "sock_dir: {}\ncachedir: {}\npki_dir: {}\nlog_file: {}\nlog_level: debug\n{}\n",
+            "interface: 127.0.0.1\npublish_port: {}\nret_port: {}\nsock_dir: {}\ncachedir: {}\npki_dir: {}\nlog_file: {}\nlog_level: debug\n{}\n",
+            self.publish_port,
+            self.ret_port,
             self.sock_dir().display(),
             d.join("cache").display(),
             d.join("pki").display(),
@@ -173,6 +193,36 @@ impl Master {
             .expect("run brine-run")
     }
 
+    /// The master's pki_dir.
+    pub fn pki(&self) -> PathBuf {
+        self.dir.path().join("pki")
+    }
+
+    /// Runs brine-key against this master with `input` on stdin.
+    pub fn key(&self, args: &[&str], input: &str) -> Output {
+        let mut child = Command::new(bin("brine-key"))
+            .arg("-c")
+            .arg(self.conf())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn brine-key");
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            let _ = stdin.write_all(input.as_bytes());
+        }
+        output_within(child, Duration::from_secs(20))
+    }
+
+    /// Waits until the daemon's log contains `needle` `n` times.
+    pub fn wait_log(&self, needle: &str, n: usize) {
+        wait_for(needle, Duration::from_secs(20), || {
+            (self.log().matches(needle).count() >= n).then_some(())
+        });
+    }
+
     /// Starts brine-event against this master with its stdout piped.
     pub fn event(&self, args: &[&str]) -> Child {
         Command::new(bin("brine-event"))
@@ -247,5 +297,150 @@ impl Master {
         wait_for("subscriptions", Duration::from_secs(10), || {
             (self.log().matches(" subscribed: ").count() >= n).then_some(())
         });
+    }
+}
+
+/// A running brine-minion in its own temp directory.
+pub struct Minion {
+    pub dir: tempfile::TempDir,
+    pub child: Option<Child>,
+    pub id: String,
+}
+
+impl Minion {
+    /// Starts a minion with this id against `master`, with short retry timers.
+    pub fn start(master: &Master, id: &str, extra: &str) -> Minion {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut m = Minion {
+            dir,
+            child: None,
+            id: id.to_string(),
+        };
+        m.write_config(master, extra);
+        m.spawn();
+        m
+    }
+
+    /// The configuration directory.
+    pub fn conf(&self) -> PathBuf {
+        self.dir.path().join("conf")
+    }
+
+    /// The minion's pki_dir.
+    pub fn pki(&self) -> PathBuf {
+        self.dir.path().join("pki")
+    }
+
+    /// The minion's sock_dir.
+    pub fn sock_dir(&self) -> PathBuf {
+        self.dir.path().join("run")
+    }
+
+    /// What the daemon logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("minion.stderr")).unwrap_or_default()
+    }
+
+    /// Rewrites the config (e.g. to point at a restarted master on new ports).
+    pub fn write_config(&self, master: &Master, extra: &str) {
+        std::fs::create_dir_all(self.conf()).expect("conf dir");
+        let d = self.dir.path();
+        let cfg = format!(
+            "id: {}\nmaster: 127.0.0.1\nmaster_port: {}\npublish_port: {}\npki_dir: {}\nsock_dir: {}\ncachedir: {}\nlog_file: {}\nlog_level: debug\nacceptance_wait_time: 1\nrandom_reauth_delay: 1\nheartbeat_interval: 1\nauth_timeout: 2\n{}\n",
+            self.id,
+            master.ret_port,
+            master.publish_port,
+            d.join("pki").display(),
+            d.join("run").display(),
+            d.join("cache").display(),
+            d.join("minion.log").display(),
+            extra
+        );
+        std::fs::write(self.conf().join("minion"), cfg).expect("write minion config");
+    }
+
+    /// Starts the daemon (it authenticates in the background).
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("minion.stderr"))
+            .expect("log file");
+        let child = Command::new(bin("brine-minion"))
+            .arg("-c")
+            .arg(self.conf())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn brine-minion");
+        self.child = Some(child);
+        let sock = client::minion_socket(&self.sock_dir());
+        wait_for("the minion socket", Duration::from_secs(10), || {
+            BusClient::connect(&sock).ok()
+        });
+    }
+
+    /// Waits until the daemon's log contains `needle` `n` times.
+    pub fn wait_log(&self, needle: &str, n: usize) {
+        wait_for(needle, Duration::from_secs(20), || {
+            (self.log().matches(needle).count() >= n).then_some(())
+        });
+    }
+
+    /// Runs brine-call against this minion.
+    pub fn call(&self, args: &[&str]) -> Output {
+        Command::new(bin("brine-call"))
+            .arg("-c")
+            .arg(self.conf())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run brine-call")
+    }
+
+    /// The daemon's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).expect("running")
+    }
+
+    /// Stops the daemon with SIGTERM and returns its exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(st) = child.try_wait().expect("try_wait") {
+                return st.code();
+            }
+            if Instant::now() > end {
+                let _ = child.kill();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for the daemon to exit on its own.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let child = self.child.as_mut()?;
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(st) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return st.code();
+            }
+            assert!(Instant::now() < end, "the minion did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Minion {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }

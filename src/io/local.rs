@@ -1,0 +1,296 @@
+//! A daemon's local bus socket and its clients, shared by the master and the minion.
+//!
+//! Reads are bounded per client per turn (a busy client goes on a "still ready" list
+//! instead of starving the rest); writes take what the bus queued for a client, as much
+//! as the socket accepts now, and wait for the next writable edge for the rest.
+
+use super::ipc::{self, Conn, ReadStatus};
+use crate::bus::{Bus, ClientId};
+use crate::wire::{FrameReader, Next};
+use mio::net::UnixListener;
+use mio::{Interest, Registry, Token};
+use std::collections::{BTreeSet, HashMap};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Bytes read from one client per turn before the others get their go.
+const READ_BUDGET: usize = 1 << 20;
+
+/// Client tokens start here; lower tokens belong to the daemon's other sources.
+pub const FIRST_CLIENT: usize = 16;
+
+/// Client tokens stay below this; higher tokens belong to the daemon's other sources.
+pub const LAST_CLIENT: usize = 1 << 40;
+
+/// Something a local client did.
+#[derive(Debug)]
+pub enum LocalInput<'a> {
+    /// Connected (credentials checked).
+    Opened {
+        /// Its id (its token).
+        id: ClientId,
+        /// Its pid.
+        pid: i32,
+    },
+    /// Sent a complete frame.
+    Frame {
+        /// The client.
+        id: ClientId,
+        /// Frame kind.
+        kind: u8,
+        /// Payload.
+        payload: &'a [u8],
+    },
+    /// Announced a frame over the limit (skipped).
+    Oversize {
+        /// The client.
+        id: ClientId,
+        /// Announced size.
+        size: usize,
+    },
+    /// Sent a zero-length frame.
+    Empty {
+        /// The client.
+        id: ClientId,
+    },
+    /// Went away.
+    Closed {
+        /// The client.
+        id: ClientId,
+    },
+}
+
+/// The listening socket and its clients.
+pub struct LocalServer {
+    listener: UnixListener,
+    path: PathBuf,
+    conns: HashMap<usize, Conn>,
+    next_id: usize,
+    still_ready: BTreeSet<usize>,
+    max_frame: usize,
+}
+
+impl LocalServer {
+    /// Binds `path` (mode 0660) and registers it under `token`.
+    pub fn bind(
+        path: &Path,
+        registry: &Registry,
+        token: Token,
+        max_frame: usize,
+    ) -> Result<LocalServer, ipc::IpcError> {
+        let mut listener = ipc::bind(path)?;
+        registry
+            .register(&mut listener, token, Interest::READABLE)
+            .map_err(|e| ipc::IpcError::Io(path.to_path_buf(), "register", e))?;
+        Ok(LocalServer {
+            listener,
+            path: path.to_path_buf(),
+            conns: HashMap::new(),
+            next_id: FIRST_CLIENT,
+            still_ready: BTreeSet::new(),
+            max_frame,
+        })
+    }
+
+    /// The socket path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// True when a client has unread input left from an earlier turn.
+    pub fn has_ready(&self) -> bool {
+        !self.still_ready.is_empty()
+    }
+
+    /// Frames accepted from clients connecting from now on may carry this many bytes.
+    pub fn set_max_frame(&mut self, max: usize) {
+        self.max_frame = max;
+    }
+
+    /// Accepts every pending connection.
+    pub fn accept(&mut self, registry: &Registry, on: &mut dyn FnMut(LocalInput<'_>)) {
+        loop {
+            match self.listener.accept() {
+                Ok((mut stream, _)) => {
+                    let cred = match ipc::peer_cred(&stream) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            log::warn!("cannot read the credentials of a local client: {e}");
+                            continue;
+                        }
+                    };
+                    if !ipc::uid_allowed(cred.uid) {
+                        log::warn!(
+                            "refused a local client: uid {} (pid {}) may not use {}",
+                            cred.uid,
+                            cred.pid,
+                            self.path.display()
+                        );
+                        continue;
+                    }
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    if id >= LAST_CLIENT {
+                        log::error!("out of client tokens");
+                        return;
+                    }
+                    if let Err(e) = registry.register(
+                        &mut stream,
+                        Token(id),
+                        Interest::READABLE | Interest::WRITABLE,
+                    ) {
+                        log::warn!("cannot register a local client: {e}");
+                        continue;
+                    }
+                    log::debug!("local client {id} connected (pid {})", cred.pid);
+                    self.conns.insert(
+                        id,
+                        Conn {
+                            stream,
+                            reader: FrameReader::new(self.max_frame),
+                            cred,
+                        },
+                    );
+                    on(LocalInput::Opened { id, pid: cred.pid });
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EMFILE and friends: log and retry on the next readiness.
+                    log::error!("accept on {}: {e}", self.path.display());
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Notes readiness of a client token; returns the clients it had to close.
+    pub fn on_event(
+        &mut self,
+        id: usize,
+        readable: bool,
+        writable: bool,
+        bus: &mut Bus,
+        registry: &Registry,
+    ) -> Vec<ClientId> {
+        if !self.conns.contains_key(&id) {
+            return Vec::new();
+        }
+        if readable {
+            self.still_ready.insert(id);
+        }
+        if writable {
+            return self.flush(id, bus, registry).into_iter().collect();
+        }
+        Vec::new()
+    }
+
+    /// Reads every client that has input, within the per-client budget.
+    pub fn read_ready(&mut self, registry: &Registry, on: &mut dyn FnMut(LocalInput<'_>)) {
+        let ready: Vec<usize> = std::mem::take(&mut self.still_ready).into_iter().collect();
+        for id in ready {
+            self.read(id, registry, on);
+        }
+    }
+
+    fn read(&mut self, id: usize, registry: &Registry, on: &mut dyn FnMut(LocalInput<'_>)) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let status = conn.read_some(READ_BUDGET);
+        while let Some(next) = conn.reader.next_frame() {
+            on(match next {
+                Next::Frame(kind, payload) => LocalInput::Frame { id, kind, payload },
+                Next::Oversize(size) => LocalInput::Oversize { id, size },
+                Next::Empty => LocalInput::Empty { id },
+            });
+        }
+        match status {
+            Ok(ReadStatus::Drained) => {}
+            Ok(ReadStatus::Budget) => {
+                self.still_ready.insert(id);
+            }
+            Ok(ReadStatus::Closed) => {
+                if conn.reader.is_mid_frame() {
+                    log::info!(
+                        "local client {id} (pid {}) disconnected in the middle of a frame ({} bytes dropped)",
+                        conn.cred.pid,
+                        conn.reader.buffered()
+                    );
+                }
+                self.close(id, registry);
+                on(LocalInput::Closed { id });
+            }
+            Err(e) => {
+                log::info!("local client {id}: read: {e}");
+                self.close(id, registry);
+                on(LocalInput::Closed { id });
+            }
+        }
+    }
+
+    /// Writes what the bus holds for one client, as much as the socket takes now; returns
+    /// the client if the write failed and it was closed.
+    pub fn flush(&mut self, id: usize, bus: &mut Bus, registry: &Registry) -> Option<ClientId> {
+        let conn = self.conns.get_mut(&id)?;
+        let pending = bus.pending(id);
+        if pending.is_empty() {
+            return None;
+        }
+        match conn.write_some(pending) {
+            Ok(n) => {
+                bus.consumed(id, n, SystemTime::now());
+                None
+            }
+            Err(e) => {
+                log::info!("local client {id}: write: {e}");
+                self.close(id, registry);
+                Some(id)
+            }
+        }
+    }
+
+    /// Flushes every client the bus queued bytes for and drops the ones it gave up on;
+    /// returns the clients closed.
+    pub fn flush_dirty(&mut self, bus: &mut Bus, registry: &Registry) -> Vec<ClientId> {
+        let mut closed = Vec::new();
+        // A flush can queue a salt/event/lost notice, so go round a few times.
+        for _ in 0..4 {
+            let dirty = bus.take_dirty();
+            if dirty.is_empty() {
+                break;
+            }
+            for id in dirty {
+                closed.extend(self.flush(id, bus, registry));
+            }
+        }
+        for id in bus.take_doomed() {
+            self.close(id, registry);
+            closed.push(id);
+        }
+        closed
+    }
+
+    /// Disconnects one client (the caller tells its core).
+    pub fn close(&mut self, id: usize, registry: &Registry) {
+        if let Some(mut conn) = self.conns.remove(&id) {
+            let _ = registry.deregister(&mut conn.stream);
+            log::debug!("local client {id} disconnected");
+        }
+        self.still_ready.remove(&id);
+    }
+
+    /// Disconnects everyone and removes the socket file; returns the clients closed.
+    pub fn shutdown(&mut self, registry: &Registry) -> Vec<ClientId> {
+        let ids: Vec<usize> = self.conns.keys().copied().collect();
+        for &id in &ids {
+            self.close(id, registry);
+        }
+        let _ = registry.deregister(&mut self.listener);
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            log::warn!("cannot remove {}: {e}", self.path.display());
+        }
+        ids
+    }
+}

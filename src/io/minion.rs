@@ -1,0 +1,403 @@
+//! The minion's event loop. One loop drives one minion (`brine-minion`, with its local
+//! bus) or many (`brine-swarm`, each a full minion on the wire with its own keys and
+//! sockets, none with a local bus).
+
+use super::local::{LocalInput, LocalServer};
+use super::signals::{SignalAction, Signals};
+use super::zsock::{ZContext, ZError, ZKind, ZSocket};
+use crate::config::MinionConfig;
+use crate::master::Now;
+use crate::minion::{Action, Minion};
+use crate::pki::{self, KeyPair};
+use mio::{Events, Poll, Token};
+use std::io;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const LISTENER: Token = Token(0);
+const SIGNALS: Token = Token(1);
+/// Tokens of minion sockets start past every local client token.
+const SLOT_BASE: usize = super::local::LAST_CLIENT;
+
+/// Messages taken from one socket per turn before the others get their go.
+const ZMQ_BUDGET: usize = 256;
+
+/// How many minions share one ZeroMQ context (libzmq caps sockets per context).
+const MINIONS_PER_CONTEXT: usize = 400;
+
+/// Why a minion loop stopped or could not start.
+#[derive(Debug)]
+pub enum MinionError {
+    /// A system call failed.
+    Io(&'static str, io::Error),
+    /// A ZeroMQ socket could not be set up.
+    Zmq(ZError),
+    /// Keys could not be read or made.
+    Pki(pki::PkiError),
+    /// The bus socket could not be bound.
+    Ipc(super::ipc::IpcError),
+}
+
+impl std::fmt::Display for MinionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MinionError::Io(what, e) => write!(f, "{what}: {e}"),
+            MinionError::Zmq(e) => write!(f, "{e}"),
+            MinionError::Pki(e) => write!(f, "{e}"),
+            MinionError::Ipc(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for MinionError {}
+
+struct Slot {
+    core: Minion,
+    dealer: ZSocket,
+    sub: ZSocket,
+}
+
+/// Re-reads the configuration on SIGHUP.
+pub type Reloader = Box<dyn FnMut() -> Result<MinionConfig, String>>;
+
+/// One event loop driving one or more minions.
+pub struct MinionLoop {
+    poll: Poll,
+    signals: Signals,
+    local: Option<LocalServer>,
+    contexts: Vec<ZContext>,
+    slots: Vec<Slot>,
+    reload: Option<Reloader>,
+    exit: Option<i32>,
+}
+
+/// The host part of a `master` setting, bracketed for IPv6.
+fn master_host(master: &str) -> String {
+    if master.contains(':') && !master.starts_with('[') {
+        format!("[{master}]")
+    } else {
+        master.to_string()
+    }
+}
+
+/// The master key this minion pinned, if any.
+pub fn read_pin(pki_dir: &Path) -> Option<String> {
+    std::fs::read_to_string(pki_dir.join("minion_master.pub")).ok()
+}
+
+impl MinionLoop {
+    /// An empty loop with signal handling.
+    pub fn new() -> Result<MinionLoop, MinionError> {
+        let poll = Poll::new().map_err(|e| MinionError::Io("create poll", e))?;
+        let signals = Signals::register(poll.registry(), SIGNALS)
+            .map_err(|e| MinionError::Io("install signal handlers", e))?;
+        Ok(MinionLoop {
+            poll,
+            signals,
+            local: None,
+            contexts: Vec::new(),
+            slots: Vec::new(),
+            reload: None,
+            exit: None,
+        })
+    }
+
+    /// Serves a local bus at `sock_dir/minion_event.ipc` for the first minion.
+    pub fn serve_bus(
+        &mut self,
+        sock_dir: &Path,
+        max_event_size: usize,
+        reload: Reloader,
+    ) -> Result<(), MinionError> {
+        let path = crate::client::minion_socket(sock_dir);
+        let local = LocalServer::bind(&path, self.poll.registry(), LISTENER, max_event_size)
+            .map_err(MinionError::Ipc)?;
+        log::info!("minion event bus listening on {}", path.display());
+        self.local = Some(local);
+        self.reload = Some(reload);
+        Ok(())
+    }
+
+    /// Adds a minion: its DEALER and SUB connect to the master (libzmq reconnects with
+    /// backoff on its own when the master goes away).
+    pub fn add(&mut self, cfg: MinionConfig, keys: KeyPair, bus: bool) -> Result<(), MinionError> {
+        let i = self.slots.len();
+        if i.is_multiple_of(MINIONS_PER_CONTEXT) {
+            self.contexts.push(ZContext::new());
+        }
+        let ctx = &self.contexts[i / MINIONS_PER_CONTEXT];
+        let mut dealer = ZSocket::new(ctx, ZKind::Dealer).map_err(MinionError::Zmq)?;
+        let mut sub = ZSocket::new(ctx, ZKind::Sub).map_err(MinionError::Zmq)?;
+        for s in [&dealer, &sub] {
+            s.set_reconnect(100, 5000).map_err(MinionError::Zmq)?;
+            s.set_hwm(10_000).map_err(MinionError::Zmq)?;
+        }
+        let host = master_host(&cfg.master);
+        dealer
+            .connect(&format!("tcp://{host}:{}", cfg.master_port))
+            .map_err(MinionError::Zmq)?;
+        sub.connect(&format!("tcp://{host}:{}", cfg.publish_port))
+            .map_err(MinionError::Zmq)?;
+        dealer
+            .register(self.poll.registry(), Token(SLOT_BASE + 2 * i))
+            .map_err(MinionError::Zmq)?;
+        sub.register(self.poll.registry(), Token(SLOT_BASE + 2 * i + 1))
+            .map_err(MinionError::Zmq)?;
+        let pin = read_pin(&cfg.pki_dir);
+        let mut core = Minion::new(cfg, keys, pin, bus);
+        core.start(Now::read());
+        self.slots.push(Slot { core, dealer, sub });
+        Ok(())
+    }
+
+    /// Number of minions in this loop.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// True when the loop drives no minion.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Runs until SIGTERM/SIGINT (exit 0) or a minion must stop (its status).
+    pub fn run(mut self) -> Result<i32, MinionError> {
+        let mut events = Events::with_capacity(1024);
+        let status = loop {
+            self.do_actions();
+            if let Some(code) = self.exit {
+                break code;
+            }
+            let now = Instant::now();
+            let mut timeout = self
+                .slots
+                .iter()
+                .filter_map(|s| s.core.next_timeout())
+                .min()
+                .map(|at| at.saturating_duration_since(now));
+            let busy = self.local.as_ref().is_some_and(|l| l.has_ready())
+                || self
+                    .slots
+                    .iter()
+                    .any(|s| s.dealer.readable() || s.sub.readable());
+            if busy {
+                timeout = Some(Duration::ZERO);
+            }
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(MinionError::Io("poll", e));
+            }
+            let mut shutdown = false;
+            for ev in events.iter() {
+                match ev.token() {
+                    LISTENER => self.accept(),
+                    SIGNALS => {
+                        for s in self.signals.pending() {
+                            match s {
+                                SignalAction::Shutdown => shutdown = true,
+                                SignalAction::Reload => self.reload(),
+                            }
+                        }
+                    }
+                    Token(t) if t >= SLOT_BASE => {
+                        let i = (t - SLOT_BASE) / 2;
+                        if let Some(slot) = self.slots.get_mut(i) {
+                            // A wake-up only says "look at ZMQ_EVENTS".
+                            slot.dealer.refresh();
+                            slot.sub.refresh();
+                        }
+                    }
+                    Token(id) => {
+                        let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                        self.client_event(id, readable, ev.is_writable());
+                    }
+                }
+            }
+            self.drain_zmq();
+            self.read_clients();
+            let now = Now::read();
+            for slot in &mut self.slots {
+                if slot.core.next_timeout().is_some_and(|at| at <= now.mono) {
+                    slot.core.tick(now);
+                }
+            }
+            self.do_actions();
+            self.flush_clients();
+            if shutdown {
+                log::info!("shutting down");
+                break 0;
+            }
+        };
+        self.shutdown();
+        Ok(status)
+    }
+
+    fn drain_zmq(&mut self) {
+        let now = Now::read();
+        for slot in &mut self.slots {
+            for _ in 0..ZMQ_BUDGET {
+                if !slot.dealer.readable() {
+                    break;
+                }
+                match slot.dealer.recv() {
+                    Ok(Some(parts)) => {
+                        if let [payload] = &parts[..] {
+                            slot.core.on_reply(now, payload);
+                        } else {
+                            log::warn!("dropped a reply of {} parts", parts.len());
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        log::warn!("request channel: {e}");
+                        break;
+                    }
+                }
+            }
+            for _ in 0..ZMQ_BUDGET {
+                if !slot.sub.readable() {
+                    break;
+                }
+                match slot.sub.recv() {
+                    Ok(Some(parts)) => {
+                        if let [payload] = &parts[..] {
+                            slot.core.on_publication(now, payload);
+                        } else {
+                            log::warn!("dropped a publication of {} parts", parts.len());
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        log::warn!("publish channel: {e}");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Carries out what the minions asked for.
+    fn do_actions(&mut self) {
+        for slot in &mut self.slots {
+            while let Some(action) = slot.core.poll_action() {
+                match action {
+                    Action::Send(bytes) => match slot.dealer.send(&[&bytes]) {
+                        Ok(true) => {}
+                        Ok(false) => log::warn!("dropped a request: the master is not reading"),
+                        Err(e) => log::warn!("send: {e}"),
+                    },
+                    Action::PinMaster(pem) => {
+                        let path = slot.core.config().pki_dir.join("minion_master.pub");
+                        match std::fs::write(&path, pem) {
+                            Ok(()) => log::info!("pinned the master's key in {}", path.display()),
+                            Err(e) => log::error!("cannot write {}: {e}", path.display()),
+                        }
+                    }
+                    Action::Publication(load) => {
+                        log::debug!("publication: {load}");
+                    }
+                    Action::Exit(code) => self.exit = Some(code),
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self) {
+        let (Some(local), Some(slot)) = (self.local.as_mut(), self.slots.first_mut()) else {
+            return;
+        };
+        local.accept(self.poll.registry(), &mut |input| {
+            feed(&mut slot.core, input)
+        });
+    }
+
+    fn client_event(&mut self, id: usize, readable: bool, writable: bool) {
+        let (Some(local), Some(slot)) = (self.local.as_mut(), self.slots.first_mut()) else {
+            return;
+        };
+        let Some(bus) = slot.core.bus() else {
+            return;
+        };
+        for closed in local.on_event(id, readable, writable, bus, self.poll.registry()) {
+            slot.core.client_closed(closed);
+        }
+    }
+
+    fn read_clients(&mut self) {
+        let (Some(local), Some(slot)) = (self.local.as_mut(), self.slots.first_mut()) else {
+            return;
+        };
+        local.read_ready(self.poll.registry(), &mut |input| {
+            feed(&mut slot.core, input)
+        });
+    }
+
+    fn flush_clients(&mut self) {
+        let (Some(local), Some(slot)) = (self.local.as_mut(), self.slots.first_mut()) else {
+            return;
+        };
+        let Some(bus) = slot.core.bus() else {
+            return;
+        };
+        for closed in local.flush_dirty(bus, self.poll.registry()) {
+            slot.core.client_closed(closed);
+        }
+    }
+
+    fn reload(&mut self) {
+        let Some(reload) = self.reload.as_mut() else {
+            return;
+        };
+        match reload() {
+            Ok(cfg) => {
+                if let Some(level) = crate::log::level_filter(&cfg.log_level) {
+                    log::set_max_level(level);
+                }
+                if let Some(local) = self.local.as_mut() {
+                    local.set_max_frame(cfg.max_event_size);
+                }
+                if let Some(slot) = self.slots.first_mut() {
+                    slot.core.reload(cfg);
+                }
+            }
+            Err(e) => log::error!("reload failed, keeping the old configuration: {e}"),
+        }
+    }
+
+    fn shutdown(&mut self) {
+        if let (Some(local), Some(slot)) = (self.local.as_mut(), self.slots.first_mut()) {
+            for id in local.shutdown(self.poll.registry()) {
+                slot.core.client_closed(id);
+            }
+        }
+        for slot in &mut self.slots {
+            slot.dealer.deregister(self.poll.registry());
+            slot.sub.deregister(self.poll.registry());
+        }
+    }
+}
+
+fn feed(core: &mut Minion, input: LocalInput<'_>) {
+    let now = Now::read();
+    match input {
+        LocalInput::Opened { id, pid } => core.client_opened(id, pid),
+        LocalInput::Frame { id, kind, payload } => core.client_frame(now, id, kind, payload),
+        LocalInput::Oversize { id, size } => {
+            let max = core.config().max_event_size;
+            if let Some(bus) = core.bus() {
+                bus.refuse(
+                    id,
+                    &format!("frame of {size} bytes is over max_event_size {max}"),
+                );
+            }
+        }
+        LocalInput::Empty { id } => {
+            if let Some(bus) = core.bus() {
+                bus.refuse(id, "empty frame");
+            }
+        }
+        LocalInput::Closed { id } => core.client_closed(id),
+    }
+}

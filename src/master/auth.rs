@@ -1,0 +1,390 @@
+//! The master's side of the minion protocol: auth, sessions, sealed requests and
+//! publications. Pure logic over the key store; the event loop moves the bytes.
+
+use crate::crypto::{self, SymKey};
+use crate::pki::{self, AuthPolicy, AuthReply as Verdict, KeyPair, KeyStore, PublicKey};
+use crate::proto::{self, serde_bytes_compat::Bytes, AuthResult, Load, Request};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// A minion the master has accepted and handed a session.
+pub struct MinionSession {
+    /// The session id the minion tags its requests with.
+    pub sid: u64,
+    shared: SymKey,
+    last_ctr: u64,
+    /// The ZeroMQ routing id of its request socket (changes on reconnect).
+    pub identity: Vec<u8>,
+    /// When it last spoke (a heartbeat or any request).
+    pub last_seen: Instant,
+}
+
+/// Counters of what the master refused on its request port.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Refusals {
+    /// Messages that were not valid protocol messages (malformed, truncated, oversize).
+    pub malformed: u64,
+    /// Sealed requests from peers without a session (unknown, unaccepted, rejected, stale).
+    pub no_session: u64,
+    /// Sealed requests that replayed a counter.
+    pub replayed: u64,
+    /// Sealed requests that failed to decrypt (forged or corrupted).
+    pub forged: u64,
+}
+
+/// What handling one request produced.
+pub enum Handled {
+    /// Send these bytes back to the requester.
+    Reply(Vec<u8>),
+    /// Fire these events and send the reply.
+    Events(Vec<(String, Map<String, Value>)>, Vec<u8>),
+    /// Nothing to send (dropped).
+    Drop,
+}
+
+/// Keys, sessions and the current publication key.
+pub struct Auth {
+    keys: KeyPair,
+    master_pub: String,
+    store: KeyStore,
+    policy: AuthPolicy,
+    sessions: HashMap<String, MinionSession>,
+    session_key: SymKey,
+    kid: u64,
+    serial: u64,
+    auth_events: bool,
+    /// What was refused so far.
+    pub refusals: Refusals,
+}
+
+impl Auth {
+    /// The auth state for a master with these keys, store and policy.
+    pub fn new(keys: KeyPair, store: KeyStore, policy: AuthPolicy, auth_events: bool) -> Auth {
+        let session_key = SymKey::generate();
+        let kid = session_key.id();
+        let master_pub = keys.public.to_pem();
+        Auth {
+            keys,
+            master_pub,
+            store,
+            policy,
+            sessions: HashMap::new(),
+            session_key,
+            kid,
+            serial: 0,
+            auth_events,
+            refusals: Refusals::default(),
+        }
+    }
+
+    /// Applies a reloaded policy.
+    pub fn set_policy(&mut self, policy: AuthPolicy, auth_events: bool) {
+        self.policy = policy;
+        self.auth_events = auth_events;
+    }
+
+    /// The key store.
+    pub fn store(&self) -> &KeyStore {
+        &self.store
+    }
+
+    /// Ids with a live session.
+    pub fn connected(&self) -> impl Iterator<Item = (&String, &MinionSession)> {
+        self.sessions.iter()
+    }
+
+    /// A new publication key: minions that cannot read the next publication re-auth.
+    pub fn rotate(&mut self, why: &str) {
+        self.session_key = SymKey::generate();
+        self.kid = self.session_key.id();
+        self.serial = 0;
+        log::info!("rotated the session key ({why})");
+    }
+
+    /// Forgets a minion's session (its key was rejected or deleted).
+    pub fn drop_session(&mut self, id: &str) {
+        self.sessions.remove(id);
+    }
+
+    /// Seals and signs a publication load.
+    pub fn publish(&mut self, load: &Value) -> Vec<u8> {
+        self.serial += 1;
+        let plain = proto::encode(load);
+        let data = self
+            .session_key
+            .encrypt(&proto::pub_aad(self.kid, self.serial), &plain);
+        let sig = self
+            .keys
+            .sign
+            .sign(&proto::pub_signed_bytes(self.kid, self.serial, &data));
+        proto::encode(&proto::Publication {
+            kid: self.kid,
+            serial: self.serial,
+            data: Bytes(data),
+            sig: Bytes(sig.to_vec()),
+        })
+    }
+
+    /// Handles one message from the request port.
+    pub fn handle(&mut self, identity: &[u8], payload: &[u8], now: Instant) -> Handled {
+        let req: Request = match proto::decode(payload) {
+            Ok(r) => r,
+            Err(e) => {
+                self.refusals.malformed += 1;
+                log::warn!(
+                    "dropped a malformed request of {} bytes on the request port: {e}",
+                    payload.len()
+                );
+                return Handled::Drop;
+            }
+        };
+        match req {
+            Request::Auth { id, public, nonce } => self.auth(identity, &id, &public, &nonce.0, now),
+            Request::Sealed { id, sid, ctr, data } => {
+                self.sealed(identity, &id, sid, ctr, &data.0, now)
+            }
+        }
+    }
+
+    fn auth(
+        &mut self,
+        identity: &[u8],
+        id: &str,
+        public: &str,
+        nonce: &[u8],
+        now: Instant,
+    ) -> Handled {
+        if !pki::valid_id(id) {
+            self.refusals.malformed += 1;
+            log::warn!("refused auth for an invalid minion id {id:?}");
+            return Handled::Drop;
+        }
+        let key = match PublicKey::from_pem(public) {
+            Ok(k) => k,
+            Err(e) => {
+                self.refusals.malformed += 1;
+                log::warn!("refused auth for {id}: bad public key: {e}");
+                return Handled::Drop;
+            }
+        };
+        let connected = self.sessions.contains_key(id);
+        let decision = match pki::authorize_counted(
+            &self.store,
+            &self.policy,
+            id,
+            &key,
+            connected,
+            self.sessions.len(),
+        ) {
+            Ok(d) => d,
+            Err(e) => {
+                log::error!("auth for {id}: key store: {e}");
+                return Handled::Drop;
+            }
+        };
+        let mut events = Vec::new();
+        if self.auth_events {
+            let mut data = Map::new();
+            data.insert("id".into(), json!(id));
+            data.insert("pub".into(), json!(public));
+            data.insert("result".into(), json!(decision.result));
+            if let Some(act) = decision.act {
+                data.insert("act".into(), json!(act));
+            }
+            events.push(("salt/auth".to_string(), data));
+        }
+        let (ret, sealed) = match decision.reply {
+            Verdict::Accepted => {
+                let mut sid = [0u8; 8];
+                crypto::random_bytes(&mut sid);
+                let sid = u64::from_be_bytes(sid);
+                let shared = match SymKey::shared(&self.keys.boxk, &key.box_pub) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        log::warn!("refused auth for {id}: {e}");
+                        return Handled::Drop;
+                    }
+                };
+                let session = proto::Session {
+                    sid,
+                    kid: self.kid,
+                    key: Bytes(self.session_key.bytes().to_vec()),
+                    serial: self.serial,
+                };
+                let sealed = crypto::seal(&key.box_pub, &proto::encode(&session));
+                self.sessions.insert(
+                    id.to_string(),
+                    MinionSession {
+                        sid,
+                        shared,
+                        last_ctr: 0,
+                        identity: identity.to_vec(),
+                        last_seen: now,
+                    },
+                );
+                log::info!("minion {id} authenticated");
+                (AuthResult::Accepted, Some(sealed))
+            }
+            Verdict::Pending => (AuthResult::Pending, None),
+            Verdict::Rejected => (AuthResult::Rejected, None),
+            Verdict::Denied => (AuthResult::Denied, None),
+            Verdict::Full => (AuthResult::Full, None),
+        };
+        let sig = self.keys.sign.sign(&proto::auth_reply_signed_bytes(
+            ret,
+            &self.master_pub,
+            nonce,
+            sealed.as_deref(),
+        ));
+        let reply = proto::encode(&proto::Reply::Auth(proto::AuthReply {
+            ret,
+            master_pub: self.master_pub.clone(),
+            nonce: Bytes(nonce.to_vec()),
+            sealed: sealed.map(Bytes),
+            sig: Bytes(sig.to_vec()),
+        }));
+        Handled::Events(events, reply)
+    }
+
+    fn refuse(&self, ctr: u64) -> Handled {
+        Handled::Reply(proto::encode(&proto::Reply::Refused {
+            error: "reauth".into(),
+            ctr,
+        }))
+    }
+
+    fn sealed(
+        &mut self,
+        identity: &[u8],
+        id: &str,
+        sid: u64,
+        ctr: u64,
+        data: &[u8],
+        now: Instant,
+    ) -> Handled {
+        let Some(s) = self.sessions.get_mut(id) else {
+            self.refusals.no_session += 1;
+            log::info!(
+                "refused a request from {id:?}: no session (not authenticated or not accepted)"
+            );
+            return self.refuse(ctr);
+        };
+        if s.sid != sid {
+            self.refusals.no_session += 1;
+            log::info!("refused a request from {id}: stale session");
+            return self.refuse(ctr);
+        }
+        let aad = proto::aad(id, sid, ctr);
+        let plain = match s.shared.decrypt(&aad, data) {
+            Ok(p) => p,
+            Err(_) => {
+                self.refusals.forged += 1;
+                log::warn!("refused a request claiming to be {id}: it does not decrypt with that minion's key");
+                return Handled::Drop;
+            }
+        };
+        // Checked after decryption so a forger cannot burn the real minion's counters.
+        if ctr <= s.last_ctr {
+            self.refusals.replayed += 1;
+            log::warn!("refused a replayed request from {id} (counter {ctr})");
+            return Handled::Drop;
+        }
+        s.last_ctr = ctr;
+        s.last_seen = now;
+        if s.identity != identity {
+            s.identity = identity.to_vec();
+        }
+        let shared = s.shared.clone();
+        let load: Load = match proto::decode(&plain) {
+            Ok(l) => l,
+            Err(e) => {
+                self.refusals.malformed += 1;
+                log::warn!("dropped a malformed request from {id}: {e}");
+                return self.sealed_reply(&shared, id, sid, ctr, false, json!(e));
+            }
+        };
+        let events = match load {
+            Load::Ping {} => Vec::new(),
+            Load::MinionEvent {
+                tag,
+                data,
+                pretag,
+                events,
+                extra,
+                ..
+            } => minion_events(id, tag, data, pretag, events, extra),
+            Load::Return { .. } => Vec::new(),
+        };
+        match self.sealed_reply(&shared, id, sid, ctr, true, Value::Null) {
+            Handled::Reply(r) => Handled::Events(events, r),
+            other => other,
+        }
+    }
+
+    fn sealed_reply(
+        &self,
+        shared: &SymKey,
+        id: &str,
+        sid: u64,
+        ctr: u64,
+        ok: bool,
+        ret: Value,
+    ) -> Handled {
+        let plain = proto::encode(&proto::SealedReply { ctr, ok, ret });
+        let data = shared.encrypt(&proto::aad(id, sid, ctr), &plain);
+        Handled::Reply(proto::encode(&proto::Reply::Sealed {
+            ctr,
+            data: Bytes(data),
+        }))
+    }
+}
+
+/// Salt's `_minion_event` handling (salt-spec §1.5): a list of events, each fired with its
+/// own data, or one event whose data is the whole load. The id is always the session's:
+/// a minion cannot fire as another.
+fn minion_events(
+    id: &str,
+    tag: Option<String>,
+    data: Option<Value>,
+    pretag: Option<String>,
+    events: Option<Vec<Map<String, Value>>>,
+    extra: Map<String, Value>,
+) -> Vec<(String, Map<String, Value>)> {
+    let mut out = Vec::new();
+    if let Some(list) = events {
+        for item in list {
+            let Some(tag) = item.get("tag").and_then(Value::as_str).map(str::to_string) else {
+                continue;
+            };
+            let data = match item.get("data") {
+                Some(Value::Object(m)) => m.clone(),
+                Some(_) | None => item.clone(),
+            };
+            if let Some(pre) = &pretag {
+                out.push((format!("{pre}/{tag}"), data.clone()));
+            }
+            out.push((tag, data));
+        }
+        return out;
+    }
+    let Some(tag) = tag else {
+        return out;
+    };
+    let mut load = Map::new();
+    load.insert("id".into(), json!(id));
+    load.insert("cmd".into(), json!("_minion_event"));
+    load.insert(
+        "pretag".into(),
+        pretag.map(Value::String).unwrap_or(Value::Null),
+    );
+    load.insert("tag".into(), json!(tag));
+    load.insert("data".into(), data.unwrap_or_else(|| json!({})));
+    for (k, v) in extra {
+        if k != "tok" && !load.contains_key(&k) {
+            load.insert(k, v);
+        }
+    }
+    out.push((tag, load));
+    out
+}

@@ -1,0 +1,669 @@
+//! The minion's logic as a state machine without I/O: auth with the master, the session,
+//! publications, heartbeats, its own event bus and the functions `brine-call` runs.
+//!
+//! The event loop (or `brine-swarm`, which runs many of these in one loop) feeds it
+//! inputs with the current time and carries out the actions it queues.
+
+use crate::bus::{Answer, Bus, ClientId, Local, Overflow, Request};
+use crate::config::MinionConfig;
+use crate::crypto::{self, SymKey};
+use crate::io::timers::Timers;
+use crate::master::Now;
+use crate::matcher::MatchType;
+use crate::modules;
+use crate::pki::{KeyPair, PublicKey};
+use crate::proto::{self, serde_bytes_compat::Bytes, AuthResult, Load, Publication, Reply};
+use serde_json::{json, Map, Value};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How many events for the master a minion keeps while it is not connected.
+const OUTBOX_LIMIT: usize = 1000;
+
+/// Something the minion asks its event loop to do.
+#[derive(Debug, PartialEq)]
+pub enum Action {
+    /// Send this message on the request channel (DEALER).
+    Send(Vec<u8>),
+    /// Remember this master key (write `minion_master.pub`).
+    PinMaster(String),
+    /// A verified, decrypted publication for the job layer.
+    Publication(Value),
+    /// Stop the daemon with this status (the key was rejected).
+    Exit(i32),
+}
+
+/// Where the minion stands with its master.
+#[derive(Debug)]
+enum Phase {
+    /// Not started.
+    Idle,
+    /// An auth request is out.
+    Authenticating { nonce: [u8; 16], tries: u64 },
+    /// Waiting before the next auth attempt (pending, refused, no answer).
+    Waiting,
+    /// Accepted, with a session.
+    Accepted(Session),
+    /// Rejected for good: the daemon exits.
+    Refused,
+}
+
+#[derive(Debug)]
+struct Session {
+    sid: u64,
+    shared: SymKey,
+    kid: u64,
+    key: SymKey,
+    last_serial: u64,
+    /// Publication keys of earlier sessions: a publication under one of them is a replay.
+    old_kids: Vec<u64>,
+}
+
+/// Timers of one minion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Timer {
+    /// No answer to an auth request yet.
+    AuthTimeout,
+    /// Time for another auth attempt.
+    AuthRetry,
+    /// Time for a heartbeat.
+    Heartbeat,
+    /// Re-authenticate (after the master rotated its key).
+    Reauth,
+}
+
+/// Counters of what a minion dropped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Drops {
+    /// Publications that failed the master's signature.
+    pub forged: u64,
+    /// Publications replayed (old serial or old key).
+    pub replayed: u64,
+    /// Messages that could not be decoded or decrypted.
+    pub malformed: u64,
+    /// Events for the master dropped because the outbox was full.
+    pub outbox: u64,
+}
+
+/// One minion.
+pub struct Minion {
+    cfg: MinionConfig,
+    keys: KeyPair,
+    pin_path: PathBuf,
+    pinned: Option<String>,
+    phase: Phase,
+    ctr: u64,
+    attempts: u64,
+    started: bool,
+    timers: Timers<Timer>,
+    actions: VecDeque<Action>,
+    outbox: VecDeque<Load>,
+    bus: Option<Bus>,
+    default_match: MatchType,
+    /// What was dropped so far.
+    pub drops: Drops,
+}
+
+impl Minion {
+    /// A minion with this configuration, keys and pinned master key (if it has one). With
+    /// `bus` it also runs a local event bus (the daemon does; swarm minions do not).
+    pub fn new(cfg: MinionConfig, keys: KeyPair, pinned: Option<String>, bus: bool) -> Minion {
+        let bus = bus.then(|| {
+            Bus::new(
+                cfg.event_listener_buffer,
+                Overflow::from_name(&cfg.event_listener_overflow).unwrap_or(Overflow::Drop),
+                cfg.max_event_size,
+            )
+        });
+        let default_match =
+            MatchType::from_name(&cfg.event_match_type).unwrap_or(MatchType::StartsWith);
+        Minion {
+            pin_path: cfg.pki_dir.join("minion_master.pub"),
+            cfg,
+            keys,
+            pinned,
+            phase: Phase::Idle,
+            ctr: 0,
+            attempts: 0,
+            started: false,
+            timers: Timers::new(),
+            actions: VecDeque::new(),
+            outbox: VecDeque::new(),
+            bus,
+            default_match,
+            drops: Drops::default(),
+        }
+    }
+
+    /// The minion id.
+    pub fn id(&self) -> &str {
+        &self.cfg.id
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MinionConfig {
+        &self.cfg
+    }
+
+    /// True once the master accepted this minion and a session is up.
+    pub fn is_accepted(&self) -> bool {
+        matches!(self.phase, Phase::Accepted(_))
+    }
+
+    /// The local bus, for the loop to flush.
+    pub fn bus(&mut self) -> Option<&mut Bus> {
+        self.bus.as_mut()
+    }
+
+    /// The next action for the loop.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The earliest deadline.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// Starts authenticating.
+    pub fn start(&mut self, now: Now) {
+        self.send_auth(now, 0);
+    }
+
+    /// Handles timers that are due.
+    pub fn tick(&mut self, now: Now) {
+        while let Some(t) = self.timers.pop_expired(now.mono) {
+            match t {
+                Timer::AuthTimeout => {
+                    if let Phase::Authenticating { tries, .. } = self.phase {
+                        if tries + 1 < self.cfg.auth_tries.max(1) {
+                            log::info!("no answer from the master yet; trying again");
+                            self.send_auth(now, tries + 1);
+                        } else {
+                            log::warn!(
+                                "the master did not answer {} auth attempts; waiting {} s",
+                                tries + 1,
+                                self.cfg.acceptance_wait_time
+                            );
+                            self.wait_then_retry(now);
+                        }
+                    }
+                }
+                Timer::AuthRetry | Timer::Reauth => self.send_auth(now, 0),
+                Timer::Heartbeat => {
+                    if self.is_accepted() {
+                        self.send_load(&Load::Ping {});
+                        self.timers.set(
+                            Timer::Heartbeat,
+                            now.mono + Duration::from_secs(self.cfg.heartbeat_interval),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn send_auth(&mut self, now: Now, tries: u64) {
+        let mut nonce = [0u8; 16];
+        crypto::random_bytes(&mut nonce);
+        let req = proto::Request::Auth {
+            id: self.cfg.id.clone(),
+            public: self.keys.public.to_pem(),
+            nonce: Bytes(nonce.to_vec()),
+        };
+        self.actions.push_back(Action::Send(proto::encode(&req)));
+        self.phase = Phase::Authenticating { nonce, tries };
+        self.timers.cancel(Timer::AuthRetry);
+        self.timers.cancel(Timer::Reauth);
+        self.timers.set(
+            Timer::AuthTimeout,
+            now.mono + Duration::from_secs(self.cfg.auth_timeout.max(1)),
+        );
+    }
+
+    /// Waits `acceptance_wait_time` (growing to `acceptance_wait_time_max`) and retries.
+    fn wait_then_retry(&mut self, now: Now) {
+        self.attempts += 1;
+        let base = self.cfg.acceptance_wait_time;
+        let wait = if self.cfg.acceptance_wait_time_max > base {
+            (base.saturating_mul(self.attempts)).min(self.cfg.acceptance_wait_time_max)
+        } else {
+            base
+        };
+        self.phase = Phase::Waiting;
+        self.timers.cancel(Timer::AuthTimeout);
+        self.timers.set(
+            Timer::AuthRetry,
+            now.mono + Duration::from_secs(wait.max(1)),
+        );
+    }
+
+    /// Handles a message from the request channel.
+    pub fn on_reply(&mut self, now: Now, bytes: &[u8]) {
+        let reply: Reply = match proto::decode(bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                self.drops.malformed += 1;
+                log::warn!("dropped a malformed reply from the master: {e}");
+                return;
+            }
+        };
+        match reply {
+            Reply::Auth(a) => self.on_auth(now, a),
+            Reply::Sealed { ctr, data } => {
+                let Phase::Accepted(s) = &self.phase else {
+                    return;
+                };
+                let aad = proto::aad(&self.cfg.id, s.sid, ctr);
+                if s.shared.decrypt(&aad, &data.0).is_err() {
+                    self.drops.malformed += 1;
+                    log::warn!("dropped a reply that does not decrypt with our session");
+                }
+            }
+            Reply::Refused { error, .. } => {
+                if self.is_accepted() {
+                    log::warn!("the master refused our session ({error}); re-authenticating");
+                    self.send_auth(now, 0);
+                }
+            }
+        }
+    }
+
+    fn on_auth(&mut self, now: Now, a: proto::AuthReply) {
+        let Phase::Authenticating { nonce, .. } = &self.phase else {
+            log::debug!("ignored an auth reply that came late");
+            return;
+        };
+        if a.nonce.0 != nonce {
+            log::debug!("ignored an auth reply to an earlier attempt");
+            return;
+        }
+        let master = match PublicKey::from_pem(&a.master_pub) {
+            Ok(k) => k,
+            Err(e) => {
+                self.drops.malformed += 1;
+                log::warn!("dropped an auth reply with a bad master key: {e}");
+                return;
+            }
+        };
+        let signed = proto::auth_reply_signed_bytes(
+            a.ret,
+            &a.master_pub,
+            &a.nonce.0,
+            a.sealed.as_ref().map(|b| &b.0[..]),
+        );
+        if !crypto::verify(&master.sign_pub, &signed, &a.sig.0) {
+            self.drops.forged += 1;
+            log::warn!("dropped an auth reply whose signature does not verify");
+            return;
+        }
+        match &self.pinned {
+            Some(pin) if pin.trim() != a.master_pub.trim() => {
+                log::error!(
+                    "the master's public key has changed: refusing it. If the master was \
+                     re-keyed on purpose, remove {} to trust the new key",
+                    self.pin_path.display()
+                );
+                self.wait_then_retry(now);
+                return;
+            }
+            Some(_) => {}
+            None => {
+                self.pinned = Some(a.master_pub.clone());
+                self.actions
+                    .push_back(Action::PinMaster(a.master_pub.clone()));
+            }
+        }
+        match a.ret {
+            AuthResult::Accepted => self.accepted(now, a.sealed),
+            AuthResult::Pending => {
+                log::info!(
+                    "the master has our key pending acceptance; retrying in {} s",
+                    self.cfg.acceptance_wait_time
+                );
+                self.wait_then_retry(now);
+            }
+            AuthResult::Full => {
+                log::warn!("the master has reached max_minions; retrying later");
+                self.wait_then_retry(now);
+            }
+            AuthResult::Rejected | AuthResult::Denied => {
+                let word = if a.ret == AuthResult::Rejected {
+                    "rejected"
+                } else {
+                    "denied"
+                };
+                if self.cfg.rejected_retry {
+                    log::error!("the master {word} our key; retrying (rejected_retry)");
+                    self.wait_then_retry(now);
+                } else {
+                    log::error!(
+                        "the master {word} our key; exiting (set rejected_retry to keep trying)"
+                    );
+                    self.phase = Phase::Refused;
+                    self.timers.cancel(Timer::AuthTimeout);
+                    self.actions.push_back(Action::Exit(1));
+                }
+            }
+        }
+    }
+
+    fn accepted(&mut self, now: Now, sealed: Option<Bytes>) {
+        let opened = sealed
+            .ok_or_else(|| "no session in the reply".to_string())
+            .and_then(|s| crypto::unseal(&self.keys.boxk, &s.0).map_err(|e| e.to_string()))
+            .and_then(|plain| proto::decode::<proto::Session>(&plain));
+        let session = match opened {
+            Ok(s) => s,
+            Err(e) => {
+                self.drops.malformed += 1;
+                log::warn!("cannot open the session the master sent: {e}");
+                self.wait_then_retry(now);
+                return;
+            }
+        };
+        let master_box = self
+            .pinned
+            .as_deref()
+            .and_then(|p| PublicKey::from_pem(p).ok())
+            .map(|k| k.box_pub);
+        let (Some(master_box), Ok(key)) = (master_box, SymKey::from_bytes(&session.key.0)) else {
+            log::warn!("the master sent an unusable session");
+            self.wait_then_retry(now);
+            return;
+        };
+        let shared = match SymKey::shared(&self.keys.boxk, &master_box) {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!("cannot derive the session key: {e}");
+                self.wait_then_retry(now);
+                return;
+            }
+        };
+        let mut old_kids = match std::mem::replace(&mut self.phase, Phase::Idle) {
+            Phase::Accepted(s) => {
+                let mut o = s.old_kids;
+                o.push(s.kid);
+                o
+            }
+            _ => Vec::new(),
+        };
+        old_kids.retain(|k| *k != session.kid);
+        old_kids.truncate(16);
+        self.phase = Phase::Accepted(Session {
+            sid: session.sid,
+            shared,
+            kid: session.kid,
+            key,
+            last_serial: session.serial,
+            old_kids,
+        });
+        self.attempts = 0;
+        self.ctr = 0;
+        self.timers.cancel(Timer::AuthTimeout);
+        self.timers.set(
+            Timer::Heartbeat,
+            now.mono + Duration::from_secs(self.cfg.heartbeat_interval),
+        );
+        log::info!("authenticated with the master");
+        if !self.started {
+            self.started = true;
+            self.fire_start(now);
+        }
+        while let Some(load) = self.outbox.pop_front() {
+            self.send_load(&load);
+        }
+    }
+
+    /// `salt/minion/<id>/start` (and `minion_start`), once per process (salt-spec §2.3).
+    fn fire_start(&mut self, now: Now) {
+        let id = self.cfg.id.clone();
+        let text = format!("Minion {id} started at {}", crate::clock::asctime(now.wall));
+        let mut extra = Map::new();
+        if let Value::Array(names) = &self.cfg.start_event_grains {
+            if !names.is_empty() {
+                let grains = self.grains();
+                let mut picked = Map::new();
+                for n in names.iter().filter_map(Value::as_str) {
+                    if let Some(v) = grains.get(n) {
+                        picked.insert(n.to_string(), v.clone());
+                    }
+                }
+                extra.insert("grains".into(), Value::Object(picked));
+            }
+        }
+        let mut tags = vec![format!("salt/minion/{id}/start")];
+        if self.cfg.enable_legacy_startup_events {
+            tags.push("minion_start".to_string());
+        }
+        for tag in tags {
+            self.send_load(&Load::MinionEvent {
+                id: id.clone(),
+                tag: Some(tag),
+                data: Some(Value::String(text.clone())),
+                pretag: None,
+                events: None,
+                extra: extra.clone(),
+            });
+        }
+    }
+
+    /// The minion's grains: computed ones (a later issue) under the static `grains:`.
+    pub fn grains(&self) -> Map<String, Value> {
+        let mut g = Map::new();
+        g.insert("id".into(), json!(self.cfg.id));
+        if let Value::Object(m) = &self.cfg.grains {
+            for (k, v) in m {
+                g.insert(k.clone(), v.clone());
+            }
+        }
+        g
+    }
+
+    fn send_load(&mut self, load: &Load) {
+        let Phase::Accepted(s) = &self.phase else {
+            if matches!(load, Load::Ping {}) {
+                return;
+            }
+            if self.outbox.len() >= OUTBOX_LIMIT {
+                self.drops.outbox += 1;
+                log::warn!("not connected to the master and the outbox is full: dropped an event");
+                return;
+            }
+            self.outbox.push_back(load.clone());
+            return;
+        };
+        self.ctr += 1;
+        let aad = proto::aad(&self.cfg.id, s.sid, self.ctr);
+        let data = s.shared.encrypt(&aad, &proto::encode(load));
+        let req = proto::Request::Sealed {
+            id: self.cfg.id.clone(),
+            sid: s.sid,
+            ctr: self.ctr,
+            data: Bytes(data),
+        };
+        self.actions.push_back(Action::Send(proto::encode(&req)));
+    }
+
+    /// Sends an event to the master bus (`_minion_event`, salt-spec §1.5).
+    pub fn fire_master(&mut self, tag: &str, data: Value) {
+        let data = match data {
+            Value::Null => json!({}),
+            other => other,
+        };
+        self.send_load(&Load::MinionEvent {
+            id: self.cfg.id.clone(),
+            tag: Some(tag.to_string()),
+            data: Some(data),
+            pretag: None,
+            events: None,
+            extra: Map::new(),
+        });
+    }
+
+    /// Handles a publication from the master.
+    pub fn on_publication(&mut self, now: Now, bytes: &[u8]) {
+        let p: Publication = match proto::decode(bytes) {
+            Ok(p) => p,
+            Err(e) => {
+                self.drops.malformed += 1;
+                log::warn!("dropped a malformed publication: {e}");
+                return;
+            }
+        };
+        let Some(master) = self
+            .pinned
+            .as_deref()
+            .and_then(|pem| PublicKey::from_pem(pem).ok())
+        else {
+            return;
+        };
+        if !crypto::verify(
+            &master.sign_pub,
+            &proto::pub_signed_bytes(p.kid, p.serial, &p.data.0),
+            &p.sig.0,
+        ) {
+            self.drops.forged += 1;
+            log::warn!("dropped a publication whose signature does not verify");
+            return;
+        }
+        let Phase::Accepted(s) = &mut self.phase else {
+            return;
+        };
+        if p.kid != s.kid {
+            if s.old_kids.contains(&p.kid) {
+                self.drops.replayed += 1;
+                log::warn!("dropped a publication under an old session key (replayed)");
+                return;
+            }
+            if self.timers.get(Timer::Reauth).is_none() {
+                let delay = crypto::random_u32(
+                    (self.cfg.random_reauth_delay.min(u32::MAX as u64) as u32)
+                        .saturating_mul(1000)
+                        .max(1),
+                );
+                log::info!(
+                    "the master rotated its session key; re-authenticating in {:.1} s",
+                    delay as f64 / 1000.0
+                );
+                self.timers.set(
+                    Timer::Reauth,
+                    now.mono + Duration::from_millis(delay as u64),
+                );
+            }
+            return;
+        }
+        if p.serial <= s.last_serial {
+            self.drops.replayed += 1;
+            log::warn!("dropped a replayed publication (serial {})", p.serial);
+            return;
+        }
+        let plain = match s.key.decrypt(&proto::pub_aad(p.kid, p.serial), &p.data.0) {
+            Ok(x) => x,
+            Err(_) => {
+                self.drops.malformed += 1;
+                log::warn!("dropped a publication that does not decrypt");
+                return;
+            }
+        };
+        s.last_serial = p.serial;
+        match proto::decode::<Value>(&plain) {
+            Ok(v) => self.actions.push_back(Action::Publication(v)),
+            Err(e) => {
+                self.drops.malformed += 1;
+                log::warn!("dropped a publication with a malformed load: {e}");
+            }
+        }
+    }
+
+    /// A local client connected to the minion bus.
+    pub fn client_opened(&mut self, id: ClientId, pid: i32) {
+        if let Some(b) = self.bus.as_mut() {
+            b.open(id, pid);
+        }
+    }
+
+    /// A local client went away.
+    pub fn client_closed(&mut self, id: ClientId) {
+        if let Some(b) = self.bus.as_mut() {
+            b.close(id);
+        }
+    }
+
+    /// A frame from a local client of the minion bus.
+    pub fn client_frame(&mut self, now: Now, id: ClientId, kind: u8, payload: &[u8]) {
+        let Some(bus) = self.bus.as_mut() else {
+            return;
+        };
+        let max = self.cfg.max_event_size;
+        match bus.handle_frame(id, kind, payload, now.wall, self.default_match, max) {
+            Local::Nothing => {}
+            Local::Fired(ev) => {
+                // Salt's minion forwards what is fired locally under `fire_master`.
+                if ev.tag() == "fire_master" {
+                    if let Ok(d) = ev.value() {
+                        let tag = d.get("tag").and_then(Value::as_str).map(str::to_string);
+                        let data = d.get("data").cloned().unwrap_or(Value::Null);
+                        if let Some(tag) = tag {
+                            self.fire_master(&tag, data);
+                        }
+                    }
+                }
+            }
+            Local::Request(req) => {
+                let answer = self.call(now, req);
+                if let Some(bus) = self.bus.as_mut() {
+                    bus.answer(id, &answer);
+                }
+            }
+        }
+    }
+
+    /// Fires an event on the minion's own bus.
+    pub fn fire_local(
+        &mut self,
+        now: Now,
+        tag: &str,
+        data: Map<String, Value>,
+    ) -> Result<(), String> {
+        match self.bus.as_mut() {
+            Some(bus) => bus.fire(tag, data, now.wall).map_err(|e| e.to_string()),
+            None => Err("this minion has no local bus".into()),
+        }
+    }
+
+    fn call(&mut self, now: Now, req: Request) -> Answer {
+        let outcome = modules::call(self, now, &req.fun, &req.arg, &req.kwarg);
+        Answer {
+            jid: None,
+            retcode: if outcome.success { 0 } else { 1 },
+            ret: outcome.ret,
+            success: outcome.success,
+        }
+    }
+
+    /// Applies a reloaded configuration (only what can change at run time).
+    pub fn reload(&mut self, cfg: MinionConfig) {
+        if let Some(bus) = self.bus.as_mut() {
+            bus.set_limits(
+                cfg.event_listener_buffer,
+                Overflow::from_name(&cfg.event_listener_overflow).unwrap_or(Overflow::Drop),
+                cfg.max_event_size,
+            );
+        }
+        self.default_match =
+            MatchType::from_name(&cfg.event_match_type).unwrap_or(MatchType::StartsWith);
+        let keep_id = self.cfg.id.clone();
+        self.cfg = cfg;
+        self.cfg.id = keep_id;
+        log::info!("configuration reloaded");
+    }
+
+    /// True in masterless mode, where events for the master stay local (salt-spec §8).
+    pub fn masterless(&self) -> bool {
+        self.cfg.local
+            || (self.cfg.file_client == "local" && !self.cfg.use_master_when_local)
+            || self.cfg.master_type == "disable"
+    }
+}

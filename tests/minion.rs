@@ -1,0 +1,337 @@
+//! Master and minions on 127.0.0.1 with ephemeral ports: keys, auth, sessions, the
+//! minion bus, brine-call and brine-key through a running master.
+
+mod common;
+
+use brine::matcher::MatchType;
+use common::*;
+use serde_json::Value;
+use std::io::Write;
+use std::process::Command;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(20);
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[test]
+fn the_key_life_cycle_with_events_and_brine_key_output() {
+    let m = Master::start();
+    let watch = m.event(&["--tag", "salt/*", "--json"]);
+    m.wait_subscribed(1);
+    let mut mi = Minion::start(&m, "m1", "");
+    // Pending first.
+    wait_for("m1 pending", T, || {
+        m.pki().join("minions_pre/m1").exists().then_some(())
+    });
+    let listing = m.key(&["-L"], "");
+    assert_eq!(
+        stdout(&listing),
+        "Accepted Keys:\nDenied Keys:\nUnaccepted Keys:\nm1\nRejected Keys:\n"
+    );
+    // Accept with the prompt answered by an empty line (yes).
+    let acc = m.key(&["-a", "m1"], "\n");
+    assert_eq!(
+        stdout(&acc),
+        "The following keys are going to be accepted:\nUnaccepted Keys:\nm1\nProceed? [n/Y] Key for minion m1 accepted.\n"
+    );
+    // The minion re-auths within acceptance_wait_time and starts.
+    mi.wait_log("authenticated with the master", 1);
+    // A second minion with the same id but another key is denied.
+    let mut imposter = Minion::start(&m, "m1", "");
+    wait_for("the denied key", T, || {
+        m.pki().join("minions_denied/m1").exists().then_some(())
+    });
+    assert_eq!(imposter.wait_exit(T), Some(1), "a denied minion exits");
+    assert!(imposter.log().contains("denied our key"));
+    let listing = m.key(&["-L"], "");
+    assert_eq!(
+        stdout(&listing),
+        "Accepted Keys:\nm1\nDenied Keys:\nm1\nUnaccepted Keys:\nRejected Keys:\n"
+    );
+    // Delete (empty answer means no, then y).
+    let no = m.key(&["-d", "m1"], "\n");
+    assert!(stdout(&no).ends_with("Proceed? [N/y] "), "{}", stdout(&no));
+    assert!(m.pki().join("minions/m1").exists());
+    let del = m.key(&["-d", "m1", "--include-denied"], "y\n");
+    assert!(
+        stdout(&del).contains("Key for minion m1 deleted."),
+        "{}",
+        stdout(&del)
+    );
+    assert!(!m.pki().join("minions/m1").exists());
+    // The deleted minion is refused and comes back as pending.
+    mi.wait_log("re-authenticating", 1);
+    wait_for("m1 pending again", T, || {
+        m.pki().join("minions_pre/m1").exists().then_some(())
+    });
+    drop(watch);
+    let _ = mi.stop();
+    // Everything above was on the bus.
+    let text = m.log();
+    assert!(text.contains("minion m1 authenticated"));
+}
+
+#[test]
+fn auth_and_key_events_on_the_master_bus() {
+    let m = Master::start();
+    let mut c = m.client();
+    c.subscribe(MatchType::StartsWith, "salt/").unwrap();
+    m.wait_subscribed(1);
+    let mi = Minion::start(&m, "ev1", "");
+    wait_for("pending", T, || {
+        m.pki().join("minions_pre/ev1").exists().then_some(())
+    });
+    let out = m.key(&["-A", "-y"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    mi.wait_log("authenticated with the master", 1);
+    let mut seen = Vec::new();
+    while let Ok(ev) = c.next_event(Some(T)) {
+        let done = ev.tag == "salt/minion/ev1/start";
+        seen.push(ev);
+        if done {
+            break;
+        }
+    }
+    let pos = |f: &dyn Fn(&brine::client::OwnedEvent) -> bool| seen.iter().position(f);
+    let pend = pos(&|e| e.tag == "salt/auth" && e.data["act"] == "pend").expect("pend");
+    let key = pos(&|e| e.tag == "salt/key").expect("salt/key");
+    let accept = pos(&|e| e.tag == "salt/auth" && e.data["act"] == "accept").expect("accept");
+    let start = pos(&|e| e.tag == "salt/minion/ev1/start").expect("start");
+    assert!(pend < key && key < accept && accept < start, "{seen:?}");
+    let p = &seen[pend].data;
+    assert_eq!(
+        (p["result"].as_bool(), p["id"].as_str()),
+        (Some(true), Some("ev1"))
+    );
+    assert!(p["pub"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN BRINE PUBLIC KEY-----"));
+    let k = &seen[key].data;
+    assert_eq!(
+        (k["act"].as_str(), k["id"].as_str(), k["result"].as_bool()),
+        (Some("accept"), Some("ev1"), Some(true))
+    );
+    assert_eq!(seen[accept].data["result"], true);
+    let st = &seen[start].data;
+    assert_eq!(st["cmd"], "_minion_event");
+    assert_eq!(st["pretag"], Value::Null);
+    assert_eq!(st["id"], "ev1");
+    assert!(st["data"]
+        .as_str()
+        .unwrap()
+        .starts_with("Minion ev1 started at "));
+}
+
+#[test]
+fn fire_master_reaches_brine_event_wrapped_and_the_minion_bus_works() {
+    let m = Master::start_with("auto_accept: True");
+    let mi = Minion::start(&m, "web1", "");
+    mi.wait_log("authenticated with the master", 1);
+    let watch = m.event(&["--tag", "myco/*", "--json", "--count", "1"]);
+    m.wait_subscribed(1);
+    let out = mi.call(&["event.fire_master", "{state: refresh}", "myco/app/refresh"]);
+    assert_eq!(stdout(&out), "local:\n    True\n", "{}", stderr(&out));
+    let ev = json_lines(&stdout(&output_within(watch, T)));
+    assert_eq!(ev[0]["tag"], "myco/app/refresh");
+    let d = &ev[0]["data"];
+    assert_eq!(d["id"], "web1");
+    assert_eq!(d["cmd"], "_minion_event");
+    assert_eq!(d["pretag"], Value::Null);
+    assert_eq!(d["tag"], "myco/app/refresh");
+    assert_eq!(d["data"]["state"], "refresh");
+    assert!(d["_stamp"].is_string());
+    // event.fire: the minion's own bus, seen with brine-event --node minion.
+    let local = Command::new(bin("brine-event"))
+        .arg("-c")
+        .arg(mi.conf())
+        .args(["--node", "minion", "--tag", "tag", "--count", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the minion-bus subscription", T, || {
+        mi.log().contains(" subscribed: ").then_some(())
+    });
+    let out = mi.call(&["event.fire", "{'data': 'some message'}", "tag"]);
+    assert_eq!(stdout(&out), "local:\n    True\n");
+    let line = stdout(&output_within(local, T));
+    assert!(
+        line.starts_with("tag\t{\"data\": \"some message\", \"_stamp\": "),
+        "{line}"
+    );
+    // event.send with extra kwargs.
+    let watch = m.event(&["--tag", "myco/build/*", "--json", "--count", "1"]);
+    m.wait_subscribed(2);
+    let out = mi.call(&[
+        "event.send",
+        "myco/build/done",
+        "result=ok",
+        "with_grains=[id]",
+    ]);
+    assert!(out.status.success());
+    let ev = json_lines(&stdout(&output_within(watch, T)));
+    assert_eq!(ev[0]["data"]["data"]["result"], "ok");
+    assert_eq!(ev[0]["data"]["data"]["grains"]["id"], "web1");
+    // Unknown function.
+    let out = mi.call(&["foo.bar"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "local:\n    'foo.bar' is not available.\n");
+}
+
+#[test]
+fn brine_call_without_a_minion_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("minion"),
+        format!("id: x\nsock_dir: {}\n", dir.path().join("run").display()),
+    )
+    .unwrap();
+    let out = Command::new(bin("brine-call"))
+        .arg("-c")
+        .arg(dir.path())
+        .args(["event.fire_master", "x", "t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("is brine-minion running?"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_readable_secret_key_stops_the_daemon() {
+    let m = Master::start_with("auto_accept: True");
+    let mut mi = Minion::start(&m, "perm1", "");
+    mi.wait_log("authenticated with the master", 1);
+    let _ = mi.stop();
+    let pem = mi.pki().join("minion.pem");
+    std::fs::set_permissions(&pem, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out = Command::new(bin("brine-minion"))
+        .arg("-c")
+        .arg(mi.conf())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("minion.pem") && err.contains("readable by others"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_minion_refuses_a_master_whose_key_changed() {
+    let mut m = Master::start_with("auto_accept: True");
+    let mut mi = Minion::start(&m, "pin1", "");
+    mi.wait_log("authenticated with the master", 1);
+    assert!(mi.pki().join("minion_master.pub").exists());
+    // Re-key the master.
+    assert_eq!(m.stop(), Some(0));
+    std::fs::remove_file(m.pki().join("master.pem")).unwrap();
+    std::fs::remove_file(m.pki().join("master.pub")).unwrap();
+    m.spawn();
+    mi.wait_log("remove", 1);
+    let log = mi.log();
+    assert!(log.contains("the master's public key has changed"), "{log}");
+    assert!(log.contains(&mi.pki().join("minion_master.pub").display().to_string()));
+    let _ = mi.stop();
+}
+
+#[test]
+fn garbage_on_both_ports_leaves_the_master_working() {
+    let m = Master::start_with("auto_accept: True");
+    for port in [m.publish_port, m.ret_port] {
+        for junk in [
+            &b"\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f"[..],
+            &[0u8; 4096],
+            b"GET / HTTP/1.0\r\n\r\n",
+        ] {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                let _ = s.write_all(junk);
+            }
+        }
+    }
+    // A real ZeroMQ peer sending protocol garbage on the request port.
+    let ctx = brine::io::zsock::ZContext::new();
+    let mut dealer = brine::io::zsock::ZSocket::new(&ctx, brine::io::zsock::ZKind::Dealer).unwrap();
+    dealer
+        .connect(&format!("tcp://127.0.0.1:{}", m.ret_port))
+        .unwrap();
+    for junk in [
+        &b"not msgpack"[..],
+        b"\x81\xa3cmd\xa7_sealed",
+        b"\x93\x01\x02\x03",
+        &[0x82; 64],
+    ] {
+        dealer.send(&[junk]).unwrap();
+    }
+    dealer.send(&[b"one", b"two"]).unwrap();
+    m.wait_log("dropped a", 3);
+    let mi = Minion::start(&m, "after-junk", "");
+    mi.wait_log("authenticated with the master", 1);
+    let mut c = m.client();
+    c.subscribe(MatchType::StartsWith, "ok/").unwrap();
+    m.wait_subscribed(1);
+    let out = mi.call(&["event.fire_master", "{}", "ok/after"]);
+    assert!(out.status.success());
+    assert_eq!(c.next_event(Some(T)).unwrap().tag, "ok/after");
+}
+
+#[test]
+fn minions_reauth_within_seconds_of_a_master_restart() {
+    let mut m = Master::start_with("auto_accept: True");
+    let minions: Vec<Minion> = (0..3)
+        .map(|i| Minion::start(&m, &format!("r{i}"), ""))
+        .collect();
+    for mi in &minions {
+        mi.wait_log("authenticated with the master", 1);
+    }
+    // A swarm of 20 more.
+    let swarm_dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        swarm_dir.path().join("minion"),
+        format!(
+            "master: 127.0.0.1\nmaster_port: {}\npublish_port: {}\npki_dir: {}\nheartbeat_interval: 1\nacceptance_wait_time: 1\nlog_level: info\n",
+            m.ret_port,
+            m.publish_port,
+            swarm_dir.path().join("pki").display()
+        ),
+    )
+    .unwrap();
+    let swarm_log = std::fs::File::create(swarm_dir.path().join("swarm.stderr")).unwrap();
+    let mut swarm = Command::new(bin("brine-swarm"))
+        .arg("-c")
+        .arg(swarm_dir.path())
+        .args(["--minions", "20"])
+        .stderr(swarm_log)
+        .spawn()
+        .unwrap();
+    m.wait_log("authenticated", 23);
+    let before = m.log().matches("authenticated").count();
+    assert_eq!(m.stop(), Some(0));
+    let t0 = std::time::Instant::now();
+    m.spawn();
+    wait_for(
+        "every minion re-authenticated",
+        Duration::from_secs(15),
+        || (m.log().matches("authenticated").count() >= before + 23).then_some(()),
+    );
+    assert!(t0.elapsed() < Duration::from_secs(15));
+    // And they keep working.
+    let mut c = m.client();
+    c.subscribe(MatchType::StartsWith, "after/").unwrap();
+    m.wait_subscribed(1);
+    let out = minions[1].call(&["event.fire_master", "{n: 1}", "after/restart"]);
+    assert!(out.status.success());
+    let ev = c.next_event(Some(T)).unwrap();
+    assert_eq!(ev.data["id"], "r1");
+    let _ = swarm.kill();
+    let _ = swarm.wait();
+}
