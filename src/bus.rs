@@ -48,6 +48,9 @@ pub struct Request {
     /// The calling user, for the events.
     #[serde(default)]
     pub user: Option<String>,
+    /// Also send the result to the master as a job return (`brine-call --return`).
+    #[serde(default, rename = "return")]
+    pub send_return: bool,
 }
 
 /// The daemon's `A` frame: what a call returned.

@@ -305,6 +305,9 @@ config_table! {
     presence_events: bool = false, shown "false",
         "Whether the master fires salt/presence/present and salt/presence/change every \
          loop_interval.";
+    presence_timeout: u64 = 30, shown "30", check positive_u64,
+        "Seconds since a minion last spoke (minions send a heartbeat every \
+         heartbeat_interval) after which it no longer counts as present.";
     minion_data_cache: bool = true, shown "true",
         "Whether the master caches minions' grains and pillar, which grain targeting on the \
          master and presence need.";

@@ -642,7 +642,7 @@ fn group_open(chars: &Chars<'_>) -> Result<(), String> {
 }
 
 /// Compile Python regex text for Rust, with the size ceiling.
-fn compile_python(python: &str) -> Result<Regex, String> {
+pub(crate) fn compile_python(python: &str) -> Result<Regex, String> {
     let rust = python_regex(python)?;
     RegexBuilder::new(&rust)
         .size_limit(REGEX_SIZE_LIMIT)

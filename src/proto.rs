@@ -180,6 +180,15 @@ pub enum Load {
         #[serde(flatten)]
         extra: Map<String, Value>,
     },
+    /// The minion is shutting down: its session ends now, not when it goes quiet.
+    #[serde(rename = "_bye")]
+    Bye {},
+    /// The minion's grains, for the master's cache (grain targeting).
+    #[serde(rename = "_minion_data")]
+    Grains {
+        /// All grains.
+        grains: Map<String, Value>,
+    },
     /// A job return (Salt's `_return`).
     #[serde(rename = "_return")]
     Return {
@@ -212,6 +221,10 @@ pub enum Reply {
         error: String,
         /// The counter of the refused request.
         ctr: u64,
+        /// The session the refused request claimed: a refusal of an older session's
+        /// request must not end the current one.
+        #[serde(default)]
+        sid: u64,
     },
 }
 

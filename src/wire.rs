@@ -24,7 +24,7 @@ pub const VALUE_TRIMMED: &str = "VALUE_TRIMMED";
 pub const FRAME_HEADER: usize = 4;
 
 /// Deepest msgpack nesting a decoder walks before calling the body hostile.
-const MAX_DEPTH: usize = 128;
+const MAX_DEPTH: usize = 64;
 
 /// Every way an event or frame can be bad.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,7 +166,8 @@ fn be_len(buf: &[u8], pos: usize, width: usize) -> Result<usize, WireError> {
 /// Walks one msgpack value starting at `pos` without allocating and without recursion;
 /// returns where it ends. Each level of nesting keeps a count of the items still to skip.
 fn skip_value(buf: &[u8], pos: usize, _depth: usize) -> Result<usize, WireError> {
-    let mut left = [0usize; MAX_DEPTH + 1];
+    // u32 counts keep this stack small: zeroing it is part of every decode.
+    let mut left = [0u32; MAX_DEPTH + 1];
     let mut depth = 0;
     left[0] = 1;
     let mut p = pos;
@@ -214,14 +215,14 @@ fn skip_value(buf: &[u8], pos: usize, _depth: usize) -> Result<usize, WireError>
         };
         if items > 0 {
             // Every item takes at least one byte: refuse counts the buffer cannot hold.
-            if items > buf.len() - p {
+            if items > buf.len() - p || items > u32::MAX as usize {
                 return Err(WireError::BadMsgpack(at));
             }
             if depth == MAX_DEPTH {
                 return Err(WireError::TooDeep);
             }
             depth += 1;
-            left[depth] = items;
+            left[depth] = items as u32;
         }
     }
 }

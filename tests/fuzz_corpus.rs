@@ -36,3 +36,8 @@ fn pem_corpus() {
 fn proto_corpus() {
     replay("proto", brine::proto::fuzz_decode);
 }
+
+#[test]
+fn compound_corpus() {
+    replay("compound", brine::targeting::fuzz_compound);
+}

@@ -306,13 +306,13 @@ fn minions_reauth_within_seconds_of_a_master_restart() {
     )
     .unwrap();
     let swarm_log = std::fs::File::create(swarm_dir.path().join("swarm.stderr")).unwrap();
-    let mut swarm = Command::new(bin("brine-swarm"))
+    let _swarm = Bg(Command::new(bin("brine-swarm"))
         .arg("-c")
         .arg(swarm_dir.path())
         .args(["--minions", "20"])
         .stderr(swarm_log)
         .spawn()
-        .unwrap();
+        .unwrap());
     m.wait_log("authenticated", 23);
     let before = m.log().matches("authenticated").count();
     assert_eq!(m.stop(), Some(0));
@@ -323,6 +323,9 @@ fn minions_reauth_within_seconds_of_a_master_restart() {
         Duration::from_secs(15),
         || (m.log().matches("authenticated").count() >= before + 23).then_some(()),
     );
+    for mi in &minions {
+        mi.wait_log("authenticated with the master", 2);
+    }
     assert!(t0.elapsed() < Duration::from_secs(15));
     // And they keep working.
     let mut c = m.client();
@@ -330,8 +333,13 @@ fn minions_reauth_within_seconds_of_a_master_restart() {
     m.wait_subscribed(1);
     let out = minions[1].call(&["event.fire_master", "{n: 1}", "after/restart"]);
     assert!(out.status.success());
-    let ev = c.next_event(Some(T)).unwrap();
+    let ev = match c.next_event(Some(T)) {
+        Ok(ev) => ev,
+        Err(e) => panic!(
+            "{e}: minion log:\n{}\nmaster log:\n{}",
+            minions[1].log(),
+            m.log()
+        ),
+    };
     assert_eq!(ev.data["id"], "r1");
-    let _ = swarm.kill();
-    let _ = swarm.wait();
 }

@@ -385,6 +385,7 @@ fn wheel(net: &mut Net, fun: &str, kwarg: Value) {
         arg: vec![],
         kwarg: kwarg.as_object().cloned().unwrap(),
         user: None,
+        send_return: false,
     };
     let payload = rmp_serde::to_vec_named(&req).unwrap();
     let now = net.now();

@@ -4,7 +4,10 @@ use super::output::{self, Outputter};
 use super::{common_flags, conf_dir, fail, flags, tools, EXIT_USAGE};
 use crate::client::{self, BusClient, ClientError};
 use crate::config::MinionConfig;
-use crate::master::Request;
+use crate::io::children::Children;
+use crate::master::{Now, Request};
+use crate::minion::Minion;
+use crate::modules::{self, ChildResult, Ret, Step};
 use serde_json::{Map, Value};
 use std::io::Write;
 use std::time::Duration;
@@ -65,6 +68,15 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         Err(e) => return fail(tool.name, e, EXIT_USAGE),
     };
     let (arg, kwarg) = super::args::parse_input(words);
+    if parsed.has("local") {
+        return match run_local(cfg, fun, &arg, &kwarg) {
+            Ok(ret) => {
+                print_local(out, ret.value);
+                ret.retcode
+            }
+            Err(e) => fail(tool.name, e, 1),
+        };
+    }
     let socket = client::minion_socket(&cfg.sock_dir);
     let mut bus = match BusClient::connect(&socket) {
         Ok(b) => b,
@@ -82,18 +94,69 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         arg,
         kwarg,
         user: Some(client::calling_user()),
+        send_return: parsed.has("return"),
     };
     match bus.call(&req, Some(timeout)) {
         Ok(answer) => {
-            // salt-call prints the return under the id `local`.
-            let mut m = Map::new();
-            m.insert("local".into(), answer.ret);
-            let text = output::render(out, &Value::Object(m));
-            if !text.is_empty() {
-                let _ = writeln!(std::io::stdout().lock(), "{text}");
-            }
+            print_local(out, answer.ret);
             answer.retcode
         }
         Err(e) => fail(tool.name, e, 1),
+    }
+}
+
+/// salt-call prints the return under the id `local`.
+fn print_local(out: Outputter, ret: Value) {
+    let mut m = Map::new();
+    m.insert("local".into(), ret);
+    let text = output::render(out, &Value::Object(m));
+    if !text.is_empty() {
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
+    }
+}
+
+/// Runs a function in this process, masterless: a minion core with throwaway keys, and
+/// a child process (if the function needs one) waited for right here.
+fn run_local(
+    mut cfg: MinionConfig,
+    fun: &str,
+    arg: &[Value],
+    kwarg: &Map<String, Value>,
+) -> Result<Ret, String> {
+    cfg.local = true;
+    let keys = crate::pki::KeyPair::generate();
+    let id = cfg.id.clone();
+    let mut minion = Minion::new(cfg, keys, None, false);
+    minion.set_grains(crate::grains::compute(&id));
+    match modules::call(&mut minion, Now::read(), fun, arg, kwarg) {
+        Step::Done(ret) => Ok(ret),
+        Step::After(d, ret) => {
+            std::thread::sleep(d);
+            Ok(ret)
+        }
+        Step::Child(spec, finish) => {
+            let poll = mio::Poll::new().map_err(|e| e.to_string())?;
+            let mut children = Children::new(16);
+            if let Err(e) = children.spawn(poll.registry(), 1, &spec) {
+                return Ok(finish(
+                    &spec,
+                    &ChildResult {
+                        stdout: Vec::new(),
+                        stderr: Vec::new(),
+                        status: -1,
+                        pid: 0,
+                        timed_out: false,
+                        spawn_error: Some(e),
+                    },
+                ));
+            }
+            loop {
+                std::thread::sleep(Duration::from_millis(10));
+                children.check_deadlines(std::time::Instant::now());
+                if let Some((_, result)) = children.poll_all(poll.registry()).into_iter().next() {
+                    return Ok(finish(&spec, &result));
+                }
+            }
+        }
     }
 }

@@ -232,8 +232,17 @@ pub fn roff_prose(body: &str) -> String {
     s
 }
 
+/// A generated man page section: a title and tagged paragraphs (term, text).
+pub type Reference = (String, Vec<(String, String)>);
+
 /// The man page: NAME, SYNOPSIS, DESCRIPTION, OPTIONS, then the tool's sections.
 pub fn man(tool: &Tool) -> String {
+    man_with(tool, &[])
+}
+
+/// The man page with generated reference sections (function tables) placed before
+/// EXIT STATUS, so the documentation of every function comes from the code's table.
+pub fn man_with(tool: &Tool, refs: &[Reference]) -> String {
     let mut s = format!(
         ".TH {} {} \"\" \"brine {}\" \"brine manual\"\n",
         tool.name.to_uppercase(),
@@ -265,11 +274,32 @@ pub fn man(tool: &Tool) -> String {
         }
         s.push_str(&format!(".TP\n{names}\n{}\n", roff_escape(f.doc)));
     }
+    let mut refs_done = refs.is_empty();
     for sec in tool.sections {
+        if !refs_done && sec.title == "EXIT STATUS" {
+            push_refs(&mut s, refs);
+            refs_done = true;
+        }
         s.push_str(&format!(".SH {}\n", roff_escape(sec.title)));
         s.push_str(&roff_prose(sec.body));
     }
+    if !refs_done {
+        push_refs(&mut s, refs);
+    }
     s
+}
+
+fn push_refs(s: &mut String, refs: &[Reference]) {
+    for (title, items) in refs {
+        s.push_str(&format!(".SH {}\n", roff_escape(title)));
+        for (term, text) in items {
+            s.push_str(&format!(
+                ".TP\n\\fB{}\\fR\n{}\n",
+                roff_escape(term),
+                roff_escape(text)
+            ));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -385,6 +385,7 @@ impl Backend {
                     arg: Vec::new(),
                     kwarg,
                     user: Some(client::calling_user()),
+                    send_return: false,
                 };
                 match bus.call(&req, Some(ANSWER_TIMEOUT)) {
                     Ok(a) if a.success => Ok(a.ret),

@@ -2,6 +2,7 @@
 //! and the code behind each binary (the files in `src/bin/` only call into here).
 
 pub mod args;
+pub mod brine_cmd;
 pub mod call_cmd;
 pub mod event_cmd;
 pub mod flags;
@@ -22,7 +23,17 @@ pub const EXIT_USAGE: i32 = 2;
 pub fn man_pages() -> Vec<(String, String)> {
     let mut pages: Vec<(String, String)> = tools::ALL
         .iter()
-        .map(|t| (format!("{}.{}", t.name, t.section), flags::man(t)))
+        .map(|t| {
+            let refs = match t.name {
+                "brine-run" => vec![runner_reference()],
+                "brine" | "brine-call" => vec![function_reference()],
+                _ => Vec::new(),
+            };
+            (
+                format!("{}.{}", t.name, t.section),
+                flags::man_with(t, &refs),
+            )
+        })
         .collect();
     pages.push((
         "brine-minion.conf.5".into(),
@@ -43,6 +54,55 @@ pub fn man_pages() -> Vec<(String, String)> {
         ),
     ));
     pages
+}
+
+/// A Python-style signature line: `name PARAM [param=default] ...`.
+fn signature_line(
+    name: &str,
+    params: &[crate::signature::Param],
+    varargs: bool,
+    kwargs: bool,
+) -> String {
+    let mut s = name.to_string();
+    for p in params {
+        match p.default.value() {
+            None => s.push_str(&format!(" {}", p.name.to_uppercase())),
+            Some(v) => s.push_str(&format!(" [{}={}]", p.name, output::python_str(&v))),
+        }
+    }
+    if varargs {
+        s.push_str(" [ARG ...]");
+    }
+    if kwargs {
+        s.push_str(" [KEY=VALUE ...]");
+    }
+    s
+}
+
+fn runner_reference() -> flags::Reference {
+    let items = crate::runners::RUNNERS
+        .iter()
+        .map(|r| {
+            (
+                signature_line(r.name, r.params, false, false),
+                r.doc.to_string(),
+            )
+        })
+        .collect();
+    ("RUNNER REFERENCE".into(), items)
+}
+
+fn function_reference() -> flags::Reference {
+    let items = crate::modules::FUNCTIONS
+        .iter()
+        .map(|f| {
+            (
+                signature_line(f.name, f.params, f.varargs, f.kwargs),
+                f.doc.to_string(),
+            )
+        })
+        .collect();
+    ("FUNCTION REFERENCE".into(), items)
 }
 
 /// The configuration directory: `-c DIR`, else `/etc/brine`.

@@ -104,6 +104,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         arg,
         kwarg,
         user: Some(client::calling_user()),
+        send_return: false,
     };
     match bus.call(&req, Some(timeout)) {
         Ok(answer) => {

@@ -236,9 +236,28 @@ pub const CALL: Tool = Tool {
     name: "brine-call",
     section: 1,
     summary: "run an execution function on this minion",
-    usage: &["[-c DIR] [--out OUTPUTTER] [-t SECONDS] FUN [ARG ...] [KEY=VALUE ...]"],
-    description: "brine-call runs the execution function FUN on the minion of this host, through the running brine-minion, and prints what it returns under the id local, as salt-call does. Arguments are parsed as Salt parses them (see brine-run(1)).",
-    flags: &[CONFIG_DIR, OUT, TIMEOUT, LOG_LEVEL, HELP, VERSION],
+    usage: &["[-c DIR] [--local] [--return] [--out OUTPUTTER] [-t SECONDS] FUN [ARG ...] [KEY=VALUE ...]"],
+    description: "brine-call runs the execution function FUN on the minion of this host, through the running brine-minion, and prints what it returns under the id local, as salt-call does. Arguments are parsed as Salt parses them (see brine-run(1)).\n\nWith --local it runs the function in its own process, without a minion daemon or a master (masterless: event.fire_master returns False). With --return the result is also sent to the master as a job return; the master gives it a jid and fires salt/job/JID/ret/ID.",
+    flags: &[
+        CONFIG_DIR,
+        Flag {
+            short: None,
+            long: "local",
+            value: None,
+            doc: "Run the function in this process, without the minion daemon or a master.",
+        },
+        Flag {
+            short: None,
+            long: "return",
+            value: None,
+            doc: "Also send the result to the master as a job return (jid req: the master assigns one).",
+        },
+        OUT,
+        TIMEOUT,
+        LOG_LEVEL,
+        HELP,
+        VERSION,
+    ],
     sections: &[
         Section {
             title: "FUNCTIONS",
@@ -246,7 +265,7 @@ pub const CALL: Tool = Tool {
         },
         Section {
             title: "EXIT STATUS",
-            body: "0 when the function succeeded. 1 when it failed or does not exist ('foo.bar' is not available.), or when no minion is running: brine-call: no minion at PATH (is brine-minion running?). 2 for a usage or configuration error.",
+            body: "0 when the function succeeded (retcode 0). Otherwise the function's retcode (1 when it does not exist: 'foo.bar' is not available.). 1 when no minion is running: brine-call: no minion at PATH (is brine-minion running?). 2 for a usage or configuration error.",
         },
         Section {
             title: "EXAMPLES",
@@ -296,8 +315,51 @@ pub const SWARM: Tool = Tool {
     ],
 };
 
+/// `brine`.
+pub const BRINE: Tool = Tool {
+    name: "brine",
+    section: 1,
+    summary: "run a function on targeted minions",
+    usage: &["[-c DIR] [-E|-L|-G|-P|-S|-C|-N] [-t SECONDS] [--async] [--static] [--out OUTPUTTER] TARGET FUN [ARG ...] [KEY=VALUE ...]"],
+    description: "brine publishes a job, the execution function FUN with its arguments, to the minions that TARGET selects, and prints each minion's return as it arrives: the minion id, then the return indented, as salt prints it.\n\nThe master fires the bare JID event and salt/job/JID/new with the expected minions, publishes the job sealed with its session key and signed, and fires salt/job/JID/ret/ID for each return. brine waits --timeout seconds; then it asks the minions that did not return whether they are still running the job (saltutil.find_job, a job of its own with --gather-job-timeout to answer) and keeps waiting for those that are. The others are shown as Minion did not return. [No response], or [Not connected] when the master has no live session with them.\n\nArguments are passed as typed; each minion parses them as Salt does (YAML coercion, KEY=VALUE keyword arguments).\n\nTARGETING\n\nThe target is a glob over minion ids unless an option says otherwise. Every minion evaluates the target itself; the master computes the minions it expects from the accepted keys and the grains minions reported.\n\n  brine '*' test.ping                      glob over ids\n  brine -E 'web\\d+' test.ping               regular expression, anchored at the start\n  brine -L web1,db1 test.ping              list of ids\n  brine -G 'os:Ubuntu' test.ping           grain match (case-insensitive, globs)\n  brine -G 'roles:web*' test.ping          a list grain matches when any element does\n  brine -P 'os:(Debian|Ubuntu)' test.ping  grain regular expression\n  brine -S 10.0.0.0/24 test.ping           IPv4/IPv6 address or network\n  brine -C 'G@os:Debian and web* or E@db.*' test.ping\n  brine -N webservers test.ping            nodegroup from the master configuration\n\nA compound target combines G@, P@, L@, E@, S@, N@ and bare globs with and, or, not and parentheses (separate words): not binds tighter than and, and than or, and a not that follows a target means and not (web* not db* is web* and not db*). A grain target is KEY:VALUE where KEY may be a path through nested maps and lists (ip_interfaces:eth0:10.0.*).",
+    flags: &[
+        CONFIG_DIR,
+        Flag { short: Some('E'), long: "pcre", value: None, doc: "TARGET is a regular expression over minion ids, anchored at the start." },
+        Flag { short: Some('L'), long: "list", value: None, doc: "TARGET is a comma-separated list of minion ids." },
+        Flag { short: Some('G'), long: "grain", value: None, doc: "TARGET is KEY:GLOB over grains." },
+        Flag { short: Some('P'), long: "grain-pcre", value: None, doc: "TARGET is KEY:REGEX over grains." },
+        Flag { short: Some('S'), long: "ipcidr", value: None, doc: "TARGET is an IP address or network (CIDR)." },
+        Flag { short: Some('C'), long: "compound", value: None, doc: "TARGET is a compound expression." },
+        Flag { short: Some('N'), long: "nodegroup", value: None, doc: "TARGET is the name of a nodegroup from the master configuration." },
+        TIMEOUT,
+        Flag { short: None, long: "gather-job-timeout", value: Some("SECONDS"), doc: "How long minions get to say whether they still run the job (default: gather_job_timeout, 10)." },
+        Flag { short: None, long: "async", value: None, doc: "Publish, print the job id and exit without waiting." },
+        Flag { short: None, long: "static", value: None, doc: "Print all returns together at the end instead of each as it arrives." },
+        OUT,
+        Flag { short: None, long: "retcode-passthrough", value: None, doc: "Exit with the first non-zero retcode a minion returned." },
+        LOG_LEVEL,
+        HELP,
+        VERSION,
+    ],
+    sections: &[
+        Section {
+            title: "EXIT STATUS",
+            body: "0 when every targeted minion returned with retcode 0. 1 when a minion did not return or returned a non-zero retcode (with --retcode-passthrough, that retcode). 2 when no minion matched the target (No minions matched the target.), for a bad target expression, a usage or configuration error, or when no master is running.",
+        },
+        Section {
+            title: "EXAMPLES",
+            body: "  brine '*' test.ping\n  brine -G 'os_family:Debian' cmd.run 'uptime'\n  brine -C 'G@roles:web and not web9' cmd.run 'systemctl reload nginx' timeout=30\n  brine '*' event.fire '{data: x}' tag\n  brine --async '*' test.sleep 60",
+        },
+        Section {
+            title: "SEE ALSO",
+            body: "brine-master(8), brine-minion(8), brine-call(1), brine-run(1)",
+        },
+    ],
+};
+
 /// Every tool with a man page of its own.
 pub const ALL: &[Tool] = &[
+    BRINE,
     MASTER,
     MINION,
     EVENT,

@@ -34,6 +34,8 @@ pub enum DaemonError {
     Zmq(ZError),
     /// The master's keys or key store could not be read.
     Pki(pki::PkiError),
+    /// The LMDB environment could not be opened.
+    Store(crate::store::StoreError),
 }
 
 impl std::fmt::Display for DaemonError {
@@ -43,6 +45,7 @@ impl std::fmt::Display for DaemonError {
             DaemonError::Io(what, e) => write!(f, "{what}: {e}"),
             DaemonError::Zmq(e) => write!(f, "{e}"),
             DaemonError::Pki(e) => write!(f, "{e}"),
+            DaemonError::Store(e) => write!(f, "{e}"),
         }
     }
 }
@@ -107,6 +110,12 @@ impl MasterDaemon {
             log::warn!("{w}");
         }
         let auth = Auth::new(keys, store, policy, cfg.auth_events);
+        std::fs::create_dir_all(&cfg.cachedir).map_err(|e| {
+            DaemonError::Io(
+                "cachedir",
+                io::Error::new(e.kind(), format!("{}: {e}", cfg.cachedir.display())),
+            )
+        })?;
         // ZeroMQ starts an I/O thread, which would not survive a fork: the sockets are made
         // in `run`, after daemonizing. Check the ports now so a conflict is reported on the
         // terminal.
@@ -182,6 +191,10 @@ impl MasterDaemon {
 
     /// Runs until SIGTERM or SIGINT, then removes the socket file.
     pub fn run(mut self) -> Result<(), DaemonError> {
+        // LMDB, like ZeroMQ, must not cross a fork: both start here, after daemonizing.
+        let store =
+            crate::store::Store::open(&self.core.config().cachedir).map_err(DaemonError::Store)?;
+        self.core.set_store(store).map_err(DaemonError::Store)?;
         self.start_zmq()?;
         let mut events = Events::with_capacity(1024);
         let result = loop {
@@ -240,6 +253,8 @@ impl MasterDaemon {
             if self.core.next_timeout().is_some_and(|at| at <= now.mono) {
                 self.core.handle(now, Input::Tick);
             }
+            // One commit for everything this turn wrote, then the replies that waited on it.
+            self.core.commit();
             self.send_zmq();
             let closed = self
                 .local
@@ -305,7 +320,6 @@ impl MasterDaemon {
                     payload: &parts[1],
                 },
             );
-            self.send_zmq();
         }
     }
 

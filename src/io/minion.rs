@@ -2,14 +2,17 @@
 //! bus) or many (`brine-swarm`, each a full minion on the wire with its own keys and
 //! sockets, none with a local bus).
 
+use super::children::Children;
 use super::local::{LocalInput, LocalServer};
 use super::signals::{SignalAction, Signals};
 use super::zsock::{ZContext, ZError, ZKind, ZSocket};
 use crate::config::MinionConfig;
 use crate::master::Now;
 use crate::minion::{Action, Minion};
+use crate::modules::ChildResult;
 use crate::pki::{self, KeyPair};
 use mio::{Events, Poll, Token};
+use std::collections::HashMap;
 use std::io;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -18,6 +21,9 @@ const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 /// Tokens of minion sockets start past every local client token.
 const SLOT_BASE: usize = super::local::LAST_CLIENT;
+
+/// Tokens of child processes start here.
+const CHILD_BASE: usize = 1 << 50;
 
 /// Messages taken from one socket per turn before the others get their go.
 const ZMQ_BUDGET: usize = 256;
@@ -69,6 +75,10 @@ pub struct MinionLoop {
     slots: Vec<Slot>,
     reload: Option<Reloader>,
     exit: Option<i32>,
+    children: Children,
+    /// Child key -> (minion slot, that minion's job key).
+    child_owner: HashMap<u64, (usize, u64)>,
+    next_child: u64,
 }
 
 /// The host part of a `master` setting, bracketed for IPv6.
@@ -99,6 +109,9 @@ impl MinionLoop {
             slots: Vec::new(),
             reload: None,
             exit: None,
+            children: Children::new(CHILD_BASE),
+            child_owner: HashMap::new(),
+            next_child: 1,
         })
     }
 
@@ -144,10 +157,27 @@ impl MinionLoop {
         sub.register(self.poll.registry(), Token(SLOT_BASE + 2 * i + 1))
             .map_err(MinionError::Zmq)?;
         let pin = read_pin(&cfg.pki_dir);
+        let grains = if bus {
+            crate::grains::compute(&cfg.id)
+        } else {
+            // Swarm minions share the host: compute once per process, change the id.
+            self.shared_grains(&cfg.id)
+        };
         let mut core = Minion::new(cfg, keys, pin, bus);
+        core.set_grains(grains);
+        core.clear_stale_jobs();
         core.start(Now::read());
         self.slots.push(Slot { core, dealer, sub });
         Ok(())
+    }
+
+    fn shared_grains(&mut self, id: &str) -> serde_json::Map<String, serde_json::Value> {
+        let mut g = match self.slots.first() {
+            Some(s) => s.core.grains(),
+            None => crate::grains::compute(id),
+        };
+        g.insert("id".into(), serde_json::Value::String(id.to_string()));
+        g
     }
 
     /// Number of minions in this loop.
@@ -175,6 +205,15 @@ impl MinionLoop {
                 .filter_map(|s| s.core.next_timeout())
                 .min()
                 .map(|at| at.saturating_duration_since(now));
+            if let Some(d) = self.children.next_deadline() {
+                let left = d.saturating_duration_since(now);
+                timeout = Some(timeout.map_or(left, |t| t.min(left)));
+            }
+            if !self.children.is_empty() {
+                // Without a pidfd an exit is only seen by looking.
+                let cap = Duration::from_millis(100);
+                timeout = Some(timeout.map_or(cap, |t| t.min(cap)));
+            }
             let busy = self.local.as_ref().is_some_and(|l| l.has_ready())
                 || self
                     .slots
@@ -201,6 +240,10 @@ impl MinionLoop {
                             }
                         }
                     }
+                    Token(t) if t >= CHILD_BASE => {
+                        let done = self.children.on_event(self.poll.registry(), Token(t));
+                        self.children_done(done);
+                    }
                     Token(t) if t >= SLOT_BASE => {
                         let i = (t - SLOT_BASE) / 2;
                         if let Some(slot) = self.slots.get_mut(i) {
@@ -218,6 +261,11 @@ impl MinionLoop {
             self.drain_zmq();
             self.read_clients();
             let now = Now::read();
+            self.children.check_deadlines(now.mono);
+            if !self.children.is_empty() {
+                let done = self.children.poll_all(self.poll.registry());
+                self.children_done(done);
+            }
             for slot in &mut self.slots {
                 if slot.core.next_timeout().is_some_and(|at| at <= now.mono) {
                     slot.core.tick(now);
@@ -278,9 +326,20 @@ impl MinionLoop {
         }
     }
 
+    fn children_done(&mut self, done: Vec<(u64, ChildResult)>) {
+        let now = Now::read();
+        for (child, result) in done {
+            if let Some((i, key)) = self.child_owner.remove(&child) {
+                if let Some(slot) = self.slots.get_mut(i) {
+                    slot.core.child_done(now, key, result);
+                }
+            }
+        }
+    }
+
     /// Carries out what the minions asked for.
     fn do_actions(&mut self) {
-        for slot in &mut self.slots {
+        for (i, slot) in self.slots.iter_mut().enumerate() {
             while let Some(action) = slot.core.poll_action() {
                 match action {
                     Action::Send(bytes) => match slot.dealer.send(&[&bytes]) {
@@ -295,10 +354,40 @@ impl MinionLoop {
                             Err(e) => log::error!("cannot write {}: {e}", path.display()),
                         }
                     }
-                    Action::Publication(load) => {
-                        log::debug!("publication: {load}");
-                    }
+                    Action::Publication(load) => slot.core.on_job(Now::read(), load),
                     Action::Exit(code) => self.exit = Some(code),
+                    Action::Spawn(key, spec) => {
+                        let child = self.next_child;
+                        self.next_child += 1;
+                        match self.children.spawn(self.poll.registry(), child, &spec) {
+                            Ok(pid) => {
+                                self.child_owner.insert(child, (i, key));
+                                slot.core.child_started(key, pid);
+                            }
+                            Err(e) => {
+                                log::warn!("cannot start a job's process: {e}");
+                                let failed = ChildResult {
+                                    stdout: Vec::new(),
+                                    stderr: Vec::new(),
+                                    status: -1,
+                                    pid: 0,
+                                    timed_out: false,
+                                    spawn_error: Some(e),
+                                };
+                                slot.core.child_done(Now::read(), key, failed);
+                            }
+                        }
+                    }
+                    Action::Kill(key) => {
+                        let child = self
+                            .child_owner
+                            .iter()
+                            .find(|(_, owner)| **owner == (i, key))
+                            .map(|(c, _)| *c);
+                        if let Some(c) = child {
+                            self.children.kill(c);
+                        }
+                    }
                 }
             }
         }
@@ -367,6 +456,15 @@ impl MinionLoop {
     }
 
     fn shutdown(&mut self) {
+        self.children.kill_all();
+        for slot in &mut self.slots {
+            slot.core.goodbye();
+        }
+        self.do_actions();
+        for slot in &mut self.slots {
+            // Give the goodbyes a moment to leave; closing the context waits this long.
+            let _ = slot.dealer.set_linger(500);
+        }
         if let (Some(local), Some(slot)) = (self.local.as_mut(), self.slots.first_mut()) {
             for id in local.shutdown(self.poll.registry()) {
                 slot.core.client_closed(id);

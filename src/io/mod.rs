@@ -1,6 +1,7 @@
 //! Everything that touches the outside world: the event loop, ZeroMQ sockets, Unix
 //! sockets, timers, signals and process control. The cores above never do.
 
+pub mod children;
 pub mod daemon;
 pub mod ipc;
 pub mod local;

@@ -98,6 +98,11 @@ impl ZSocket {
         })
     }
 
+    /// How long closing the socket may wait to deliver queued messages, in milliseconds.
+    pub fn set_linger(&self, ms: i32) -> Result<(), ZError> {
+        self.sock.set_linger(ms).map_err(zerr("set linger"))
+    }
+
     /// Sets the send and receive high-water marks (messages).
     pub fn set_hwm(&self, hwm: i32) -> Result<(), ZError> {
         self.sock.set_sndhwm(hwm).map_err(zerr("set sndhwm"))?;

@@ -39,6 +39,10 @@ pub enum Handled {
     Reply(Vec<u8>),
     /// Fire these events and send the reply.
     Events(Vec<(String, Map<String, Value>)>, Vec<u8>),
+    /// A job return to store and fire, then the reply.
+    Return(String, Map<String, Value>, Vec<u8>),
+    /// A minion's grains to cache, then the reply.
+    Grains(String, Map<String, Value>, Vec<u8>),
     /// Nothing to send (dropped).
     Drop,
 }
@@ -247,10 +251,11 @@ impl Auth {
         Handled::Events(events, reply)
     }
 
-    fn refuse(&self, ctr: u64) -> Handled {
+    fn refuse(&self, sid: u64, ctr: u64) -> Handled {
         Handled::Reply(proto::encode(&proto::Reply::Refused {
             error: "reauth".into(),
             ctr,
+            sid,
         }))
     }
 
@@ -268,12 +273,12 @@ impl Auth {
             log::info!(
                 "refused a request from {id:?}: no session (not authenticated or not accepted)"
             );
-            return self.refuse(ctr);
+            return self.refuse(sid, ctr);
         };
         if s.sid != sid {
             self.refusals.no_session += 1;
             log::info!("refused a request from {id}: stale session");
-            return self.refuse(ctr);
+            return self.refuse(sid, ctr);
         }
         let aad = proto::aad(id, sid, ctr);
         let plain = match s.shared.decrypt(&aad, data) {
@@ -306,6 +311,11 @@ impl Auth {
         };
         let events = match load {
             Load::Ping {} => Vec::new(),
+            Load::Bye {} => {
+                log::info!("minion {id} is shutting down");
+                self.sessions.remove(id);
+                return Handled::Drop;
+            }
             Load::MinionEvent {
                 tag,
                 data,
@@ -314,12 +324,34 @@ impl Auth {
                 extra,
                 ..
             } => minion_events(id, tag, data, pretag, events, extra),
-            Load::Return { .. } => Vec::new(),
+            Load::Return { mut load } => {
+                // The return speaks for the session's minion, whatever it claims.
+                load.insert("id".into(), json!(id));
+                load.shift_insert(0, "cmd".into(), json!("_return"));
+                let reply = self.sealed_bytes(&shared, id, sid, ctr);
+                return Handled::Return(id.to_string(), load, reply);
+            }
+            Load::Grains { mut grains } => {
+                grains.insert("id".into(), json!(id));
+                let reply = self.sealed_bytes(&shared, id, sid, ctr);
+                return Handled::Grains(id.to_string(), grains, reply);
+            }
         };
-        match self.sealed_reply(&shared, id, sid, ctr, true, Value::Null) {
-            Handled::Reply(r) => Handled::Events(events, r),
-            other => other,
+        Handled::Events(events, self.sealed_bytes(&shared, id, sid, ctr))
+    }
+
+    fn sealed_bytes(&self, shared: &SymKey, id: &str, sid: u64, ctr: u64) -> Vec<u8> {
+        match self.sealed_reply(shared, id, sid, ctr, true, Value::Null) {
+            Handled::Reply(r) => r,
+            _ => Vec::new(),
         }
+    }
+
+    /// Whether `id` has a session that spoke within `window` of `now`.
+    pub fn is_connected(&self, id: &str, now: Instant, window: std::time::Duration) -> bool {
+        self.sessions
+            .get(id)
+            .is_some_and(|s| now.saturating_duration_since(s.last_seen) <= window)
     }
 
     fn sealed_reply(

@@ -7,6 +7,7 @@
 //! deterministically.
 
 pub mod auth;
+mod publish;
 
 use crate::bus::{Bus, ClientId, Local, Overflow};
 use crate::config::MasterConfig;
@@ -106,6 +107,8 @@ pub enum ZOut {
 enum Timer {
     /// Time for a new session key (`publish_session`).
     Rotate,
+    /// The maintenance tick (`loop_interval`): presence.
+    Maintenance,
 }
 
 pub use crate::bus::{Answer, Request, Subscribe};
@@ -119,6 +122,18 @@ pub struct Master {
     auth: Option<Auth>,
     zout: Vec<ZOut>,
     timers: Timers<Timer>,
+    presence_prev: Option<std::collections::BTreeSet<String>>,
+    /// Cached grains per minion, for grain targeting.
+    grains: std::collections::HashMap<String, Map<String, Value>>,
+    /// Jobs whose minions have not all returned: jid -> minions still out.
+    running_jobs: std::collections::BTreeMap<String, Vec<String>>,
+    store: Option<crate::store::Store>,
+    cache: Option<crate::jobs::JobCache>,
+    minion_data: Option<crate::store::Table>,
+    /// Writes of this loop turn, committed together (group commit).
+    batch: crate::store::Batch,
+    /// Replies that may only leave once the batch is on disk.
+    after_commit: Vec<ZOut>,
 }
 
 impl Master {
@@ -139,6 +154,114 @@ impl Master {
             auth,
             zout: Vec::new(),
             timers: Timers::new(),
+            presence_prev: None,
+            grains: std::collections::HashMap::new(),
+            running_jobs: std::collections::BTreeMap::new(),
+            store: None,
+            cache: None,
+            minion_data: None,
+            batch: crate::store::Batch::new(),
+            after_commit: Vec::new(),
+        }
+    }
+
+    /// Gives the core the master's LMDB environment (job cache, minion data) and loads
+    /// the cached grains.
+    pub fn set_store(
+        &mut self,
+        store: crate::store::Store,
+    ) -> Result<(), crate::store::StoreError> {
+        let max_record = self
+            .cfg
+            .max_event_size
+            .saturating_mul(2)
+            .saturating_add(1 << 16);
+        self.cache = Some(crate::jobs::JobCache::open(&store, max_record)?);
+        let table = store.table("minion_data")?;
+        let cached: Vec<(String, Map<String, Value>)> = store.read(|txn| {
+            let mut out = Vec::new();
+            for item in table.iter(txn)? {
+                let (k, v) = item?;
+                match rmp_serde::from_slice::<Map<String, Value>>(v) {
+                    Ok(g) => out.push((String::from_utf8_lossy(k).into_owned(), g)),
+                    Err(e) => log::warn!("skipped unreadable cached grains: {e}"),
+                }
+            }
+            Ok(out)
+        })?;
+        self.grains = cached.into_iter().collect();
+        self.minion_data = Some(table);
+        self.store = Some(store);
+        Ok(())
+    }
+
+    fn save_load(&mut self, jid: &str, load: &Map<String, Value>) {
+        if let Some(cache) = self.cache.as_ref() {
+            if let Err(e) = cache.save_load(&mut self.batch, jid, load) {
+                log::error!("job cache: cannot save job {jid}: {e}");
+            }
+        }
+    }
+
+    /// True when the return was new (queued for the turn's commit); false when it was
+    /// already there. Without a store every return counts as new.
+    fn save_return(&mut self, jid: &str, id: &str, load: &Map<String, Value>) -> bool {
+        match self.cache.as_ref() {
+            Some(cache) => match cache.save_return(&mut self.batch, jid, id, load) {
+                Ok(new) => new,
+                Err(e) => {
+                    log::error!("job cache: cannot save the return of {id} for {jid}: {e}");
+                    true
+                }
+            },
+            None => true,
+        }
+    }
+
+    fn store_grains(&mut self, id: &str, grains: &Map<String, Value>) {
+        if let (Some(table), Ok(bytes)) =
+            (self.minion_data.as_ref(), rmp_serde::to_vec_named(grains))
+        {
+            if let Err(e) = self.batch.put(table, id.as_bytes(), bytes) {
+                log::error!("cannot cache the grains of {id}: {e}");
+            }
+        }
+    }
+
+    /// Commits the turn's writes in one transaction; replies that waited for them leave
+    /// only when it succeeded (a minion whose return is not acknowledged sends it again).
+    pub fn commit(&mut self) {
+        let Some(store) = self.store.as_ref() else {
+            self.zout.append(&mut self.after_commit);
+            return;
+        };
+        if self.batch.is_empty() {
+            self.zout.append(&mut self.after_commit);
+            return;
+        }
+        match store.commit(&mut self.batch) {
+            Ok(()) => self.zout.append(&mut self.after_commit),
+            Err(e) => {
+                log::error!("cannot commit to the job cache: {e}");
+                self.batch.clear();
+                self.after_commit.clear();
+            }
+        }
+    }
+
+    /// The job cache, for runners.
+    pub fn job_cache(&self) -> Option<&crate::jobs::JobCache> {
+        self.cache.as_ref()
+    }
+
+    /// Maintenance work of each `loop_interval`: old jobs leave the cache.
+    fn maintenance(&mut self, now: Now) {
+        if let Some(cache) = self.cache.as_ref() {
+            match cache.clean_old(now.wall, self.cfg.keep_jobs_seconds) {
+                Ok(0) => {}
+                Ok(n) => log::info!("removed {n} old jobs from the job cache"),
+                Err(e) => log::error!("job cache cleanup: {e}"),
+            }
         }
     }
 
@@ -149,7 +272,49 @@ impl Master {
                 Timer::Rotate,
                 now.mono + std::time::Duration::from_secs(self.cfg.publish_session.max(1)),
             );
+            self.timers.set(
+                Timer::Maintenance,
+                now.mono + std::time::Duration::from_secs(self.cfg.loop_interval.max(1)),
+            );
         }
+    }
+
+    /// Minions with a live session (spoke within `presence_timeout`), sorted.
+    pub fn present(&self, now: Now) -> Vec<String> {
+        let window = std::time::Duration::from_secs(self.cfg.presence_timeout.max(1));
+        let mut v: Vec<String> = match self.auth.as_ref() {
+            Some(a) => a
+                .connected()
+                .filter(|(_, s)| now.mono.saturating_duration_since(s.last_seen) <= window)
+                .map(|(id, _)| id.clone())
+                .collect(),
+            None => Vec::new(),
+        };
+        v.sort();
+        v
+    }
+
+    /// Presence (salt-spec §2.6), decided by authenticated sessions and heartbeats: `change`
+    /// when the set moved since the last tick (the baseline lives as long as the master
+    /// process), `present` every tick.
+    fn presence(&mut self, now: Now) {
+        let present = self.present(now);
+        let current: std::collections::BTreeSet<String> = present.iter().cloned().collect();
+        let previous = self.presence_prev.take().unwrap_or_default();
+        let new: Vec<&String> = current.difference(&previous).collect();
+        let lost: Vec<&String> = previous.difference(&current).collect();
+        if self.cfg.presence_events {
+            if !new.is_empty() || !lost.is_empty() {
+                let mut d = Map::new();
+                d.insert("new".into(), json!(new));
+                d.insert("lost".into(), json!(lost));
+                self.fire("salt/presence/change", d, now);
+            }
+            let mut d = Map::new();
+            d.insert("present".into(), json!(present));
+            self.fire("salt/presence/present", d, now);
+        }
+        self.presence_prev = Some(current);
     }
 
     /// Messages for the ZeroMQ sockets, oldest first.
@@ -189,12 +354,35 @@ impl Master {
                     self.fire(&tag, data, now);
                 }
             }
+            Handled::Return(id, load, r) => {
+                // Acknowledged only once it is on disk: an unacknowledged return comes again.
+                self.job_return(now, &id, load);
+                self.after_commit.push(ZOut::Reply {
+                    identity: identity.to_vec(),
+                    payload: r,
+                });
+            }
+            Handled::Grains(id, grains, r) => {
+                self.cache_grains(now, &id, grains);
+                self.zout.push(ZOut::Reply {
+                    identity: identity.to_vec(),
+                    payload: r,
+                });
+            }
         }
     }
 
     fn tick(&mut self, now: Now) {
         while let Some(t) = self.timers.pop_expired(now.mono) {
             match t {
+                Timer::Maintenance => {
+                    self.presence(now);
+                    self.maintenance(now);
+                    self.timers.set(
+                        Timer::Maintenance,
+                        now.mono + std::time::Duration::from_secs(self.cfg.loop_interval.max(1)),
+                    );
+                }
                 Timer::Rotate => {
                     if let Some(a) = self.auth.as_mut() {
                         a.rotate("publish_session elapsed");
@@ -312,6 +500,9 @@ impl Master {
         if let Some(fun) = req.fun.strip_prefix("wheel.") {
             return self.wheel(now, fun, &req);
         }
+        if req.fun == "publish" {
+            return self.publish_job(now, &req);
+        }
         let Some(runner) = runners::find(&req.fun) else {
             return Answer {
                 jid: None,
@@ -369,7 +560,7 @@ impl Master {
     /// A wheel function (`key.*`): keys move in the store, `salt/key` fires for each, and
     /// a rejected or deleted minion loses its session and the session key is rotated so it
     /// can no longer read publications.
-    fn wheel(&mut self, now: Now, fun: &str, req: &Request) -> Answer {
+    pub(crate) fn wheel(&mut self, now: Now, fun: &str, req: &Request) -> Answer {
         let fail = |ret: String| Answer {
             jid: None,
             ret: Value::String(ret),
@@ -424,9 +615,60 @@ struct RunCtx<'a> {
     now: Now,
 }
 
+impl runners::jobs::JobsContext for RunCtx<'_> {
+    fn job_cache(&self) -> Option<&crate::jobs::JobCache> {
+        self.master.cache.as_ref()
+    }
+
+    fn active_jobs(&self) -> Vec<runners::jobs::ActiveJob> {
+        let Some(cache) = self.master.cache.as_ref() else {
+            return Vec::new();
+        };
+        self.master
+            .running_jobs
+            .iter()
+            .map(|(jid, minions)| runners::jobs::ActiveJob {
+                jid: jid.clone(),
+                load: cache.load(jid).ok().flatten().unwrap_or_default(),
+                running: minions.iter().map(|m| (m.clone(), None)).collect(),
+            })
+            .collect()
+    }
+}
+
 impl runners::Context for RunCtx<'_> {
     fn now(&self) -> SystemTime {
         self.now.wall
+    }
+
+    fn minions(&self) -> runners::Minions {
+        let accepted = match self.master.auth.as_ref() {
+            Some(a) => a
+                .store()
+                .list(crate::pki::KeyState::Accepted)
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        runners::Minions {
+            accepted,
+            present: self.master.present(self.now),
+        }
+    }
+
+    fn wheel(&mut self, fun: &str, kwarg: Map<String, Value>) -> Result<Value, String> {
+        let req = Request {
+            fun: format!("wheel.{fun}"),
+            arg: Vec::new(),
+            kwarg,
+            user: Some("Reactor".into()),
+            send_return: false,
+        };
+        let a = self.master.wheel(self.now, fun, &req);
+        if a.success {
+            Ok(a.ret)
+        } else {
+            Err(crate::cli::output::python_str(&a.ret))
+        }
     }
 
     fn fire(&mut self, tag: &str, data: Map<String, Value>) -> Result<(), String> {
@@ -496,6 +738,7 @@ mod tests {
             arg: vec![json!("myco/x"), json!({"a": 1})],
             kwarg: Map::new(),
             user: Some("root".into()),
+            send_return: false,
         })
         .unwrap();
         m.handle(
@@ -536,6 +779,7 @@ mod tests {
             arg: vec![],
             kwarg: Map::new(),
             user: None,
+            send_return: false,
         })
         .unwrap();
         m.handle(

@@ -4,17 +4,17 @@
 //! The event loop (or `brine-swarm`, which runs many of these in one loop) feeds it
 //! inputs with the current time and carries out the actions it queues.
 
-use crate::bus::{Answer, Bus, ClientId, Local, Overflow, Request};
+use crate::bus::{Answer, Bus, ClientId, Local, Overflow};
 use crate::config::MinionConfig;
 use crate::crypto::{self, SymKey};
 use crate::io::timers::Timers;
 use crate::master::Now;
 use crate::matcher::MatchType;
-use crate::modules;
+use crate::modules::{self, ChildResult, ChildSpec, Ret, Step};
 use crate::pki::{KeyPair, PublicKey};
 use crate::proto::{self, serde_bytes_compat::Bytes, AuthResult, Load, Publication, Reply};
 use serde_json::{json, Map, Value};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,10 @@ pub enum Action {
     Publication(Value),
     /// Stop the daemon with this status (the key was rejected).
     Exit(i32),
+    /// Start a child process for job `key`.
+    Spawn(u64, ChildSpec),
+    /// Kill job `key`'s child (its process group).
+    Kill(u64),
 }
 
 /// Where the minion stands with its master.
@@ -71,6 +75,10 @@ pub enum Timer {
     Heartbeat,
     /// Re-authenticate (after the master rotated its key).
     Reauth,
+    /// A delayed job (test.sleep) is due.
+    Job(u64),
+    /// A job return the master has not acknowledged is due to be sent again.
+    ReturnRetry,
 }
 
 /// Counters of what a minion dropped.
@@ -101,8 +109,52 @@ pub struct Minion {
     outbox: VecDeque<Load>,
     bus: Option<Bus>,
     default_match: MatchType,
+    grains: Map<String, Value>,
+    running: BTreeMap<u64, Running>,
+    next_key: u64,
+    returns: Vec<PendingReturn>,
+    /// Events sent to the master and not acknowledged yet, by request counter.
+    unacked: VecDeque<(u64, Load)>,
     /// What was dropped so far.
     pub drops: Drops,
+}
+
+/// Who asked for a call, so its result goes back there.
+#[derive(Debug)]
+enum Origin {
+    /// A job published by the master: the return goes to the master.
+    Job {
+        jid: String,
+        fun: String,
+        fun_args: Vec<Value>,
+    },
+    /// A local client (brine-call): the answer goes to it, and with `send_return` to the
+    /// master too, as a job with jid `req`.
+    Local {
+        client: ClientId,
+        fun: String,
+        fun_args: Vec<Value>,
+        send_return: bool,
+    },
+}
+
+/// A call still running (a child process or a delay).
+#[derive(Debug)]
+struct Running {
+    origin: Origin,
+    /// The job's record, as `saltutil.running` shows it (Salt's proc file).
+    data: Map<String, Value>,
+    finish: Option<(ChildSpec, modules::Finish)>,
+    delayed: Option<Ret>,
+}
+
+/// A return sent to the master and not acknowledged yet.
+#[derive(Debug)]
+struct PendingReturn {
+    load: Load,
+    ctr: u64,
+    tries: u64,
+    due: Instant,
 }
 
 impl Minion {
@@ -132,8 +184,19 @@ impl Minion {
             outbox: VecDeque::new(),
             bus,
             default_match,
+            grains: Map::new(),
+            running: BTreeMap::new(),
+            next_key: 1,
+            returns: Vec::new(),
+            unacked: VecDeque::new(),
             drops: Drops::default(),
         }
+    }
+
+    /// Sets the computed grains (the static `grains:` config is merged over them).
+    pub fn set_grains(&mut self, computed: Map<String, Value>) {
+        self.grains = crate::grains::merge(computed, &self.cfg.grains);
+        self.grains.insert("id".into(), json!(self.cfg.id));
     }
 
     /// The minion id.
@@ -191,6 +254,13 @@ impl Minion {
                     }
                 }
                 Timer::AuthRetry | Timer::Reauth => self.send_auth(now, 0),
+                Timer::Job(key) => {
+                    if let Some(r) = self.running.remove(&key) {
+                        let ret = r.delayed.unwrap_or_else(|| Ret::ok(Value::Bool(true)));
+                        self.finish(now, r.origin, ret);
+                    }
+                }
+                Timer::ReturnRetry => self.retry_returns(now),
                 Timer::Heartbeat => {
                     if self.is_accepted() {
                         self.send_load(&Load::Ping {});
@@ -256,14 +326,29 @@ impl Minion {
                     return;
                 };
                 let aad = proto::aad(&self.cfg.id, s.sid, ctr);
-                if s.shared.decrypt(&aad, &data.0).is_err() {
-                    self.drops.malformed += 1;
-                    log::warn!("dropped a reply that does not decrypt with our session");
+                match s.shared.decrypt(&aad, &data.0) {
+                    Ok(_) => {
+                        self.returns.retain(|p| p.ctr != ctr);
+                        self.unacked.retain(|(c, _)| *c != ctr);
+                    }
+                    Err(_) => {
+                        self.drops.malformed += 1;
+                        log::warn!("dropped a reply that does not decrypt with our session");
+                    }
                 }
             }
-            Reply::Refused { error, .. } => {
-                if self.is_accepted() {
+            Reply::Refused { error, sid, .. } => {
+                let current = matches!(&self.phase, Phase::Accepted(s) if s.sid == sid);
+                if current {
                     log::warn!("the master refused our session ({error}); re-authenticating");
+                    // Events sent on the dead session go again on the next one.
+                    let lost: Vec<Load> = std::mem::take(&mut self.unacked)
+                        .into_iter()
+                        .map(|(_, l)| l)
+                        .collect();
+                    for load in lost.into_iter().rev() {
+                        self.outbox.push_front(load);
+                    }
                     self.send_auth(now, 0);
                 }
             }
@@ -401,6 +486,14 @@ impl Minion {
         });
         self.attempts = 0;
         self.ctr = 0;
+        // Events the old session never acknowledged go again (at least once).
+        let unacked: Vec<Load> = std::mem::take(&mut self.unacked)
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect();
+        for load in unacked.into_iter().rev() {
+            self.outbox.push_front(load);
+        }
         self.timers.cancel(Timer::AuthTimeout);
         self.timers.set(
             Timer::Heartbeat,
@@ -411,8 +504,15 @@ impl Minion {
             self.started = true;
             self.fire_start(now);
         }
+        // The master caches grains for targeting; a restarted master has lost them.
+        self.refresh_grains();
         while let Some(load) = self.outbox.pop_front() {
             self.send_load(&load);
+        }
+        // Returns the old session never got acknowledged go again on the new one.
+        let pending: Vec<PendingReturn> = std::mem::take(&mut self.returns);
+        for p in pending {
+            self.send_return(now, p.load, p.tries);
         }
     }
 
@@ -451,28 +551,39 @@ impl Minion {
 
     /// The minion's grains: computed ones (a later issue) under the static `grains:`.
     pub fn grains(&self) -> Map<String, Value> {
-        let mut g = Map::new();
-        g.insert("id".into(), json!(self.cfg.id));
-        if let Value::Object(m) = &self.cfg.grains {
-            for (k, v) in m {
-                g.insert(k.clone(), v.clone());
-            }
+        if !self.grains.is_empty() {
+            return self.grains.clone();
         }
-        g
+        crate::grains::merge(
+            [("id".to_string(), json!(self.cfg.id))]
+                .into_iter()
+                .collect(),
+            &self.cfg.grains,
+        )
     }
 
-    fn send_load(&mut self, load: &Load) {
+    /// Recomputes nothing (grains are computed by the loop at start) but sends the
+    /// current grains to the master's cache.
+    pub fn refresh_grains(&mut self) {
+        let grains = self.grains();
+        self.send_load(&Load::Grains { grains });
+    }
+
+    fn send_load(&mut self, load: &Load) -> Option<u64> {
         let Phase::Accepted(s) = &self.phase else {
-            if matches!(load, Load::Ping {}) {
-                return;
+            if matches!(
+                load,
+                Load::Ping {} | Load::Bye {} | Load::Grains { .. } | Load::Return { .. }
+            ) {
+                return None;
             }
             if self.outbox.len() >= OUTBOX_LIMIT {
                 self.drops.outbox += 1;
                 log::warn!("not connected to the master and the outbox is full: dropped an event");
-                return;
+                return None;
             }
             self.outbox.push_back(load.clone());
-            return;
+            return None;
         };
         self.ctr += 1;
         let aad = proto::aad(&self.cfg.id, s.sid, self.ctr);
@@ -484,6 +595,14 @@ impl Minion {
             data: Bytes(data),
         };
         self.actions.push_back(Action::Send(proto::encode(&req)));
+        if matches!(load, Load::MinionEvent { .. }) {
+            if self.unacked.len() >= OUTBOX_LIMIT {
+                self.unacked.pop_front();
+                self.drops.outbox += 1;
+            }
+            self.unacked.push_back((self.ctr, load.clone()));
+        }
+        Some(self.ctr)
     }
 
     /// Sends an event to the master bus (`_minion_event`, salt-spec §1.5).
@@ -500,6 +619,310 @@ impl Minion {
             events: None,
             extra: Map::new(),
         });
+    }
+
+    /// Tells the master this minion is leaving (a clean shutdown).
+    pub fn goodbye(&mut self) {
+        if self.is_accepted() {
+            self.send_load(&Load::Bye {});
+        }
+    }
+
+    /// Jobs running now, as `saltutil.running` shows them.
+    pub fn running_jobs(&self) -> Vec<Value> {
+        self.running
+            .values()
+            .filter(|r| matches!(r.origin, Origin::Job { .. }))
+            .map(|r| Value::Object(r.data.clone()))
+            .collect()
+    }
+
+    /// Kills the job `jid`; returns the pid signalled.
+    pub fn kill_job(&mut self, jid: &str) -> Option<u32> {
+        let (key, pid) = self.running.iter().find_map(|(k, r)| {
+            let same = matches!(&r.origin, Origin::Job { jid: j, .. } if j == jid);
+            same.then(|| {
+                (
+                    *k,
+                    r.data.get("pid").and_then(Value::as_u64).unwrap_or(0) as u32,
+                )
+            })
+        })?;
+        self.actions.push_back(Action::Kill(key));
+        Some(pid)
+    }
+
+    /// Runs a job published by the master, if it targets this minion.
+    pub fn on_job(&mut self, now: Now, load: Value) {
+        let Value::Object(load) = load else {
+            log::warn!("dropped a publication that is not a map");
+            return;
+        };
+        let field = |k: &str| load.get(k).and_then(Value::as_str).map(str::to_string);
+        let (Some(jid), Some(fun)) = (field("jid"), field("fun")) else {
+            log::warn!("dropped a publication without jid or fun");
+            return;
+        };
+        let tgt = load.get("tgt").cloned().unwrap_or(Value::Null);
+        let tgt_type_name = field("tgt_type").unwrap_or_else(|| "glob".into());
+        let Some(tgt_type) = crate::targeting::TgtType::from_name(&tgt_type_name) else {
+            log::warn!("job {jid}: unknown tgt_type {tgt_type_name:?}");
+            return;
+        };
+        let delimiter = field("delimiter").unwrap_or_else(|| ":".into());
+        let nodegroups = load.get("nodegroups").cloned().unwrap_or(Value::Null);
+        let target = match crate::targeting::Target::parse(&tgt, tgt_type, &nodegroups, &delimiter)
+        {
+            Ok(t) => t,
+            Err(e) => {
+                log::warn!("job {jid}: {e}");
+                return;
+            }
+        };
+        if !target.matches(&self.cfg.id, &self.grains()) {
+            log::trace!("job {jid} does not target this minion");
+            return;
+        }
+        let arg: Vec<Value> = match load.get("arg") {
+            Some(Value::Array(a)) => a.clone(),
+            _ => Vec::new(),
+        };
+        log::info!("job {jid}: {fun}");
+        let mut data = Map::new();
+        for k in ["jid", "fun", "arg", "tgt", "tgt_type", "user", "ret"] {
+            if let Some(v) = load.get(k) {
+                data.insert(k.to_string(), v.clone());
+            }
+        }
+        data.insert("pid".into(), json!(std::process::id()));
+        let (args, kwargs) = modules::parse_job_args(&arg);
+        let origin = Origin::Job {
+            jid,
+            fun: fun.clone(),
+            fun_args: arg,
+        };
+        self.start_call(now, origin, data, &fun, &args, &kwargs);
+    }
+
+    fn start_call(
+        &mut self,
+        now: Now,
+        origin: Origin,
+        data: Map<String, Value>,
+        fun: &str,
+        args: &[Value],
+        kwargs: &Map<String, Value>,
+    ) {
+        let step = modules::call(self, now, fun, args, kwargs);
+        let key = self.next_key;
+        self.next_key += 1;
+        match step {
+            Step::Done(ret) => self.finish(now, origin, ret),
+            Step::Child(spec, fin) => {
+                self.write_proc(&origin, &data);
+                self.actions.push_back(Action::Spawn(key, spec.clone()));
+                self.running.insert(
+                    key,
+                    Running {
+                        origin,
+                        data,
+                        finish: Some((spec, fin)),
+                        delayed: None,
+                    },
+                );
+            }
+            Step::After(delay, ret) => {
+                self.write_proc(&origin, &data);
+                self.timers.set(Timer::Job(key), now.mono + delay);
+                self.running.insert(
+                    key,
+                    Running {
+                        origin,
+                        data,
+                        finish: None,
+                        delayed: Some(ret),
+                    },
+                );
+            }
+        }
+    }
+
+    /// The loop started job `key`'s child with this pid.
+    pub fn child_started(&mut self, key: u64, pid: u32) {
+        if let Some(r) = self.running.get_mut(&key) {
+            r.data.insert("pid".into(), json!(pid));
+            let origin_jid = match &r.origin {
+                Origin::Job { jid, .. } => Some(jid.clone()),
+                Origin::Local { .. } => None,
+            };
+            if let Some(jid) = origin_jid {
+                let data = r.data.clone();
+                self.write_proc_file(&jid, &data);
+            }
+        }
+    }
+
+    /// Job `key`'s child finished (or could not start).
+    pub fn child_done(&mut self, now: Now, key: u64, result: ChildResult) {
+        let Some(r) = self.running.remove(&key) else {
+            return;
+        };
+        let ret = match &r.finish {
+            Some((spec, fin)) => fin(spec, &result),
+            None => Ret::fail("the job had no child"),
+        };
+        self.finish(now, r.origin, ret);
+    }
+
+    fn proc_dir(&self) -> PathBuf {
+        self.cfg.cachedir.join("proc")
+    }
+
+    /// Removes job records left by a minion that crashed (their jobs died with it).
+    pub fn clear_stale_jobs(&self) {
+        if let Ok(entries) = std::fs::read_dir(self.proc_dir()) {
+            for e in entries.flatten() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+
+    fn write_proc(&self, origin: &Origin, data: &Map<String, Value>) {
+        if let Origin::Job { jid, .. } = origin {
+            self.write_proc_file(jid, data);
+        }
+    }
+
+    fn write_proc_file(&self, jid: &str, data: &Map<String, Value>) {
+        if !crate::jobs::is_jid(jid) && jid != "req" {
+            return;
+        }
+        let dir = self.proc_dir();
+        let write = std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::write(dir.join(jid), proto::encode(data)));
+        if let Err(e) = write {
+            log::warn!(
+                "cannot write the job record {}: {e}",
+                dir.join(jid).display()
+            );
+        }
+    }
+
+    fn finish(&mut self, now: Now, origin: Origin, ret: Ret) {
+        match origin {
+            Origin::Local {
+                client,
+                fun,
+                fun_args,
+                send_return: true,
+            } => {
+                // salt-call --return: the master assigns the jid (salt-spec §7.3).
+                let job = Origin::Job {
+                    jid: "req".into(),
+                    fun,
+                    fun_args,
+                };
+                let local = Origin::Local {
+                    client,
+                    fun: String::new(),
+                    fun_args: Vec::new(),
+                    send_return: false,
+                };
+                self.finish(now, job, ret.clone());
+                self.finish(now, local, ret);
+            }
+            Origin::Job { jid, fun, fun_args } => {
+                let _ = std::fs::remove_file(self.proc_dir().join(&jid));
+                // `cmd: _return` is the message's tag; the master puts it back in the event.
+                let mut load = Map::new();
+                load.insert("id".into(), json!(self.cfg.id));
+                load.insert("jid".into(), json!(jid));
+                load.insert("fun".into(), json!(fun));
+                load.insert("fun_args".into(), Value::Array(fun_args));
+                let mut retcode = ret.retcode;
+                // Salt: a map return with result/success false fails the job.
+                if retcode == 0 {
+                    if let Value::Object(m) = &ret.value {
+                        if m.get("result") == Some(&Value::Bool(false))
+                            || m.get("success") == Some(&Value::Bool(false))
+                        {
+                            retcode = 1;
+                        }
+                    }
+                }
+                load.insert("return".into(), ret.value);
+                load.insert("retcode".into(), json!(retcode));
+                load.insert("success".into(), json!(retcode == 0));
+                let size = crate::wire::msgpack_len(&Value::Object(load.clone()));
+                if size > self.cfg.max_event_size {
+                    log::warn!("job {jid}: the return of {size} bytes is over max_event_size");
+                    load.insert(
+                        "return".into(),
+                        json!(format!(
+                            "The return of {size} bytes is over max_event_size ({}) and was not sent",
+                            self.cfg.max_event_size
+                        )),
+                    );
+                    load.insert("retcode".into(), json!(1));
+                    load.insert("success".into(), json!(false));
+                }
+                self.send_return(now, Load::Return { load }, 0);
+            }
+            Origin::Local { client, .. } => {
+                if let Some(bus) = self.bus.as_mut() {
+                    bus.answer(
+                        client,
+                        &Answer {
+                            jid: None,
+                            success: ret.retcode == 0,
+                            retcode: ret.retcode,
+                            ret: ret.value,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Sends a return and remembers it until the master acknowledges it.
+    fn send_return(&mut self, now: Now, load: Load, tries: u64) {
+        let ctr = self.send_load(&load).unwrap_or(0);
+        let wait = {
+            let lo = self.cfg.return_retry_timer.max(1);
+            let hi = self.cfg.return_retry_timer_max.max(lo);
+            lo + crypto::random_u32((hi - lo + 1).min(u32::MAX as u64) as u32) as u64
+        };
+        self.returns.push(PendingReturn {
+            load,
+            ctr,
+            tries: tries + 1,
+            due: now.mono + Duration::from_secs(wait),
+        });
+        self.arm_return_retry();
+    }
+
+    fn arm_return_retry(&mut self) {
+        match self.returns.iter().map(|p| p.due).min() {
+            Some(at) => self.timers.set(Timer::ReturnRetry, at),
+            None => self.timers.cancel(Timer::ReturnRetry),
+        }
+    }
+
+    fn retry_returns(&mut self, now: Now) {
+        let (due, keep): (Vec<PendingReturn>, Vec<PendingReturn>) =
+            std::mem::take(&mut self.returns)
+                .into_iter()
+                .partition(|p| p.due <= now.mono);
+        self.returns = keep;
+        for p in due {
+            if p.tries > self.cfg.return_retry_tries {
+                log::error!("giving up a job return the master never acknowledged");
+                continue;
+            }
+            log::info!("sending a job return again (try {})", p.tries + 1);
+            self.send_return(now, p.load, p.tries);
+        }
+        self.arm_return_retry();
     }
 
     /// Handles a publication from the master.
@@ -612,10 +1035,21 @@ impl Minion {
                 }
             }
             Local::Request(req) => {
-                let answer = self.call(now, req);
-                if let Some(bus) = self.bus.as_mut() {
-                    bus.answer(id, &answer);
+                let mut data = Map::new();
+                data.insert("fun".into(), json!(req.fun));
+                let mut fun_args = req.arg.clone();
+                if !req.kwarg.is_empty() {
+                    let mut kw = req.kwarg.clone();
+                    kw.insert("__kwarg__".into(), Value::Bool(true));
+                    fun_args.push(Value::Object(kw));
                 }
+                let origin = Origin::Local {
+                    client: id,
+                    fun: req.fun.clone(),
+                    fun_args,
+                    send_return: req.send_return,
+                };
+                self.start_call(now, origin, data, &req.fun, &req.arg, &req.kwarg);
             }
         }
     }
@@ -630,16 +1064,6 @@ impl Minion {
         match self.bus.as_mut() {
             Some(bus) => bus.fire(tag, data, now.wall).map_err(|e| e.to_string()),
             None => Err("this minion has no local bus".into()),
-        }
-    }
-
-    fn call(&mut self, now: Now, req: Request) -> Answer {
-        let outcome = modules::call(self, now, &req.fun, &req.arg, &req.kwarg);
-        Answer {
-            jid: None,
-            retcode: if outcome.success { 0 } else { 1 },
-            ret: outcome.ret,
-            success: outcome.success,
         }
     }
 

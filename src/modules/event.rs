@@ -1,7 +1,6 @@
 //! The `event` execution module: fire on the minion's bus or the master's.
 
-use super::{Call, Function};
-use crate::runners::Outcome;
+use super::{text, truthy, Call, Function, Ret, Step};
 use crate::signature::{Default, Param};
 use serde_json::{Map, Value};
 
@@ -14,6 +13,7 @@ pub const FIRE: Function = Function {
         Param { name: "timeout", default: Default::Null },
     ],
     kwargs: false,
+    varargs: false,
     doc: "Fire DATA (a map) on the minion's event bus under TAG. Returns True, or False when it cannot.",
     run: fire,
 };
@@ -28,6 +28,7 @@ pub const FIRE_MASTER: Function = Function {
         Param { name: "timeout", default: Default::Null },
     ],
     kwargs: false,
+    varargs: false,
     doc: "Send an event to the master's bus, where it arrives wrapped as {id, cmd: _minion_event, pretag, tag, data}. False in masterless mode.",
     run: fire_master,
 };
@@ -46,38 +47,35 @@ pub const SEND: Function = Function {
         Param { name: "timeout", default: Default::Null },
     ],
     kwargs: true,
+    varargs: false,
     doc: "Send an event to the master (or the minion's bus when masterless) whose data is built from the environment, grains, extra key=value arguments and DATA, which wins.",
     run: send,
 };
 
-fn text(v: &Value) -> String {
-    crate::cli::output::python_str(v)
-}
-
-fn fire(c: &mut Call<'_>, a: &[Value], _: &Map<String, Value>) -> Outcome {
+fn fire(c: &mut Call<'_>, a: &[Value], _: &Map<String, Value>) -> Step {
     let tag = text(&a[1]);
     // Salt's fire() catches the ValueError for non-map data and returns False.
     let Value::Object(data) = &a[0] else {
         log::warn!("event.fire: data must be a map, not {}", text(&a[0]));
-        return Outcome::ok(Value::Bool(false));
+        return Step::Done(Ret::ok(Value::Bool(false)));
     };
     match c.minion.fire_local(c.now, &tag, data.clone()) {
-        Ok(()) => Outcome::ok(Value::Bool(true)),
+        Ok(()) => Step::Done(Ret::ok(Value::Bool(true))),
         Err(e) => {
             log::warn!("event.fire {tag}: {e}");
-            Outcome::ok(Value::Bool(false))
+            Step::Done(Ret::ok(Value::Bool(false)))
         }
     }
 }
 
-fn fire_master(c: &mut Call<'_>, a: &[Value], _: &Map<String, Value>) -> Outcome {
+fn fire_master(c: &mut Call<'_>, a: &[Value], _: &Map<String, Value>) -> Step {
     let tag = text(&a[1]);
     if c.minion.masterless() {
         log::warn!("Local mode detected. Event with tag {tag} will NOT be sent.");
-        return Outcome::ok(Value::Bool(false));
+        return Step::Done(Ret::ok(Value::Bool(false)));
     }
     if tag.is_empty() {
-        return Outcome::ok(Value::Bool(false));
+        return Step::Done(Ret::ok(Value::Bool(false)));
     }
     let data = a[0].clone();
     // As Salt's minion does: the request shows on the minion bus as `fire_master`, and
@@ -89,10 +87,10 @@ fn fire_master(c: &mut Call<'_>, a: &[Value], _: &Map<String, Value>) -> Outcome
     local.insert("pretag".into(), Value::Null);
     let _ = c.minion.fire_local(c.now, "fire_master", local);
     c.minion.fire_master(&tag, data);
-    Outcome::ok(Value::Bool(true))
+    Step::Done(Ret::ok(Value::Bool(true)))
 }
 
-fn send(c: &mut Call<'_>, a: &[Value], extra: &Map<String, Value>) -> Outcome {
+fn send(c: &mut Call<'_>, a: &[Value], extra: &Map<String, Value>) -> Step {
     let tag = text(&a[0]);
     let mut d = Map::new();
     let subset = |which: &Value, all: Map<String, Value>| -> Option<Value> {
@@ -135,15 +133,4 @@ fn send(c: &mut Call<'_>, a: &[Value], extra: &Map<String, Value>) -> Outcome {
         return fire(c, &[Value::Object(d), Value::String(tag)], &Map::new());
     }
     fire_master(c, &[Value::Object(d), Value::String(tag)], &Map::new())
-}
-
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(m) => !m.is_empty(),
-    }
 }

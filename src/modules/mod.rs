@@ -1,13 +1,100 @@
-//! Execution modules: the functions a minion runs for `brine-call` (and, later, for jobs
-//! published by the master), with Salt's names, signatures and return values.
+//! Execution modules: the functions a minion runs for jobs published by the master and
+//! for `brine-call`, with Salt's names, signatures and return values.
+//!
+//! A function never blocks: what can block (a shell command) is described as a child
+//! process for the minion's event loop to run, and finished when the child is done.
 
 use crate::master::Now;
 use crate::minion::Minion;
-use crate::runners::Outcome;
 use crate::signature::{self, Param};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
 
+mod cmd;
 mod event;
+mod grains;
+mod saltutil;
+mod sys;
+mod test;
+
+/// A function's result: the return value and the job's retcode (0 = success).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ret {
+    /// What the function returned.
+    pub value: Value,
+    /// Its retcode.
+    pub retcode: i32,
+}
+
+impl Ret {
+    /// A successful return.
+    pub fn ok(value: Value) -> Ret {
+        Ret { value, retcode: 0 }
+    }
+
+    /// A failure with a message, retcode 1.
+    pub fn fail(msg: impl Into<String>) -> Ret {
+        Ret {
+            value: Value::String(msg.into()),
+            retcode: 1,
+        }
+    }
+}
+
+/// A child process a function needs run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChildSpec {
+    /// The program and its arguments.
+    pub argv: Vec<String>,
+    /// Working directory.
+    pub cwd: Option<PathBuf>,
+    /// Environment variables added to (or, with `clean_env`, replacing) the minion's.
+    pub env: BTreeMap<String, String>,
+    /// Start from an empty environment.
+    pub clean_env: bool,
+    /// Bytes written to the child's stdin, then closed.
+    pub stdin: Vec<u8>,
+    /// Run as this user (needs the minion to run as root).
+    pub runas: Option<String>,
+    /// Killed after this long.
+    pub timeout: Option<Duration>,
+    /// stderr goes to the stdout pipe, interleaved as written (cmd.run).
+    pub merge_stderr: bool,
+    /// Strip trailing whitespace from the output.
+    pub rstrip: bool,
+}
+
+/// What a finished child did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChildResult {
+    /// Its stdout.
+    pub stdout: Vec<u8>,
+    /// Its stderr.
+    pub stderr: Vec<u8>,
+    /// Its exit status (128 + signal when killed by one).
+    pub status: i32,
+    /// Its pid.
+    pub pid: u32,
+    /// It ran past its timeout and was killed.
+    pub timed_out: bool,
+    /// It could not be started: why.
+    pub spawn_error: Option<String>,
+}
+
+/// Turns a finished child into the function's return.
+pub type Finish = fn(&ChildSpec, &ChildResult) -> Ret;
+
+/// The next step of a call.
+pub enum Step {
+    /// Done now.
+    Done(Ret),
+    /// Run this child; `finish` turns its result into the return.
+    Child(ChildSpec, Finish),
+    /// Return this after a delay (test.sleep), without blocking anything.
+    After(Duration, Ret),
+}
 
 /// An execution function's entry in the table.
 pub struct Function {
@@ -17,10 +104,13 @@ pub struct Function {
     pub params: &'static [Param],
     /// Whether it takes `**kwargs` (extra keywords are passed on, not refused).
     pub kwargs: bool,
+    /// Whether it takes `*args`: positional arguments are passed as they are and the
+    /// parameters bind by keyword only.
+    pub varargs: bool,
     /// One line for `sys.doc` and the man page.
     pub doc: &'static str,
-    /// The code: bound parameters and extra keywords in, outcome out.
-    pub run: fn(&mut Call<'_>, &[Value], &Map<String, Value>) -> Outcome,
+    /// The code: bound parameters and extra keywords in, the next step out.
+    pub run: fn(&mut Call<'_>, &[Value], &Map<String, Value>) -> Step,
 }
 
 /// What a function runs against.
@@ -31,28 +121,70 @@ pub struct Call<'a> {
     pub now: Now,
 }
 
-/// Every execution function brine has.
-pub const FUNCTIONS: &[Function] = &[event::FIRE, event::FIRE_MASTER, event::SEND];
+/// Every execution function brine has, in name order.
+pub const FUNCTIONS: &[Function] = &[
+    cmd::RETCODE,
+    cmd::RUN,
+    cmd::RUN_ALL,
+    event::FIRE,
+    event::FIRE_MASTER,
+    event::SEND,
+    grains::GET,
+    grains::ITEM,
+    grains::ITEMS,
+    saltutil::FIND_JOB,
+    saltutil::KILL_JOB,
+    saltutil::REFRESH_GRAINS,
+    saltutil::RUNNING,
+    sys::DOC,
+    sys::LIST_FUNCTIONS,
+    test::ECHO,
+    test::PING,
+    test::SLEEP,
+    test::VERSION,
+];
 
 /// Looks a function up by `module.function`.
 pub fn find(name: &str) -> Option<&'static Function> {
     FUNCTIONS.iter().find(|f| f.name == name)
 }
 
-/// Runs `fun` on `minion` with CLI-style arguments; an unknown function gives Salt's
-/// `'<fun>' is not available.` and a failed outcome.
+/// Salt's `load_args_and_kwargs`: CLI words are YAML-coerced and `key=value` words become
+/// keyword arguments; a map carrying `__kwarg__: true` is merged into the keywords.
+pub fn parse_job_args(arg: &[Value]) -> (Vec<Value>, Map<String, Value>) {
+    let mut args = Vec::new();
+    let mut kwargs = Map::new();
+    for a in arg {
+        match a {
+            Value::String(s) => {
+                let (mut pa, kw) = crate::cli::args::parse_input(std::slice::from_ref(s));
+                args.append(&mut pa);
+                kwargs.extend(kw);
+            }
+            Value::Object(m) if m.get("__kwarg__") == Some(&Value::Bool(true)) => {
+                for (k, v) in m {
+                    if k != "__kwarg__" {
+                        kwargs.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            other => args.push(other.clone()),
+        }
+    }
+    (args, kwargs)
+}
+
+/// Starts `fun` on `minion` with parsed arguments; an unknown function gives Salt's
+/// `'<fun>' is not available.` with retcode 1.
 pub fn call(
     minion: &mut Minion,
     now: Now,
     fun: &str,
     args: &[Value],
     kwargs: &Map<String, Value>,
-) -> Outcome {
+) -> Step {
     let Some(f) = find(fun) else {
-        return Outcome {
-            ret: Value::String(crate::runners::not_available(fun)),
-            success: false,
-        };
+        return Step::Done(Ret::fail(crate::runners::not_available(fun)));
     };
     let short = f.name.rsplit('.').next().unwrap_or(f.name);
     // Salt drops the `__pub_*` keywords it adds to published calls before binding.
@@ -61,11 +193,43 @@ pub fn call(
         .filter(|(k, _)| !k.starts_with("__"))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    if f.varargs {
+        // Keyword parameters with their defaults travel in the keyword map.
+        let mut kw = Map::new();
+        for p in f.params {
+            match kwargs.get(p.name).cloned().or_else(|| p.default.value()) {
+                Some(v) => {
+                    kw.insert(p.name.to_string(), v);
+                }
+                None => {
+                    return Step::Done(Ret::fail(format!(
+                    "Passed invalid arguments: {short}() missing required keyword argument '{}'.",
+                    p.name
+                )))
+                }
+            }
+        }
+        return (f.run)(&mut Call { minion, now }, args, &kw);
+    }
     match signature::bind(short, f.params, f.kwargs.then_some("kwargs"), args, &kwargs) {
         Ok((bound, extra)) => (f.run)(&mut Call { minion, now }, &bound, &extra),
-        Err(e) => Outcome {
-            ret: Value::String(format!("Passed invalid arguments: {e}.")),
-            success: false,
-        },
+        Err(e) => Step::Done(Ret::fail(format!("Passed invalid arguments: {e}."))),
     }
+}
+
+/// Python truthiness of a value.
+pub fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(m) => !m.is_empty(),
+    }
+}
+
+/// Python `str()` of a value.
+pub fn text(v: &Value) -> String {
+    crate::cli::output::python_str(v)
 }

@@ -8,6 +8,8 @@ use serde_json::{Map, Value};
 use std::time::SystemTime;
 
 mod event;
+pub mod jobs;
+mod manage;
 
 pub use crate::signature::{Default, Param};
 
@@ -58,15 +60,41 @@ impl Outcome {
 }
 
 /// What a runner may ask of the master.
-pub trait Context {
+pub trait Context: jobs::JobsContext {
     /// The current wall-clock time (from the core's input, never read directly).
     fn now(&self) -> SystemTime;
     /// Fires an event on the master bus.
     fn fire(&mut self, tag: &str, data: Map<String, Value>) -> Result<(), String>;
+    /// Accepted and present minions.
+    fn minions(&self) -> Minions;
+    /// Calls a wheel function (`key.delete`, ...), firing its events.
+    fn wheel(&mut self, fun: &str, kwarg: Map<String, Value>) -> Result<Value, String>;
+}
+
+/// What the master knows of its minions.
+#[derive(Clone, Debug, Default)]
+pub struct Minions {
+    /// Ids with an accepted key, sorted.
+    pub accepted: Vec<String>,
+    /// Ids with a live session, sorted.
+    pub present: Vec<String>,
 }
 
 /// Every runner brine has, in name order.
-pub const RUNNERS: &[Runner] = &[event::SEND, event::STATE_EVENT];
+pub const RUNNERS: &[Runner] = &[
+    event::SEND,
+    jobs::ACTIVE,
+    jobs::EXIT_SUCCESS,
+    jobs::LIST_JOB,
+    jobs::LIST_JOBS,
+    jobs::LOOKUP_JID,
+    jobs::PRINT_JOB,
+    manage::ALIVED,
+    manage::DOWN,
+    manage::STATUS,
+    manage::UP,
+    event::STATE_EVENT,
+];
 
 /// Looks a runner up by `module.function`.
 pub fn find(name: &str) -> Option<&'static Runner> {

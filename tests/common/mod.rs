@@ -17,6 +17,7 @@ pub fn bin(name: &str) -> PathBuf {
         "brine-call" => PathBuf::from(env!("CARGO_BIN_EXE_brine-call")),
         "brine-key" => PathBuf::from(env!("CARGO_BIN_EXE_brine-key")),
         "brine-swarm" => PathBuf::from(env!("CARGO_BIN_EXE_brine-swarm")),
+        "brine" => PathBuf::from(env!("CARGO_BIN_EXE_brine")),
         other => panic!("no binary {other}"),
     }
 }
@@ -38,6 +39,8 @@ pub struct Master {
     pub dir: tempfile::TempDir,
     pub child: Option<Child>,
     extra: String,
+    /// Watchers started with `event`: they reconnect forever, so they die with the master.
+    watchers: std::cell::RefCell<Vec<u32>>,
     /// The publish port (4505's stand-in).
     pub publish_port: u16,
     /// The request port (4506's stand-in).
@@ -65,6 +68,7 @@ impl Master {
             dir,
             child: None,
             extra: extra.to_string(),
+            watchers: std::cell::RefCell::new(Vec::new()),
             publish_port: free_port(),
             ret_port: free_port(),
         };
@@ -225,7 +229,7 @@ impl Master {
 
     /// Starts brine-event against this master with its stdout piped.
     pub fn event(&self, args: &[&str]) -> Child {
-        Command::new(bin("brine-event"))
+        let child = Command::new(bin("brine-event"))
             .arg("-c")
             .arg(self.conf())
             .args(args)
@@ -233,12 +237,17 @@ impl Master {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn brine-event")
+            .expect("spawn brine-event");
+        self.watchers.borrow_mut().push(child.id());
+        child
     }
 }
 
 impl Drop for Master {
     fn drop(&mut self) {
+        for pid in self.watchers.borrow().iter() {
+            unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
+        }
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -376,8 +385,16 @@ impl Minion {
             .expect("spawn brine-minion");
         self.child = Some(child);
         let sock = client::minion_socket(&self.sock_dir());
+        // Up when its socket answers; a minion that exits at once (denied) is up too.
+        let child = self.child.as_mut().expect("just spawned");
         wait_for("the minion socket", Duration::from_secs(10), || {
-            BusClient::connect(&sock).ok()
+            if BusClient::connect(&sock).is_ok() {
+                return Some(());
+            }
+            match child.try_wait() {
+                Ok(Some(_)) => Some(()),
+                _ => None,
+            }
         });
     }
 
@@ -442,5 +459,15 @@ impl Drop for Minion {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+/// A background process killed when the guard goes out of scope (also when a test fails).
+pub struct Bg(pub Child);
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
