@@ -4,7 +4,7 @@
 //! still running it.
 
 use super::output::{self, Outputter};
-use super::{common_flags, conf_dir, fail, flags, tools, EXIT_USAGE};
+use super::{conf_dir, fail, tools, EXIT_USAGE};
 use crate::client::{self, BusClient, ClientError, OwnedEvent};
 use crate::config::MasterConfig;
 use crate::master::Request;
@@ -100,22 +100,13 @@ fn ret_tag(tag: &str) -> Option<(&str, &str)> {
 /// Runs brine with these arguments; returns the exit status.
 pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     let tool = &tools::BRINE;
-    let parsed = match flags::parse(tool, args) {
+    let parsed = match super::start(tool, args) {
         Ok(p) => p,
-        Err(e) => return fail(tool.name, e, EXIT_USAGE),
+        Err(status) => return status,
     };
-    if let Some(status) = common_flags(tool, &parsed) {
+    if let Err(status) = super::client_log(tool, &parsed) {
         return status;
     }
-    let level = parsed.value("log-level").unwrap_or("warning");
-    let Some(level) = crate::log::level_filter(level) else {
-        return fail(
-            tool.name,
-            format!("unknown log level '{level}'"),
-            EXIT_USAGE,
-        );
-    };
-    let _ = crate::log::init("brine", level, None);
     let picked: Vec<&str> = TARGET_FLAGS
         .iter()
         .filter(|(f, _)| parsed.has(f))
@@ -125,39 +116,25 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         return fail(tool.name, "give at most one target type option", EXIT_USAGE);
     }
     let tgt_type = picked.first().copied().unwrap_or("glob");
-    let out = match parsed.value("out").map(|n| (n, Outputter::from_name(n))) {
-        None => Outputter::Nested,
-        Some((_, Some(o))) => o,
-        Some((name, None)) => {
-            return fail(
-                tool.name,
-                format!(
-                    "unknown outputter '{name}' (one of {})",
-                    Outputter::NAMES.join(", ")
-                ),
-                EXIT_USAGE,
-            )
-        }
+    let out = match super::outputter(tool, &parsed) {
+        Ok(o) => o,
+        Err(status) => return status,
     };
     let dir = conf_dir(&parsed);
     let cfg = match MasterConfig::load(&dir) {
         Ok((cfg, _)) => cfg,
         Err(e) => return fail(tool.name, e, EXIT_USAGE),
     };
-    let secs = |name: &str, default: u64| -> Result<Duration, String> {
-        match parsed.value(name).map(str::parse::<f64>) {
-            None => Ok(Duration::from_secs(default)),
-            Some(Ok(t)) if t > 0.0 && t.is_finite() => Ok(Duration::from_secs_f64(t)),
-            Some(_) => Err(format!("--{name} takes a positive number of seconds")),
-        }
+    let secs = |name: &str, default: u64| {
+        super::seconds(tool, &parsed, name, Duration::from_secs(default))
     };
     let timeout = match secs("timeout", cfg.timeout) {
         Ok(t) => t,
-        Err(e) => return fail(tool.name, e, EXIT_USAGE),
+        Err(status) => return status,
     };
     let gather = match secs("gather-job-timeout", cfg.gather_job_timeout) {
         Ok(t) => t,
-        Err(e) => return fail(tool.name, e, EXIT_USAGE),
+        Err(status) => return status,
     };
     let [tgt, fun, words @ ..] = &parsed.positionals[..] else {
         return fail(

@@ -1,7 +1,7 @@
 //! `brine-call`: run an execution function on this minion, through the running daemon.
 
 use super::output::{self, Outputter};
-use super::{common_flags, conf_dir, fail, flags, tools, EXIT_USAGE};
+use super::{conf_dir, fail, tools, EXIT_USAGE};
 use crate::client::{self, BusClient, ClientError};
 use crate::config::MinionConfig;
 use crate::io::children::Children;
@@ -15,46 +15,20 @@ use std::time::Duration;
 /// Runs brine-call with these arguments; returns the exit status.
 pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     let tool = &tools::CALL;
-    let parsed = match flags::parse(tool, args) {
+    let parsed = match super::start(tool, args) {
         Ok(p) => p,
-        Err(e) => return fail(tool.name, e, EXIT_USAGE),
+        Err(status) => return status,
     };
-    if let Some(status) = common_flags(tool, &parsed) {
+    if let Err(status) = super::client_log(tool, &parsed) {
         return status;
     }
-    let level = parsed.value("log-level").unwrap_or("warning");
-    let Some(level) = crate::log::level_filter(level) else {
-        return fail(
-            tool.name,
-            format!("unknown log level '{level}'"),
-            EXIT_USAGE,
-        );
+    let out = match super::outputter(tool, &parsed) {
+        Ok(o) => o,
+        Err(status) => return status,
     };
-    let _ = crate::log::init("brine-call", level, None);
-    let out = match parsed.value("out").map(|n| (n, Outputter::from_name(n))) {
-        None => Outputter::Nested,
-        Some((_, Some(o))) => o,
-        Some((name, None)) => {
-            return fail(
-                tool.name,
-                format!(
-                    "unknown outputter '{name}' (one of {})",
-                    Outputter::NAMES.join(", ")
-                ),
-                EXIT_USAGE,
-            )
-        }
-    };
-    let timeout = match parsed.value("timeout").map(str::parse::<f64>) {
-        None => Duration::from_secs(60),
-        Some(Ok(t)) if t > 0.0 && t.is_finite() => Duration::from_secs_f64(t),
-        Some(_) => {
-            return fail(
-                tool.name,
-                "--timeout takes a positive number of seconds",
-                EXIT_USAGE,
-            )
-        }
+    let timeout = match super::seconds(tool, &parsed, "timeout", Duration::from_secs(60)) {
+        Ok(t) => t,
+        Err(status) => return status,
     };
     let Some((fun, words)) = parsed.positionals.split_first() else {
         return fail(

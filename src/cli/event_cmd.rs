@@ -1,6 +1,6 @@
 //! `brine-event` (and `brine-run state.event`): watch a bus and print matching events.
 
-use super::{common_flags, conf_dir, fail, flags, output, tools, EXIT_USAGE};
+use super::{conf_dir, fail, output, tools, EXIT_USAGE};
 use crate::client::{self, BusClient, ClientError, OwnedEvent};
 use crate::config::MasterConfig;
 use crate::matcher::MatchType;
@@ -143,13 +143,10 @@ pub fn node_socket(dir: &Path, node: &str) -> Result<PathBuf, String> {
 /// Runs brine-event with these arguments; returns the exit status.
 pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     let tool = &tools::EVENT;
-    let parsed = match flags::parse(tool, args) {
+    let parsed = match super::start(tool, args) {
         Ok(p) => p,
-        Err(e) => return fail(tool.name, e, EXIT_USAGE),
+        Err(status) => return status,
     };
-    if let Some(status) = common_flags(tool, &parsed) {
-        return status;
-    }
     if let Some(extra) = parsed.positionals.first() {
         return fail(
             tool.name,
@@ -157,15 +154,9 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
             EXIT_USAGE,
         );
     }
-    let level = parsed.value("log-level").unwrap_or("warning");
-    let Some(level) = crate::log::level_filter(level) else {
-        return fail(
-            tool.name,
-            format!("unknown log level '{level}'"),
-            EXIT_USAGE,
-        );
-    };
-    let _ = crate::log::init("brine-event", level, None);
+    if let Err(status) = super::client_log(tool, &parsed) {
+        return status;
+    }
     let count = match parsed.value("count").map(str::parse::<i64>) {
         None => -1,
         Some(Ok(n)) => n,

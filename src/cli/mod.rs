@@ -131,3 +131,62 @@ pub fn common_flags(tool: &flags::Tool, parsed: &flags::Parsed) -> Option<i32> {
     }
     None
 }
+
+/// Parses a tool's arguments and handles `--help`/`--version`; `Err(status)` when the
+/// tool should exit now (usage errors are printed).
+pub fn start(tool: &flags::Tool, args: Vec<std::ffi::OsString>) -> Result<flags::Parsed, i32> {
+    let parsed = flags::parse(tool, args).map_err(|e| fail(tool.name, e, EXIT_USAGE))?;
+    match common_flags(tool, &parsed) {
+        Some(status) => Err(status),
+        None => Ok(parsed),
+    }
+}
+
+/// Logging to stderr for a command-line client, at `-l` (default warning).
+pub fn client_log(tool: &flags::Tool, parsed: &flags::Parsed) -> Result<(), i32> {
+    let name = parsed.value("log-level").unwrap_or("warning");
+    let Some(level) = crate::log::level_filter(name) else {
+        return Err(fail(
+            tool.name,
+            format!("unknown log level '{name}'"),
+            EXIT_USAGE,
+        ));
+    };
+    let _ = crate::log::init(tool.name, level, None);
+    Ok(())
+}
+
+/// The `--out` outputter (default nested).
+pub fn outputter(tool: &flags::Tool, parsed: &flags::Parsed) -> Result<output::Outputter, i32> {
+    match parsed.value("out") {
+        None => Ok(output::Outputter::Nested),
+        Some(name) => output::Outputter::from_name(name).ok_or_else(|| {
+            fail(
+                tool.name,
+                format!(
+                    "unknown outputter '{name}' (one of {})",
+                    output::Outputter::NAMES.join(", ")
+                ),
+                EXIT_USAGE,
+            )
+        }),
+    }
+}
+
+/// A positive number of seconds given as `--NAME`, or `default`.
+pub fn seconds(
+    tool: &flags::Tool,
+    parsed: &flags::Parsed,
+    name: &str,
+    default: std::time::Duration,
+) -> Result<std::time::Duration, i32> {
+    match parsed.value(name).map(str::parse::<f64>) {
+        None => Ok(default),
+        Some(Ok(t)) if t > 0.0 && t.is_finite() => Ok(std::time::Duration::from_secs_f64(t)),
+        Some(_) => Err(fail(
+            tool.name,
+            format!("--{name} takes a positive number of seconds"),
+            EXIT_USAGE,
+        )),
+    }
+}

@@ -2,7 +2,7 @@
 
 use super::event_cmd::{self, Format, Watch, WatchError};
 use super::output::{self, Outputter};
-use super::{common_flags, conf_dir, fail, flags, tools, EXIT_USAGE};
+use super::{conf_dir, fail, tools, EXIT_USAGE};
 use crate::client::{self, BusClient, ClientError};
 use crate::config::MasterConfig;
 use crate::jobs::JidGen;
@@ -26,48 +26,20 @@ fn print(out: Outputter, v: &Value) {
 /// Runs brine-run with these arguments; returns the exit status.
 pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     let tool = &tools::RUN;
-    let parsed = match flags::parse(tool, args) {
+    let parsed = match super::start(tool, args) {
         Ok(p) => p,
-        Err(e) => return fail(tool.name, e, EXIT_USAGE),
+        Err(status) => return status,
     };
-    if let Some(status) = common_flags(tool, &parsed) {
+    if let Err(status) = super::client_log(tool, &parsed) {
         return status;
     }
-    let level = parsed.value("log-level").unwrap_or("warning");
-    let Some(level) = crate::log::level_filter(level) else {
-        return fail(
-            tool.name,
-            format!("unknown log level '{level}'"),
-            EXIT_USAGE,
-        );
+    let out = match super::outputter(tool, &parsed) {
+        Ok(o) => o,
+        Err(status) => return status,
     };
-    let _ = crate::log::init("brine-run", level, None);
-    let out = match parsed.value("out") {
-        None => Outputter::Nested,
-        Some(name) => match Outputter::from_name(name) {
-            Some(o) => o,
-            None => {
-                return fail(
-                    tool.name,
-                    format!(
-                        "unknown outputter '{name}' (one of {})",
-                        Outputter::NAMES.join(", ")
-                    ),
-                    EXIT_USAGE,
-                )
-            }
-        },
-    };
-    let timeout = match parsed.value("timeout").map(str::parse::<f64>) {
-        None => DEFAULT_ANSWER_TIMEOUT,
-        Some(Ok(t)) if t > 0.0 && t.is_finite() => Duration::from_secs_f64(t),
-        Some(_) => {
-            return fail(
-                tool.name,
-                "--timeout takes a positive number of seconds",
-                EXIT_USAGE,
-            )
-        }
+    let timeout = match super::seconds(tool, &parsed, "timeout", DEFAULT_ANSWER_TIMEOUT) {
+        Ok(t) => t,
+        Err(status) => return status,
     };
     let Some((fun, words)) = parsed.positionals.split_first() else {
         return fail(
