@@ -374,9 +374,6 @@ fn a_deleted_minion_cannot_read_publications_and_is_refused() {
         auths.contains(&("m1".into(), "pend".into())),
         "a deleted key comes back as new: {auths:?}"
     );
-    assert!(
-        net.master.auth().unwrap().refusals.no_session >= 1 || net.minions[1].drops.malformed == 0
-    );
 }
 
 fn wheel(net: &mut Net, fun: &str, kwarg: Value) {
