@@ -501,7 +501,8 @@ impl Master {
         self.cfg.interface = interface;
         self.cfg.publish_port = pp;
         self.cfg.ret_port = rp;
-        self.queues.set_sqlite_dir(self.cfg.sqlite_queue_dir.clone());
+        self.queues
+            .set_sqlite_dir(self.cfg.sqlite_queue_dir.clone());
         for i in 0..self.schedule.len() {
             self.timers.cancel(Timer::Schedule(i));
         }

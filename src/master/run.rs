@@ -201,9 +201,9 @@ impl Master {
         let outcome = match (r, p.plan.then) {
             (Err(e), _) => Outcome::exception(&fun, &e.to_string()),
             (Ok(v), Then::Return) => Outcome::ok(v),
-            (Ok(items), Then::ProcessQueue { queue, backend }) => {
-                Outcome::ok(Value::Object(self.fire_process(now, &queue, backend, items)))
-            }
+            (Ok(items), Then::ProcessQueue { queue, backend }) => Outcome::ok(Value::Object(
+                self.fire_process(now, &queue, backend, items),
+            )),
             (Ok(items), Then::ProcessRunner { queue, backend }) => {
                 let data = self.fire_process(now, &queue, backend, items);
                 let calls = match data.get("items") {

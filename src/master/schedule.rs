@@ -231,9 +231,12 @@ mod tests {
         }));
         assert_eq!(e.len(), 1);
         assert_eq!(errors.len(), 5);
-        assert!(errors.iter().any(|m| m.starts_with("schedule entry badfun: nope.nope")));
+        assert!(errors
+            .iter()
+            .any(|m| m.starts_with("schedule entry badfun: nope.nope")));
         assert!(errors.iter().all(|m| m.ends_with("it will not run")));
-        let (e, errors) = parse(&json!({"enabled": false, "x": {"function": "manage.up", "seconds": 1}}));
+        let (e, errors) =
+            parse(&json!({"enabled": false, "x": {"function": "manage.up", "seconds": 1}}));
         assert!(e.is_empty() && errors.is_empty());
         let (_, errors) = parse(&json!("every day"));
         assert_eq!(errors.len(), 1);

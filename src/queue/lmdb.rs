@@ -8,7 +8,7 @@
 //!
 //! A name never holds NUL, so one queue's keys are never a prefix of another's.
 
-use super::{Items, Op, Outcome, QueueError, Quantity, EXISTS_MANY, EXISTS_ONE};
+use super::{Items, Op, Outcome, Quantity, QueueError, EXISTS_MANY, EXISTS_ONE};
 use crate::store::{Store, StoreError, Table, Txn, WriteTxn};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -298,7 +298,10 @@ mod tests {
         assert_eq!(insert(&mut q, "q", json!("zeta")), json!(true));
         assert_eq!(insert(&mut q, "q", json!(["alpha", "mid"])), json!(true));
         assert_eq!(insert(&mut q, "q", json!("alpha")), json!(EXISTS_ONE));
-        assert_eq!(insert(&mut q, "q", json!(["new", "zeta"])), json!(EXISTS_MANY));
+        assert_eq!(
+            insert(&mut q, "q", json!(["new", "zeta"])),
+            json!(EXISTS_MANY)
+        );
         assert_eq!(insert(&mut q, "q", json!(["x", "x"])), json!(EXISTS_MANY));
         assert_eq!(
             run(&mut q, Op::ListItems { queue: "q".into() }),
@@ -311,12 +314,16 @@ mod tests {
             json!(EXISTS_ONE),
             "maps compare by value, not key order"
         );
+        assert_eq!(run(&mut q, Op::ListLength { queue: "q".into() }), json!(4));
         assert_eq!(
-            run(&mut q, Op::ListLength { queue: "q".into() }),
-            json!(4)
+            pop(&mut q, "q", Quantity::Count(2)),
+            json!(["zeta", "alpha"])
         );
-        assert_eq!(pop(&mut q, "q", Quantity::Count(2)), json!(["zeta", "alpha"]));
-        assert_eq!(insert(&mut q, "q", json!("zeta")), json!(true), "popped, so new");
+        assert_eq!(
+            insert(&mut q, "q", json!("zeta")),
+            json!(true),
+            "popped, so new"
+        );
         assert_eq!(
             pop(&mut q, "q", Quantity::All),
             json!(["mid", {"a": [1], "b": 1}, "zeta"])
@@ -346,10 +353,7 @@ mod tests {
             run(&mut q, Op::ListItems { queue: "q".into() }),
             json!(["c"])
         );
-        assert_eq!(
-            run(&mut q, Op::ListLength { queue: "q".into() }),
-            json!(1)
-        );
+        assert_eq!(run(&mut q, Op::ListLength { queue: "q".into() }), json!(1));
     }
 
     #[test]
@@ -413,7 +417,12 @@ mod tests {
         assert_eq!(insert(&mut q, "big", Value::Array(items)), json!(true));
         assert!(store.map_size() > 1 << 20);
         assert_eq!(
-            run(&mut q, Op::ListLength { queue: "big".into() }),
+            run(
+                &mut q,
+                Op::ListLength {
+                    queue: "big".into()
+                }
+            ),
             json!(3000)
         );
     }

@@ -62,9 +62,8 @@ impl Quantity {
     pub fn parse(v: &Value) -> Result<Quantity, String> {
         let n = match v {
             Value::String(s) if s == "all" => return Ok(Quantity::All),
-            Value::String(s) => python_int(s).ok_or_else(|| {
-                format!("invalid literal for int() with base 10: {}", py_repr(s))
-            }),
+            Value::String(s) => python_int(s)
+                .ok_or_else(|| format!("invalid literal for int() with base 10: {}", py_repr(s))),
             Value::Bool(b) => Ok(i64::from(*b)),
             Value::Number(n) => n
                 .as_i64()
@@ -434,7 +433,11 @@ impl Queues {
     }
 
     /// Every queue of `backend` with its items, oldest first.
-    fn dump(&mut self, backend: Backend, only: Option<&str>) -> Result<Vec<(String, Vec<Value>)>, QueueError> {
+    fn dump(
+        &mut self,
+        backend: Backend,
+        only: Option<&str>,
+    ) -> Result<Vec<(String, Vec<Value>)>, QueueError> {
         match backend {
             Backend::Lmdb => {
                 let (store, tables) = self.lmdb.as_ref().ok_or_else(no_lmdb)?;

@@ -15,7 +15,7 @@
 //! never waits for a lock here (busy timeout 0): a file locked by another process is an
 //! error, not a stalled loop. This is the only module that names rusqlite.
 
-use super::{Items, Op, Outcome, QueueError, Quantity, EXISTS_MANY, EXISTS_ONE};
+use super::{Items, Op, Outcome, Quantity, QueueError, EXISTS_MANY, EXISTS_ONE};
 use rusqlite::{params, Connection, OpenFlags};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -319,9 +319,7 @@ impl Sqlite {
 
     fn length(&mut self, name: &str) -> Outcome {
         let sql = format!("SELECT COUNT(*) FROM {}", ident(name));
-        let r = self
-            .conn(name)?
-            .query_row(&sql, [], |r| r.get::<_, i64>(0));
+        let r = self.conn(name)?.query_row(&sql, [], |r| r.get::<_, i64>(0));
         r.map(Value::from).map_err(|e| self.sqlite_err(name, &e))
     }
 
@@ -492,11 +490,24 @@ mod tests {
     fn reads_and_writes_salts_format() {
         let dir = tempfile::tempdir().unwrap();
         let qdir = dir.path().join("queues");
-        salt_queue(&qdir, "salty", &["zulu", "alpha", "{'fun': 'test.arg', 'args': [], 'kwargs': {}}"]);
+        salt_queue(
+            &qdir,
+            "salty",
+            &[
+                "zulu",
+                "alpha",
+                "{'fun': 'test.arg', 'args': [], 'kwargs': {}}",
+            ],
+        );
         let mut s = Sqlite::new(qdir.clone());
         assert_eq!(run(&mut s, Op::ListQueues), json!(["salty"]));
         assert_eq!(
-            run(&mut s, Op::ListLength { queue: "salty".into() }),
+            run(
+                &mut s,
+                Op::ListLength {
+                    queue: "salty".into()
+                }
+            ),
             json!(3)
         );
         assert_eq!(
@@ -547,7 +558,9 @@ mod tests {
             &mut s,
             Op::Insert {
                 queue: "salty".into(),
-                items: Items::One(json!({"fun": "event.send", "args": ["t"], "kwargs": {"é": "it's"}})),
+                items: Items::One(
+                    json!({"fun": "event.send", "args": ["t"], "kwargs": {"é": "it's"}}),
+                ),
             },
         );
         drop(s);
@@ -568,15 +581,34 @@ mod tests {
         for name in ["select", "my-queue", "with \"quote\"", "name"] {
             let items = Items::Many(vec![json!("name"), json!("it's"), json!("a\"b")]);
             assert_eq!(
-                run(&mut s, Op::Insert { queue: name.into(), items: items.clone() }),
+                run(
+                    &mut s,
+                    Op::Insert {
+                        queue: name.into(),
+                        items: items.clone()
+                    }
+                ),
                 json!(true)
             );
             assert_eq!(
-                run(&mut s, Op::Delete { queue: name.into(), items: Items::One(json!("it's")) }),
+                run(
+                    &mut s,
+                    Op::Delete {
+                        queue: name.into(),
+                        items: Items::One(json!("it's"))
+                    }
+                ),
                 json!(true)
             );
             assert_eq!(
-                run(&mut s, Op::Pop { queue: name.into(), quantity: Quantity::All, is_runner: false }),
+                run(
+                    &mut s,
+                    Op::Pop {
+                        queue: name.into(),
+                        quantity: Quantity::All,
+                        is_runner: false
+                    }
+                ),
                 json!(["name", "a\"b"])
             );
         }
@@ -595,10 +627,23 @@ mod tests {
         other.execute_batch("BEGIN IMMEDIATE").unwrap();
         let mut s = Sqlite::new(qdir);
         let t = std::time::Instant::now();
-        let r = s.execute(&[&Op::ListLength { queue: "locked".into() }]).pop().unwrap();
+        let r = s
+            .execute(&[&Op::ListLength {
+                queue: "locked".into(),
+            }])
+            .pop()
+            .unwrap();
         assert!(r.unwrap_err().to_string().contains("locked"));
         assert!(t.elapsed() < Duration::from_secs(1));
         other.execute_batch("COMMIT").unwrap();
-        assert_eq!(run(&mut s, Op::ListLength { queue: "locked".into() }), json!(1));
+        assert_eq!(
+            run(
+                &mut s,
+                Op::ListLength {
+                    queue: "locked".into()
+                }
+            ),
+            json!(1)
+        );
     }
 }

@@ -72,37 +72,79 @@ macro_rules! queue_runner {
     };
 }
 
-queue_runner!(INSERT, "queue.insert",
-    [p("queue", Default::Required), p("items", Default::Required), BACKEND],
+queue_runner!(
+    INSERT,
+    "queue.insert",
+    [
+        p("queue", Default::Required),
+        p("items", Default::Required),
+        BACKEND
+    ],
     "Add ITEMS (a string, a map, or a list of them) to QUEUE; an item already there is refused.",
-    plan_insert);
-queue_runner!(DELETE, "queue.delete",
-    [p("queue", Default::Required), p("items", Default::Required), BACKEND],
+    plan_insert
+);
+queue_runner!(
+    DELETE,
+    "queue.delete",
+    [
+        p("queue", Default::Required),
+        p("items", Default::Required),
+        BACKEND
+    ],
     "Remove ITEMS (an item or a list) from QUEUE; absent items are not an error.",
-    plan_delete);
-queue_runner!(LIST_QUEUES, "queue.list_queues", [BACKEND],
-    "List the queues of the backend.", plan_list_queues);
-queue_runner!(LIST_LENGTH, "queue.list_length",
+    plan_delete
+);
+queue_runner!(
+    LIST_QUEUES,
+    "queue.list_queues",
+    [BACKEND],
+    "List the queues of the backend.",
+    plan_list_queues
+);
+queue_runner!(
+    LIST_LENGTH,
+    "queue.list_length",
     [p("queue", Default::Required), BACKEND],
-    "The number of items in QUEUE.", plan_list_length);
-queue_runner!(LIST_ITEMS, "queue.list_items",
+    "The number of items in QUEUE.",
+    plan_list_length
+);
+queue_runner!(
+    LIST_ITEMS,
+    "queue.list_items",
     [p("queue", Default::Required), BACKEND],
-    "The items of QUEUE, oldest first.", plan_list_items);
-queue_runner!(POP, "queue.pop",
-    [p("queue", Default::Required), p("quantity", Default::Int(1)), BACKEND,
-     p("is_runner", Default::Bool(false))],
+    "The items of QUEUE, oldest first.",
+    plan_list_items
+);
+queue_runner!(
+    POP,
+    "queue.pop",
+    [
+        p("queue", Default::Required),
+        p("quantity", Default::Int(1)),
+        BACKEND,
+        p("is_runner", Default::Bool(false))
+    ],
     "Remove and return the QUANTITY (default 1, or all) oldest items of QUEUE.",
-    plan_pop);
+    plan_pop
+);
 queue_runner!(PROCESS_QUEUE, "queue.process_queue",
     [p("queue", Default::Required), p("quantity", Default::Int(1)), BACKEND,
      p("is_runner", Default::Bool(false))],
     "Pop QUANTITY items and fire salt/queue/QUEUE/process with items, backend and queue (also when empty); returns that map.",
     plan_process_queue);
-queue_runner!(INSERT_RUNNER, "queue.insert_runner",
-    [p("fun", Default::Required), p("args", Default::Null), p("kwargs", Default::Null),
-     p("queue", Default::Null), p("backend", Default::Null)],
+queue_runner!(
+    INSERT_RUNNER,
+    "queue.insert_runner",
+    [
+        p("fun", Default::Required),
+        p("args", Default::Null),
+        p("kwargs", Default::Null),
+        p("queue", Default::Null),
+        p("backend", Default::Null)
+    ],
     "Queue a runner call {fun, args, kwargs} (queue and backend default from runner_queue).",
-    plan_insert_runner);
+    plan_insert_runner
+);
 queue_runner!(PROCESS_RUNNER, "queue.process_runner",
     [p("quantity", Default::Int(1)), p("queue", Default::Null), p("backend", Default::Null)],
     "Pop QUANTITY queued runner calls and run each in order (queue and backend default from runner_queue).",
@@ -155,11 +197,17 @@ fn arg(args: &[Value], i: usize) -> &Value {
 }
 
 fn plan_insert(_: &MasterConfig, a: &[Value]) -> Planned {
-    plan_items("queue.insert", a, |queue, items| Op::Insert { queue, items })
+    plan_items("queue.insert", a, |queue, items| Op::Insert {
+        queue,
+        items,
+    })
 }
 
 fn plan_delete(_: &MasterConfig, a: &[Value]) -> Planned {
-    plan_items("queue.delete", a, |queue, items| Op::Delete { queue, items })
+    plan_items("queue.delete", a, |queue, items| Op::Delete {
+        queue,
+        items,
+    })
 }
 
 fn plan_items(fun: &str, a: &[Value], op: fn(String, Items) -> Op) -> Planned {
@@ -229,7 +277,13 @@ fn plan_pop(_: &MasterConfig, a: &[Value]) -> Planned {
 
 fn plan_process_queue(_: &MasterConfig, a: &[Value]) -> Planned {
     let is_runner = crate::modules::truthy(arg(a, 3));
-    match pop_plan("queue.process_queue", arg(a, 0), arg(a, 1), arg(a, 2), is_runner) {
+    match pop_plan(
+        "queue.process_queue",
+        arg(a, 0),
+        arg(a, 1),
+        arg(a, 2),
+        is_runner,
+    ) {
         Ok((b, queue, op)) => Planned::Run(Plan {
             call: Call { backend: b, op },
             then: Then::ProcessQueue {
@@ -245,7 +299,10 @@ fn plan_process_queue(_: &MasterConfig, a: &[Value]) -> Planned {
 fn runner_queue(cfg: &MasterConfig, queue: &Value, backend: &Value) -> (Value, Value) {
     let conf = cfg.runner_queue.as_object();
     let pick = |given: &Value, key: &str| match given {
-        Value::Null => conf.and_then(|m| m.get(key)).cloned().unwrap_or(Value::Null),
+        Value::Null => conf
+            .and_then(|m| m.get(key))
+            .cloned()
+            .unwrap_or(Value::Null),
         v => v.clone(),
     };
     let b = match pick(backend, "backend") {
@@ -444,7 +501,12 @@ mod tests {
     fn insert_runner_builds_salts_item() {
         let mut c = cfg();
         c.runner_queue = json!({"queue": "runners"});
-        let bound = super::super::bind(&INSERT_RUNNER, &[json!("event.send"), json!("a,b")], &Map::new()).unwrap();
+        let bound = super::super::bind(
+            &INSERT_RUNNER,
+            &[json!("event.send"), json!("a,b")],
+            &Map::new(),
+        )
+        .unwrap();
         match plan_insert_runner(&c, &bound) {
             Planned::Run(p) => {
                 assert_eq!(p.call.backend, Backend::Lmdb);
@@ -452,7 +514,9 @@ mod tests {
                     p.call.op,
                     Op::Insert {
                         queue: "runners".into(),
-                        items: Items::One(json!({"fun": "event.send", "args": ["a", "b"], "kwargs": {}}))
+                        items: Items::One(
+                            json!({"fun": "event.send", "args": ["a", "b"], "kwargs": {}})
+                        )
                     }
                 );
             }
@@ -462,8 +526,15 @@ mod tests {
             Planned::Done(o) => assert!(o.ret.as_str().unwrap().contains("runner_queue")),
             other => panic!("{other:?}"),
         }
-        match plan(&INSERT_RUNNER, &[json!("nope.nope"), Value::Null, Value::Null, json!("q")]) {
-            Planned::Done(o) => assert!(o.ret.as_str().unwrap().contains("'nope.nope' is not available")),
+        match plan(
+            &INSERT_RUNNER,
+            &[json!("nope.nope"), Value::Null, Value::Null, json!("q")],
+        ) {
+            Planned::Done(o) => assert!(o
+                .ret
+                .as_str()
+                .unwrap()
+                .contains("'nope.nope' is not available")),
             other => panic!("{other:?}"),
         }
     }
@@ -471,8 +542,13 @@ mod tests {
     #[test]
     fn runner_calls_are_checked() {
         assert_eq!(
-            runner_call(&json!({"fun": "event.send", "args": ["t"], "kwargs": {"data": {}}})).unwrap(),
-            ("event.send".into(), vec![json!("t")], json!({"data": {}}).as_object().unwrap().clone())
+            runner_call(&json!({"fun": "event.send", "args": ["t"], "kwargs": {"data": {}}}))
+                .unwrap(),
+            (
+                "event.send".into(),
+                vec![json!("t")],
+                json!({"data": {}}).as_object().unwrap().clone()
+            )
         );
         assert!(runner_call(&json!("event.send")).is_err());
         assert!(runner_call(&json!({"args": []})).is_err());
