@@ -421,7 +421,7 @@ fn answered_writes_survive_sigkill_and_pops_are_exactly_once() {
                     }
                 }
                 drop(s);
-                if n % 3 == 0 {
+                if n.is_multiple_of(3) {
                     let r = call(c, "queue.pop", vec![json!("crash"), json!(1)]);
                     let mut s = seen.lock().unwrap();
                     match r {

@@ -215,8 +215,9 @@ pub fn roff_prose(body: &str) -> String {
                 s.push_str(".PP\n");
             }
             first = false;
+            // Keep the indentation under the example's two spaces: YAML needs it.
             let text = if example {
-                line.trim_start()
+                line.strip_prefix("  ").unwrap_or(line).trim_end()
             } else {
                 line.trim()
             };

@@ -42,6 +42,7 @@ pub fn man_pages() -> Vec<(String, String)> {
             "configuration of brine-minion",
             tools::MINION_CONF_INTRO,
             crate::config::MINION_KEYS,
+            &[],
         ),
     ));
     pages.push((
@@ -51,6 +52,7 @@ pub fn man_pages() -> Vec<(String, String)> {
             "configuration of brine-master",
             tools::MASTER_CONF_INTRO,
             crate::config::MASTER_KEYS,
+            tools::MASTER_CONF_SECTIONS,
         ),
     ));
     pages

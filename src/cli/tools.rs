@@ -175,12 +175,16 @@ pub const RUN: Tool = Tool {
             body: "event.send TAG [DATA]\n\nFire DATA, a map (default {}), on the master bus under TAG. The data is not wrapped: a reactor reads data['key'], unlike events sent from a minion. Returns True.\n\nstate.event [TAGMATCH] [count=N] [pretty=True] [quiet=True]\n\nPrint the events whose tag matches TAGMATCH (a glob or an anchored regular expression, default *) as the tag, a TAB and the data as JSON, until COUNT events matched (-1, the default, means forever). This is brine-event(1) under Salt's name.",
         },
         Section {
+            title: "QUEUES",
+            body: "The queue.* runners keep Salt's names, signatures and output. Every one takes backend=lmdb (the default) or backend=sqlite. An item is a string or a map; a list inserts or deletes several.\n\nThe lmdb backend lives in the master's store under cachedir. A queue is a set (an item is stored once: a duplicate insert prints Item already exists in this queue., or One or more items already exists in this queue. for a list, which then inserts none of its items) that pops oldest first. Every write is on disk before brine-run is answered, and the writes of one turn of the master's loop share one transaction and one commit. Two pops never return the same item.\n\nThe sqlite backend reads and writes Salt's own files: one QUEUE.db per queue in sqlite_queue_dir (default cachedir/queues) with a table named after the queue (id INTEGER PRIMARY KEY, name TEXT UNIQUE). A queue directory written by Salt's salt-run works here unchanged, and the other way round. Duplicates print Salt's message with SQLite's text after sqlite error:. Unlike Salt, names and items are quoted properly (any name without / works, an item may hold quotes), items pop oldest first rather than in text order (salt#56421), a list with a duplicate inserts none of its items, and a pop takes its items in one immediate transaction, so concurrent pops never share one. A queue file locked by another process is an error at once; the master never waits for it.\n\nqueue.process_queue fires salt/queue/QUEUE/process with items, backend and queue (also when nothing was popped) for a reactor to act on, and prints that map. A bad quantity fires salt/run/JID/progress with errors and prints False. queue.insert_runner and queue.process_runner queue runner calls ({fun, args, kwargs}) and run them in order; their queue and backend default to the master's runner_queue setting ({queue: NAME, backend: lmdb}).",
+        },
+        Section {
             title: "EXIT STATUS",
             body: "0 when the runner succeeded. 1 when it failed or does not exist ('foo.bar' is not available.). 2 for a usage or configuration error, or when no master is running.",
         },
         Section {
             title: "EXAMPLES",
-            body: "  brine-run event.send myco/deploy/done '{version: 1.2, ok: true}'\n  brine-run state.event 'salt/job/*' count=3 pretty=True\n  brine-run --out json event.send t",
+            body: "  brine-run event.send myco/deploy/done '{version: 1.2, ok: true}'\n  brine-run state.event 'salt/job/*' count=3 pretty=True\n  brine-run --out json event.send t\n  brine-run queue.insert myqueue '[\"item2\", \"item3\"]'\n  brine-run queue.pop myqueue all\n  brine-run queue.process_queue decom all\n  brine-run queue.list_items myqueue backend=sqlite\n  brine-run queue.migrate sqlite lmdb myqueue\n  brine-run queue.insert_runner event.send my/tag kwargs='{data: {a: 1}}' queue=runners",
         },
         Section {
             title: "SEE ALSO",
@@ -376,7 +380,13 @@ pub const MINION_CONF_INTRO: &str = "brine-minion reads its configuration from D
 pub const MASTER_CONF_INTRO: &str = "brine-master reads its configuration from DIR/master and then from every DIR/master.d/*.conf in name order, where DIR is given with -c (default /etc/brine). Each file is a YAML map; a key in a later file replaces the same key from an earlier one. Keys and defaults follow Salt's master configuration, so an existing Salt master file works; keys brine does not know are reported with a warning and ignored.\n\nYAML 1.1 booleans are read as Salt reads them (yes, no, on, off, True, False). A file that is not valid YAML, or a value of the wrong type, stops the daemon with one line naming the file, line and column, and exit status 2.";
 
 /// A configuration man page listing every key with its default.
-pub fn config_page(name: &str, summary: &str, intro: &str, keys: &[KeyDoc]) -> String {
+pub fn config_page(
+    name: &str,
+    summary: &str,
+    intro: &str,
+    keys: &[KeyDoc],
+    extra: &[Section],
+) -> String {
     let mut s = format!(
         ".TH {} 5 \"\" \"brine {}\" \"brine manual\"\n.SH NAME\n{name} \\- {}\n.SH DESCRIPTION\n",
         name.to_uppercase(),
@@ -393,6 +403,16 @@ pub fn config_page(name: &str, summary: &str, intro: &str, keys: &[KeyDoc]) -> S
             roff_escape(k.doc)
         ));
     }
+    for sec in extra {
+        s.push_str(&format!(".SH {}\n", roff_escape(sec.title)));
+        s.push_str(&roff_prose(sec.body));
+    }
     s.push_str(".SH SEE ALSO\nbrine\\-master(8)\n");
     s
 }
+
+/// Sections of `brine-master.conf(5)` after its keys.
+pub const MASTER_CONF_SECTIONS: &[Section] = &[Section {
+    title: "SCHEDULE",
+    body: "schedule: runs runner functions periodically, as timers of the master's event loop. Each entry is a map under a name of your choice with function (a runner, such as queue.process_queue), an interval as any sum of seconds, minutes, hours and days, and optionally args (a list), kwargs (a map), splay (a number N for a random extra delay of 0 to N seconds, or {start: A, end: B}), run_on_start (run once as soon as the master starts) and enabled (false turns the entry off; enabled: false at the top turns the whole schedule off). Each run fires the runner's salt/run/JID/new and salt/run/JID/ret events with user Schedule. An entry with an unknown function, no interval, or a cron or when key is logged with its name and does not run; the others do. SIGHUP re-reads the schedule.\n\nThe decommission pattern (a queue drained every five minutes into a reactor):\n\n  schedule:\n    decom_queue:\n      function: queue.process_queue\n      minutes: 5\n      args: [decom]\n      kwargs: {quantity: all}\n\nQueued runner calls, two each minute:\n\n  runner_queue: {queue: runners, backend: lmdb}\n  schedule:\n    runner queue:\n      function: queue.process_runner\n      minutes: 1\n      kwargs: {quantity: 2}",
+}];

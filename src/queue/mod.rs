@@ -441,8 +441,7 @@ impl Queues {
         match backend {
             Backend::Lmdb => {
                 let (store, tables) = self.lmdb.as_ref().ok_or_else(no_lmdb)?;
-                let r = store.read(|txn| Ok(tables.dump(txn, only)))?;
-                r
+                store.read(|txn| Ok(tables.dump(txn, only)))?
             }
             Backend::Sqlite => self.sqlite.dump(only),
         }

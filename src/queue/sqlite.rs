@@ -353,15 +353,7 @@ impl Sqlite {
         let mut open: Vec<String> = Vec::new();
         let mut failed_begin: HashMap<String, String> = HashMap::new();
         for op in ops {
-            let queue = match op {
-                Op::Insert { queue, .. }
-                | Op::Delete { queue, .. }
-                | Op::ListItems { queue }
-                | Op::ListLength { queue }
-                | Op::Pop { queue, .. } => Some(queue.as_str()),
-                Op::ListQueues | Op::Migrate { .. } => None,
-            };
-            if let Some(q) = queue {
+            if let Some(q) = op_queue(op) {
                 if let Some(e) = failed_begin.get(q) {
                     results.push(Err(QueueError::Sqlite {
                         path: self.path(q),
@@ -445,7 +437,7 @@ impl Sqlite {
     }
 }
 
-fn op_queue<'a>(op: &'a Op) -> Option<&'a str> {
+fn op_queue(op: &Op) -> Option<&str> {
     match op {
         Op::Insert { queue, .. }
         | Op::Delete { queue, .. }

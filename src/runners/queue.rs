@@ -411,8 +411,11 @@ fn plan_migrate(_: &MasterConfig, a: &[Value]) -> Planned {
     }
 }
 
-/// One runner call popped by `process_runner`: `(fun, args, kwargs)`, or why it is not one.
-pub fn runner_call(item: &Value) -> Result<(String, Vec<Value>, Map<String, Value>), String> {
+/// A queued runner call: its function, positional and keyword arguments.
+pub type RunnerCall = (String, Vec<Value>, Map<String, Value>);
+
+/// One runner call popped by `process_runner`, or why it is not one.
+pub fn runner_call(item: &Value) -> Result<RunnerCall, String> {
     let m = item.as_object().ok_or_else(|| {
         format!(
             "not a runner call: {}",
