@@ -325,6 +325,24 @@ fn process_queue_fires_its_event_and_runner_calls_run_in_order() {
     }
     assert_eq!(tags, ["first/tag", "second/tag"]);
     check(&m, &["queue.list_length", "runq"], "0\n");
+    // The same on Salt's sqlite format, where the call is stored as Salt stores it.
+    check(
+        &m,
+        &["queue.insert_runner", "event.send", "third/tag", "queue=sq", "backend=sqlite"],
+        "True\n",
+    );
+    check(
+        &m,
+        &["queue.list_items", "sq", "backend=sqlite"],
+        "- {'fun': 'event.send', 'args': ['third/tag'], 'kwargs': {}}\n",
+    );
+    check(&m, &["queue.process_runner", "queue=sq", "backend=sqlite"], "None\n");
+    loop {
+        let ev = c.next_event(Some(T)).unwrap();
+        if ev.tag == "third/tag" {
+            break;
+        }
+    }
     let (out, code) = run(&m, &["queue.insert_runner", "no.such"]);
     assert!(out.contains("'no.such' is not available."), "{out}");
     assert_eq!(code, 1);
