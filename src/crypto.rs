@@ -473,7 +473,10 @@ pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
         let rc = ffi::crypto_auth_hmacsha256_final(st, out.as_mut_ptr());
         debug_assert_eq!(rc, 0);
         // The state holds key-derived pads: wipe them.
-        ffi::sodium_memzero(st.cast(), std::mem::size_of::<ffi::crypto_auth_hmacsha256_state>());
+        ffi::sodium_memzero(
+            st.cast(),
+            std::mem::size_of::<ffi::crypto_auth_hmacsha256_state>(),
+        );
     }
     out
 }
@@ -481,7 +484,8 @@ pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
 /// Compares two byte strings in time that depends only on their lengths.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len()
-        && (a.is_empty() || unsafe { ffi::sodium_memcmp(a.as_ptr().cast(), b.as_ptr().cast(), a.len()) } == 0)
+        && (a.is_empty()
+            || unsafe { ffi::sodium_memcmp(a.as_ptr().cast(), b.as_ptr().cast(), a.len()) } == 0)
 }
 
 const B64: libc::c_int = ffi::sodium_base64_VARIANT_ORIGINAL as libc::c_int;

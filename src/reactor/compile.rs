@@ -81,7 +81,7 @@ impl Reaction {
     /// The reaction type.
     pub fn kind(&self) -> Kind {
         match self.call {
-            Call::Local { .. } => Kind::Local,
+            Call::Local(_) => Kind::Local,
             Call::Runner => Kind::Runner,
             Call::Wheel => Kind::Wheel,
             Call::Caller => Kind::Caller,
@@ -94,24 +94,28 @@ impl Reaction {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Call {
     /// `LocalClient.cmd_async(tgt, fun, arg, kwarg, tgt_type, ret, ...)`.
-    Local {
-        /// The target expression (a string, or a list for `list` targeting).
-        tgt: Value,
-        /// `tgt_type` (or the older `expr_form`), default `glob`.
-        tgt_type: String,
-        /// Returners, comma-separated, as `cmd_async`'s `ret`.
-        ret: Option<String>,
-        /// `timeout` in seconds, when given.
-        timeout: Option<u64>,
-        /// Any other chunk keys, which `cmd_async` passes on to the publication.
-        options: Map<String, Value>,
-    },
+    Local(Box<Target>),
     /// `RunnerClient.low(fun, {arg, kwarg, __user__: "Reactor"})`.
     Runner,
     /// `Wheel.low(fun, {arg, kwarg, __user__: "Reactor"})`.
     Wheel,
     /// `Caller.cmd(fun, *arg, **kwarg)`.
     Caller,
+}
+
+/// Where and how a local reaction publishes its job.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Target {
+    /// The target expression (a string, or a list for `list` targeting).
+    pub tgt: Value,
+    /// `tgt_type` (or the older `expr_form`), default `glob`.
+    pub tgt_type: String,
+    /// Returners, comma-separated, as `cmd_async`'s `ret`.
+    pub ret: Option<String>,
+    /// `timeout` in seconds, when given.
+    pub timeout: Option<u64>,
+    /// Any other chunk keys, which `cmd_async` passes on to the publication.
+    pub options: Map<String, Value>,
 }
 
 /// A per-reaction message: a reaction skipped, or a warning about one that still runs. The
@@ -357,7 +361,9 @@ fn chunk(declared: &Declared) -> Result<Option<Chunk>, String> {
         None => (key.clone(), Vec::new()),
     };
     let kind = Kind::from_state(&state).ok_or_else(|| {
-        format!("unknown reaction type '{state}' in '{key}' (use local, cmd, runner, wheel or caller)")
+        format!(
+            "unknown reaction type '{state}' in '{key}' (use local, cmd, runner, wheel or caller)"
+        )
     })?;
     let mut low = Map::new();
     low.insert("state".to_owned(), Value::String(state.clone()));
@@ -404,7 +410,11 @@ fn chunk(declared: &Declared) -> Result<Option<Chunk>, String> {
         }
     }
     let fun = match funs.as_slice() {
-        [] => return Err(format!("'{key}' names no function (expected {key}.module.function)")),
+        [] => {
+            return Err(format!(
+                "'{key}' names no function (expected {key}.module.function)"
+            ))
+        }
         [fun] if fun.is_empty() => return Err(format!("'{key}' names no function")),
         [fun] => fun.clone(),
         more => {
@@ -485,7 +495,12 @@ fn resolve(
     warnings: &mut Vec<Notice>,
 ) -> Result<Reaction, String> {
     let (id, kind, fun, low) = (&chunk.id, chunk.kind, &chunk.fun, &chunk.low);
-    let failed = |why: &str| format!("Reactor '{id}' failed to execute {} '{fun}': {why}", kind.name());
+    let failed = |why: &str| {
+        format!(
+            "Reactor '{id}' failed to execute {} '{fun}': {why}",
+            kind.name()
+        )
+    };
     let mut warn = |message: String| {
         warnings.push(Notice {
             id: id.clone(),
@@ -525,7 +540,8 @@ fn resolve(
         };
         (arg, kwarg)
     } else {
-        let (mut bound_arg, mut bound_kwarg) = (Value::Array(Vec::new()), Value::Object(Map::new()));
+        let (mut bound_arg, mut bound_kwarg) =
+            (Value::Array(Vec::new()), Value::Object(Map::new()));
         if matches!(kind, Kind::Runner | Kind::Wheel)
             && !(low.contains_key("arg") && low.contains_key("kwarg"))
         {
@@ -547,11 +563,21 @@ fn resolve(
     };
     let arg = match arg {
         Value::Array(items) => items,
-        other => return Err(failed(&format!("arg must be a list, found {}", kind_of(&other)))),
+        other => {
+            return Err(failed(&format!(
+                "arg must be a list, found {}",
+                kind_of(&other)
+            )))
+        }
     };
     let kwarg = match kwarg {
         Value::Object(map) => map,
-        other => return Err(failed(&format!("kwarg must be a map, found {}", kind_of(&other)))),
+        other => {
+            return Err(failed(&format!(
+                "kwarg must be a map, found {}",
+                kind_of(&other)
+            )))
+        }
     };
     let call = match kind {
         Kind::Runner => Call::Runner,
@@ -571,7 +597,16 @@ fn resolve(
 
 /// Chunk keys a local reaction reads itself; the rest go to `cmd_async` as they are.
 const LOCAL_KEYS: &[&str] = &[
-    "__id__", "__sls__", "tgt", "tgt_type", "expr_form", "ret", "timeout", "arg", "kwarg", "args",
+    "__id__",
+    "__sls__",
+    "tgt",
+    "tgt_type",
+    "expr_form",
+    "ret",
+    "timeout",
+    "arg",
+    "kwarg",
+    "args",
 ];
 
 /// The target and `cmd_async` options of a local reaction.
@@ -596,20 +631,28 @@ fn local_call(
         }
         (None, None) => "glob".to_owned(),
         (Some(other), _) | (None, Some(other)) => {
-            return Err(failed(&format!("tgt_type must be a string, found {}", kind_of(other))))
+            return Err(failed(&format!(
+                "tgt_type must be a string, found {}",
+                kind_of(other)
+            )))
         }
     };
     let ret = match low.get("ret") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(other) => {
-            return Err(failed(&format!("ret must be a string, found {}", kind_of(other))))
+            return Err(failed(&format!(
+                "ret must be a string, found {}",
+                kind_of(other)
+            )))
         }
     };
     let timeout = match low.get("timeout") {
         None | Some(Value::Null) => None,
         Some(v) => Some(v.as_u64().ok_or_else(|| {
-            failed(&format!("timeout must be a whole number of seconds, found {v}"))
+            failed(&format!(
+                "timeout must be a whole number of seconds, found {v}"
+            ))
         })?),
     };
     let options = low
@@ -617,13 +660,13 @@ fn local_call(
         .filter(|(k, _)| !INTERNAL.contains(&k.as_str()) && !LOCAL_KEYS.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    Ok(Call::Local {
+    Ok(Call::Local(Box::new(Target {
         tgt,
         tgt_type,
         ret,
         timeout,
         options,
-    })
+    })))
 }
 
 /// Salt's `is_dictlist`: a list whose every item is a one-key map (an empty list is one).
@@ -698,3 +741,107 @@ fn format_call(fun: &str, params: &[Param], low: &Map<String, Value>) -> Result<
     Ok((args, kwargs, extra))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ids(entries: &[(&str, usize, Value)]) -> Vec<Id> {
+        entries
+            .iter()
+            .map(|(id, line, body)| Id {
+                id: id.to_string(),
+                line: *line,
+                body: body.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn merge_replaces_the_body_and_keeps_the_first_position() {
+        let a = ids(&[
+            ("one", 1, json!("runner.a.b")),
+            ("dup", 2, json!("runner.c.d")),
+        ]);
+        let b = ids(&[
+            ("dup", 7, json!("wheel.e.f")),
+            ("two", 8, json!("runner.g.h")),
+        ]);
+        let high = merge(vec![("/a.sls".into(), a), ("/b.sls".into(), b)]);
+        let shown: Vec<(&str, &str, usize, &Value)> = high
+            .iter()
+            .map(|d| (d.id.as_str(), d.sls.to_str().unwrap_or(""), d.line, &d.body))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("one", "/a.sls", 1, &json!("runner.a.b")),
+                ("dup", "/b.sls", 7, &json!("wheel.e.f")),
+                ("two", "/b.sls", 8, &json!("runner.g.h")),
+            ]
+        );
+    }
+
+    #[test]
+    fn parse_reads_pyyaml_scalars_and_reports_positions() {
+        let parsed = parse(
+            Path::new("/r.sls"),
+            "a:\n  local.x.y:\n    - on: yes\n    - n: n\n",
+        );
+        let Ok(parsed) = parsed else {
+            panic!("{parsed:?}");
+        };
+        assert_eq!(parsed[0].line, 1);
+        assert_eq!(
+            parsed[0].body,
+            json!({"local.x.y": [{"true": true}, {"n": "n"}]})
+        );
+        assert_eq!(
+            parse(Path::new("/r.sls"), "# nothing\n").ok(),
+            Some(Vec::new())
+        );
+        let err = parse(Path::new("/r.sls"), "- a\n")
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("/r.sls:1:1: expected a map of reaction IDs at the top level, found a list")
+        );
+        let err = parse(Path::new("/r.sls"), "a: 1\na: 2\n")
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.is_some_and(|e| e.starts_with("/r.sls:2:")),
+            "duplicate IDs in one file"
+        );
+    }
+
+    #[test]
+    fn reactions_serialise_for_a_dry_run() {
+        let r = Reaction {
+            id: "a".into(),
+            sls: "/a.sls".into(),
+            fun: "test.ping".into(),
+            arg: vec![],
+            kwarg: Map::new(),
+            call: Call::Local(Box::new(Target {
+                tgt: json!("*"),
+                tgt_type: "glob".into(),
+                ret: None,
+                timeout: Some(5),
+                options: Map::new(),
+            })),
+        };
+        assert_eq!(
+            serde_json::to_value(&r).ok(),
+            Some(
+                json!({"id": "a", "sls": "/a.sls", "fun": "test.ping", "arg": [], "kwarg": {},
+                        "type": "local", "tgt": "*", "tgt_type": "glob", "ret": null,
+                        "timeout": 5, "options": {}})
+            )
+        );
+        assert_eq!(r.kind(), Kind::Local);
+        assert_eq!(Kind::from_state("cmd"), Some(Kind::Local));
+        assert_eq!(Kind::from_state("state"), None);
+    }
+}

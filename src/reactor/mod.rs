@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use compile::{Call, Kind, Notice, Reaction, Signatures};
+pub use compile::{Call, Kind, Notice, Reaction, Signatures, Target};
 pub use render::RenderEnv;
 pub use rules::RuleSet;
 

@@ -133,7 +133,8 @@ pub fn render(
         .map_err(template_error)?;
     // Every piece minijinja writes is a whole `str`, so the bytes are UTF-8; lossy is a
     // formality that cannot panic.
-    Ok(String::from_utf8(out.buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    Ok(String::from_utf8(out.buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// The Jinja environment Salt's renderer configures, as far as reactor files can tell.
@@ -197,7 +198,11 @@ impl io::Write for Capped {
 
 /// `{{ value }}` as Jinja2 prints it: Python's `str()`. minijinja would print `none`, `true` and
 /// JSON-quoted maps, which YAML then reads differently from what Salt produced.
-fn python_formatter(out: &mut minijinja::Output, state: &State, value: &Value) -> Result<(), Error> {
+fn python_formatter(
+    out: &mut minijinja::Output,
+    state: &State,
+    value: &Value,
+) -> Result<(), Error> {
     let text = match value.kind() {
         minijinja::value::ValueKind::None => "None".to_owned(),
         minijinja::value::ValueKind::Bool => {
@@ -226,16 +231,23 @@ fn to_json(value: &Value) -> Result<Json, Error> {
 /// `indent` is given.
 fn json_filter(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
     let sort_keys: Option<bool> = kwargs.get("sort_keys")?;
-    let indent: Option<usize> = kwargs.get("indent")?;
+    let indent = check_indent(kwargs.get("indent")?)?;
     kwargs.assert_all_used()?;
     let mut out = String::new();
-    write_py_json(&mut out, &to_json(value)?, sort_keys.unwrap_or(true), indent, 0);
+    write_py_json(
+        &mut out,
+        &to_json(value)?,
+        sort_keys.unwrap_or(true),
+        indent,
+        0,
+    );
     Ok(Value::from_safe_string(out))
 }
 
 /// Salt's `tojson` filter: key order kept, ASCII-only, and `<`, `>`, `&`, `'` escaped so the
 /// text is safe inside HTML.
 fn tojson_filter(value: &Value, indent: Option<usize>) -> Result<Value, Error> {
+    let indent = check_indent(indent)?;
     let mut out = String::new();
     write_py_json(&mut out, &to_json(value)?, false, indent, 0);
     let out = out
@@ -244,6 +256,20 @@ fn tojson_filter(value: &Value, indent: Option<usize>) -> Result<Value, Error> {
         .replace('&', "\\u0026")
         .replace('\'', "\\u0027");
     Ok(Value::from_safe_string(out))
+}
+
+/// Widest `indent` the JSON filters take: the text is repeated per nesting level, so a huge
+/// one would allocate without bound before the output cap could see it.
+const MAX_INDENT: usize = 16;
+
+fn check_indent(indent: Option<usize>) -> Result<Option<usize>, Error> {
+    match indent {
+        Some(n) if n > MAX_INDENT => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("indent {n} is wider than {MAX_INDENT}"),
+        )),
+        _ => Ok(indent),
+    }
 }
 
 /// Salt's `yaml` filter: the value as one line of flow-style YAML (`{a: 1, b: [x, y]}`), keys
@@ -382,7 +408,10 @@ fn write_yaml_flow(out: &mut String, v: &Json) {
 fn yaml_str(out: &mut String, s: &str) {
     if plain_is_safe(s) {
         out.push_str(s);
-    } else if s.chars().all(|c| (' '..='~').contains(&c) || (c > '\u{9f}' && c != '\u{feff}')) {
+    } else if s
+        .chars()
+        .all(|c| (' '..='~').contains(&c) || (c > '\u{9f}' && c != '\u{feff}'))
+    {
         out.push('\'');
         out.push_str(&s.replace('\'', "''"));
         out.push('\'');
@@ -406,7 +435,10 @@ fn plain_is_safe(s: &str) -> bool {
     if s.ends_with([' ', ':']) || s.contains(": ") || s.contains(" #") {
         return false;
     }
-    if !s.chars().all(|c| c.is_alphanumeric() || " _-./:@+$^()~\\".contains(c)) {
+    if !s
+        .chars()
+        .all(|c| c.is_alphanumeric() || " _-./:@+$^()~\\".contains(c))
+    {
         return false;
     }
     // Words PyYAML resolves to booleans or null (`y` and `n` are strings there).
@@ -569,7 +601,10 @@ fn bind<const N: usize>(
     if positional.len() > N {
         return Err(Error::new(
             ErrorKind::TooManyArguments,
-            format!("{fun}() takes at most {N} arguments ({} given)", positional.len()),
+            format!(
+                "{fun}() takes at most {N} arguments ({} given)",
+                positional.len()
+            ),
         ));
     }
     let mut bound: [Option<Value>; N] = std::array::from_fn(|i| positional.get(i).cloned());
@@ -587,7 +622,12 @@ fn bind<const N: usize>(
         }
         kwargs.assert_all_used()?;
     }
-    if let Some(name) = names.iter().zip(&bound).take(required).find(|(_, v)| v.is_none()) {
+    if let Some(name) = names
+        .iter()
+        .zip(&bound)
+        .take(required)
+        .find(|(_, v)| v.is_none())
+    {
         return Err(Error::new(
             ErrorKind::MissingArgument,
             format!("{fun}() missing required argument '{}'", name.0),
@@ -649,24 +689,42 @@ mod tests {
     #[test]
     fn tag_data_and_python_methods() {
         let data = json!({"id": "web1", "data": {"k": "v"}});
-        assert_eq!(ok("{{ tag }} {{ data['id'] }}", data.clone()), "salt/minion/web1/start web1");
+        assert_eq!(
+            ok("{{ tag }} {{ data['id'] }}", data.clone()),
+            "salt/minion/web1/start web1"
+        );
         assert_eq!(ok("{{ data.get('id') }}", data.clone()), "web1");
         assert_eq!(ok("{{ data.get('nope') }}", data.clone()), "None");
         assert_eq!(ok("{{ data.get('nope', 'd') }}", data.clone()), "d");
         assert_eq!(
-            ok("{{ tag.startswith('salt/') }} {{ tag.endswith('x') }}", data.clone()),
+            ok(
+                "{{ tag.startswith('salt/') }} {{ tag.endswith('x') }}",
+                data.clone()
+            ),
             "True False"
         );
         assert_eq!(
-            ok("{% for k, v in data['data'].items() %}{{ k }}={{ v }}{% endfor %}", data.clone()),
+            ok(
+                "{% for k, v in data['data'].items() %}{{ k }}={{ v }}{% endfor %}",
+                data.clone()
+            ),
             "k=v"
         );
-        assert_eq!(ok("{{ data.keys()|list|join(',') }}", data.clone()), "id,data");
+        assert_eq!(
+            ok("{{ data.keys()|list|join(',') }}", data.clone()),
+            "id,data"
+        );
         assert_eq!(ok("{{ tag.split('/')[2] }}", data.clone()), "web1");
-        assert_eq!(ok("{{ ' A '.strip().lower() }}{{ 'b'.upper() }}", json!({})), "aB");
+        assert_eq!(
+            ok("{{ ' A '.strip().lower() }}{{ 'b'.upper() }}", json!({})),
+            "aB"
+        );
         assert_eq!(ok("{{ 'a-b'.replace('-', '_') }}", json!({})), "a_b");
         assert_eq!(ok("{{ '{}/{}'.format('a', 1) }}", json!({})), "a/1");
-        assert_eq!(ok("{{ data['id']|upper }} {{ data|length }}", data.clone()), "WEB1 2");
+        assert_eq!(
+            ok("{{ data['id']|upper }} {{ data|length }}", data.clone()),
+            "WEB1 2"
+        );
         assert_eq!(ok("{{ data.missing|default('x') }}", data), "x");
     }
 
@@ -686,7 +744,10 @@ mod tests {
                     {% endfor %}/{{ n }}";
         assert_eq!(ok(text, json!({"items": ["a", "b"]})), "a,b/2");
         assert_eq!(
-            ok("{% for i in range(5) %}{% if i == 2 %}{% break %}{% endif %}{{ i }}{% endfor %}", json!({})),
+            ok(
+                "{% for i in range(5) %}{% if i == 2 %}{% break %}{% endif %}{{ i }}{% endfor %}",
+                json!({})
+            ),
             "01"
         );
     }
@@ -707,11 +768,17 @@ mod tests {
             "{a: 'é<', f: 1.5, l: [true], n: null, z: 1}"
         );
         assert_eq!(
-            ok("{{ {'a': 'yes', 'b': 'x: y', 'c': '1', 'd': 'web1', 'e': ''}|yaml }}", json!({})),
+            ok(
+                "{{ {'a': 'yes', 'b': 'x: y', 'c': '1', 'd': 'web1', 'e': ''}|yaml }}",
+                json!({})
+            ),
             "{a: 'yes', b: 'x: y', c: '1', d: web1, e: ''}"
         );
         assert_eq!(ok("{{ 'a\nb'|yaml }}", json!({})), r#""a\nb""#);
-        assert_eq!(ok("{{ [1, 2]|json(indent=2) }}", json!({})), "[\n  1,\n  2\n]");
+        assert_eq!(
+            ok("{{ [1, 2]|json(indent=2) }}", json!({})),
+            "[\n  1,\n  2\n]"
+        );
     }
 
     #[test]
@@ -734,7 +801,10 @@ mod tests {
         assert_eq!(r("{{ salt['config.get']('nested:x', 'dflt') }}"), "dflt");
         assert_eq!(r("{{ salt.grains.get('ip4:0') }}"), "10.0.0.1");
         assert_eq!(r("{{ salt['pillar.get']('a:b', 'p') }}"), "p");
-        assert_eq!(r("[{{ salt.log.info('hello') }}{{ salt['log.error']('x') }}]"), "[]");
+        assert_eq!(
+            r("[{{ salt.log.info('hello') }}{{ salt['log.error']('x') }}]"),
+            "[]"
+        );
         assert_eq!(r("{{ opts['id'] }}"), "master1");
     }
 
@@ -746,7 +816,10 @@ mod tests {
         let e = err("{{ salt.cmd.run('reboot') }}", json!({}));
         assert!(e.contains("salt['cmd.run'] is not available"), "{e}");
         let e = err("{{ salt['environ.get']() }}", json!({}));
-        assert!(e.contains("environ.get() missing required argument 'key'"), "{e}");
+        assert!(
+            e.contains("environ.get() missing required argument 'key'"),
+            "{e}"
+        );
         let e = err("{{ salt['environ.get']('a', nope=1) }}", json!({}));
         assert!(e.contains("nope"), "{e}");
     }
@@ -764,15 +837,24 @@ mod tests {
         let forged = json!({"body": "what do ya want for something?",
                             "headers": {"X-Sig": "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM="}});
         assert_eq!(ok(text, forged), "bad");
-        let e = err("{{ salt['hashutil.hmac_signature'](1, 'k', 'x') }}", json!({}));
+        let e = err(
+            "{{ salt['hashutil.hmac_signature'](1, 'k', 'x') }}",
+            json!({}),
+        );
         assert!(e.contains("string must be a string"), "{e}");
     }
 
     #[test]
     fn shebang_selects_the_pipeline() {
         assert_eq!(ok("#!yaml\na: {{ x }}", json!({})), "#!yaml\na: {{ x }}");
-        assert_eq!(ok("#!jinja|yaml\na: {{ 1 + 1 }}", json!({})), "#!jinja|yaml\na: 2");
-        assert_eq!(ok("#! yaml | jinja\na: {{ 1 + 1 }}", json!({})), "#! yaml | jinja\na: 2");
+        assert_eq!(
+            ok("#!jinja|yaml\na: {{ 1 + 1 }}", json!({})),
+            "#!jinja|yaml\na: 2"
+        );
+        assert_eq!(
+            ok("#! yaml | jinja\na: {{ 1 + 1 }}", json!({})),
+            "#! yaml | jinja\na: 2"
+        );
         assert_eq!(ok("#!jinja\na: {{ 1 + 1 }}", json!({})), "#!jinja\na: 2");
         assert_eq!(
             err("#!py\ndef run(): pass", json!({})),
@@ -783,15 +865,26 @@ mod tests {
             renderer: "yaml".to_owned(),
             ..RenderEnv::default()
         };
-        assert_eq!(render_with("a: {{ x }}", json!({}), &yaml_only).ok().as_deref(), Some("a: {{ x }}"));
+        assert_eq!(
+            render_with("a: {{ x }}", json!({}), &yaml_only)
+                .ok()
+                .as_deref(),
+            Some("a: {{ x }}")
+        );
     }
 
     #[test]
     fn undefined_values_and_syntax_errors_name_the_line() {
         let e = err("a: 1\n\nb: {{ data['nope']['x'] }}", json!({}));
-        assert!(e.starts_with("/srv/reactor/test.sls:3: undefined value"), "{e}");
+        assert!(
+            e.starts_with("/srv/reactor/test.sls:3: undefined value"),
+            "{e}"
+        );
         let e = err("a: 1\n{% if %}", json!({}));
-        assert!(e.starts_with("/srv/reactor/test.sls:2: syntax error"), "{e}");
+        assert!(
+            e.starts_with("/srv/reactor/test.sls:2: syntax error"),
+            "{e}"
+        );
         assert!(!e.contains('\n'));
     }
 
@@ -804,7 +897,11 @@ mod tests {
         );
         assert!(e.contains("ran past its limit"), "{e}");
         assert!(e.starts_with("/srv/reactor/test.sls:1: "), "{e}");
-        assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
         let small = RenderEnv {
             max_output: 1000,
             ..RenderEnv::default()

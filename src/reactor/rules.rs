@@ -321,12 +321,12 @@ mod tests {
     #[test]
     fn agrees_with_a_loop_over_fnmatch_on_random_globs_and_tags() {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        let pattern_alphabet = ["a", "b", "/", "*", "?", "[a]", "[!a]", "[a-b]", "[", "é", "ab"];
+        let pattern_alphabet = [
+            "a", "b", "/", "*", "?", "[a]", "[!a]", "[a-b]", "[", "é", "ab",
+        ];
         let tag_alphabet = ["a", "b", "/", "é", "[", "ab/", "c"];
         for round in 0..20 {
-            let patterns: Vec<String> = (0..150)
-                .map(|_| rng.text(&pattern_alphabet, 6))
-                .collect();
+            let patterns: Vec<String> = (0..150).map(|_| rng.text(&pattern_alphabet, 6)).collect();
             let rules = RuleSet::new(patterns.clone());
             let mut out = Vec::new();
             for _ in 0..200 {

@@ -223,25 +223,55 @@ g:
             .find(|r| r.id == id)
             .map(|r| (r.fun.clone(), json!(r.arg), json!(r.kwarg)))
     };
-    assert_eq!(by_id("a"), Some(("cmd.run".into(), json!([]), json!({"cmd": "uptime"}))));
+    assert_eq!(
+        by_id("a"),
+        Some(("cmd.run".into(), json!([]), json!({"cmd": "uptime"})))
+    );
     assert_eq!(
         by_id("b"),
-        Some(("state.apply".into(), json!([]), json!({"mods": "x", "pillar": {"k": "v"}})))
+        Some((
+            "state.apply".into(),
+            json!([]),
+            json!({"mods": "x", "pillar": {"k": "v"}})
+        ))
     );
-    assert_eq!(by_id("c"), Some(("state.orchestrate".into(), json!([]), json!({"mods": "orch.a"}))));
-    assert_eq!(by_id("d"), Some(("key.accept".into(), json!([]), json!({"match": "m1"}))));
-    assert_eq!(by_id("e"), Some(("file.touch".into(), json!([]), json!({"name": "/tmp/f"}))));
-    assert_eq!(by_id("f"), Some(("cmd.run".into(), json!(["uptime"]), json!({}))));
+    assert_eq!(
+        by_id("c"),
+        Some((
+            "state.orchestrate".into(),
+            json!([]),
+            json!({"mods": "orch.a"})
+        ))
+    );
+    assert_eq!(
+        by_id("d"),
+        Some(("key.accept".into(), json!([]), json!({"match": "m1"})))
+    );
+    assert_eq!(
+        by_id("e"),
+        Some(("file.touch".into(), json!([]), json!({"name": "/tmp/f"})))
+    );
+    assert_eq!(
+        by_id("f"),
+        Some(("cmd.run".into(), json!(["uptime"]), json!({})))
+    );
     assert_eq!(
         by_id("g"),
-        Some(("cloud.profile".into(), json!([]), json!({"prof": "x", "instances": ["a"]})))
+        Some((
+            "cloud.profile".into(),
+            json!([]),
+            json!({"prof": "x", "instances": ["a"]})
+        ))
     );
     let kinds: Vec<&str> = c.reactions.iter().map(|r| r.kind().name()).collect();
     // Sorted by type then ID: caller e, local a b f, runner c g, wheel d.
-    assert_eq!(kinds, ["caller", "local", "local", "local", "runner", "runner", "wheel"]);
+    assert_eq!(
+        kinds,
+        ["caller", "local", "local", "local", "runner", "runner", "wheel"]
+    );
     match &c.reactions[1].call {
-        Call::Local { tgt, tgt_type, .. } => {
-            assert_eq!((tgt, tgt_type.as_str()), (&json!("web*"), "glob"));
+        Call::Local(t) => {
+            assert_eq!((&t.tgt, t.tgt_type.as_str()), (&json!("web*"), "glob"));
         }
         other => panic!("not local: {other:?}"),
     }
@@ -294,7 +324,11 @@ delete_file:
 
 #[test]
 fn seed_start_sls_as_printed_is_a_yaml_error_naming_file_and_line() {
-    let c = run(&[("/srv/reactor/start.sls", SEED_START)], "testtag", json!({"id": "mysql1"}));
+    let c = run(
+        &[("/srv/reactor/start.sls", SEED_START)],
+        "testtag",
+        json!({"id": "mysql1"}),
+    );
     assert!(c.reactions.is_empty() && c.abort.is_none());
     let [err] = c.file_errors.as_slice() else {
         panic!("expected one file error: {:?}", c.file_errors);
@@ -304,7 +338,11 @@ fn seed_start_sls_as_printed_is_a_yaml_error_naming_file_and_line() {
     assert!(!text.contains('\n'), "{text}");
     assert!(matches!(err, ReactorError::Yaml { line: 5, .. }), "{err:?}");
     // Another minion: the `if` renders nothing, which is no error.
-    let c = run(&[("/srv/reactor/start.sls", SEED_START)], "testtag", json!({"id": "web1"}));
+    let c = run(
+        &[("/srv/reactor/start.sls", SEED_START)],
+        "testtag",
+        json!({"id": "web1"}),
+    );
     assert!(lines(&c).is_empty());
 }
 
@@ -320,10 +358,16 @@ delete_file:
       - rm -rf /tmp/*
 {% endif %}
 ";
-    let c = run(&[("/srv/reactor/start.sls", fixed)], "testtag", json!({"id": "mysql1"}));
+    let c = run(
+        &[("/srv/reactor/start.sls", fixed)],
+        "testtag",
+        json!({"id": "mysql1"}),
+    );
     assert_eq!(
         lines(&c),
-        [r#"{"arg":["rm -rf /tmp/*"],"fun":"cmd.run","id":"delete_file","kwarg":{},"options":{},"ret":null,"tgt":"G@os:CentOS","tgt_type":"compound","timeout":null,"type":"local"}"#]
+        [
+            r#"{"arg":["rm -rf /tmp/*"],"fun":"cmd.run","id":"delete_file","kwarg":{},"options":{},"ret":null,"tgt":"G@os:CentOS","tgt_type":"compound","timeout":null,"type":"local"}"#
+        ]
     );
     assert_eq!(
         messages(&c.warnings),
@@ -346,7 +390,9 @@ overstate_run:
     );
     assert_eq!(
         lines(&c),
-        [r#"{"arg":[],"fun":"state.over","id":"overstate_run","kwarg":{"saltenv":"base","os_fn":null},"type":"runner"}"#]
+        [
+            r#"{"arg":[],"fun":"state.over","id":"overstate_run","kwarg":{"saltenv":"base","os_fn":null},"type":"runner"}"#
+        ]
     );
 }
 
@@ -381,8 +427,16 @@ fn a_file_that_fails_to_render_contributes_nothing() {
     );
     let errors: Vec<String> = c.file_errors.iter().map(|e| e.to_string()).collect();
     assert_eq!(errors.len(), 2, "{errors:?}");
-    assert_eq!(errors[0], "/srv/py.sls: renderer 'py' is not supported (brine renders jinja|yaml)");
-    assert!(errors[1].starts_with("/srv/bad.sls:1: invalid operation: salt['foo.bar'] is not available"), "{}", errors[1]);
+    assert_eq!(
+        errors[0],
+        "/srv/py.sls: renderer 'py' is not supported (brine renders jinja|yaml)"
+    );
+    assert!(
+        errors[1]
+            .starts_with("/srv/bad.sls:1: invalid operation: salt['foo.bar'] is not available"),
+        "{}",
+        errors[1]
+    );
     assert_eq!(c.reactions.len(), 1);
     assert_eq!(c.rendered.len(), 1);
 }
@@ -391,7 +445,11 @@ fn a_file_that_fails_to_render_contributes_nothing() {
 fn invalid_high_data_aborts_every_reaction_of_the_event() {
     let good = "fine: runner.cache.clear_grains\n";
     let bad = "# comment\n\nbroken:\n  local.cmd.run:\n    tgt: web1\n";
-    let c = run(&[("/srv/good.sls", good), ("/srv/bad.sls", bad)], "t", json!({}));
+    let c = run(
+        &[("/srv/good.sls", good), ("/srv/bad.sls", bad)],
+        "t",
+        json!({}),
+    );
     assert!(c.reactions.is_empty());
     assert_eq!(
         c.abort.map(|e| e.to_string()).as_deref(),
@@ -405,16 +463,40 @@ fn invalid_high_data_aborts_every_reaction_of_the_event() {
 #[test]
 fn validation_messages_name_the_id() {
     let cases: &[(&str, &str)] = &[
-        ("a: [1]\n", "ID 'a': must be a map of one function to its list of arguments, found a list"),
+        (
+            "a: [1]\n",
+            "ID 'a': must be a map of one function to its list of arguments, found a list",
+        ),
         ("a: nodot\n", "ID 'a': 'nodot' is not a function"),
         ("a: {}\n", "ID 'a': declares no function"),
-        ("a:\n  local.cmd.run: []\n  runner.x.y: []\n", "ID 'a': declares more than one function (local.cmd.run, runner.x.y)"),
-        ("a:\n  foo.bar.baz: []\n", "ID 'a': unknown reaction type 'foo' in 'foo.bar.baz'"),
-        ("a:\n  local.cmd.run:\n    - tgt: x\n      arg: y\n", "ID 'a': argument 1 of 'local.cmd.run' has 2 keys"),
-        ("a:\n  local.cmd.run:\n    - test.ping\n", "ID 'a': declares more than one function (cmd.run, test.ping)"),
-        ("a:\n  local:\n    - tgt: x\n", "ID 'a': 'local' names no function"),
-        ("a:\n  local.cmd.run:\n    - tgt x\n", "ID 'a': the function \"tgt x\" has whitespace"),
-        ("a:\n  local.:\n    - tgt: x\n", "ID 'a': 'local.' names no function"),
+        (
+            "a:\n  local.cmd.run: []\n  runner.x.y: []\n",
+            "ID 'a': declares more than one function (local.cmd.run, runner.x.y)",
+        ),
+        (
+            "a:\n  foo.bar.baz: []\n",
+            "ID 'a': unknown reaction type 'foo' in 'foo.bar.baz'",
+        ),
+        (
+            "a:\n  local.cmd.run:\n    - tgt: x\n      arg: y\n",
+            "ID 'a': argument 1 of 'local.cmd.run' has 2 keys",
+        ),
+        (
+            "a:\n  local.cmd.run:\n    - test.ping\n",
+            "ID 'a': declares more than one function (cmd.run, test.ping)",
+        ),
+        (
+            "a:\n  local:\n    - tgt: x\n",
+            "ID 'a': 'local' names no function",
+        ),
+        (
+            "a:\n  local.cmd.run:\n    - tgt x\n",
+            "ID 'a': the function \"tgt x\" has whitespace",
+        ),
+        (
+            "a:\n  local.:\n    - tgt: x\n",
+            "ID 'a': 'local.' names no function",
+        ),
     ];
     for (sls, want) in cases {
         let c = run(&[("/srv/v.sls", sls)], "t", json!({}));
@@ -423,11 +505,25 @@ fn validation_messages_name_the_id() {
         assert!(got.contains(want), "{sls:?}: {got}");
     }
     // A type key with the function as a string item, as Salt's states allow.
-    let c = run(&[("/srv/v.sls", "a:\n  local:\n    - test.ping\n    - tgt: x\n")], "t", json!({}));
-    assert_eq!(c.reactions.first().map(|r| r.fun.as_str()), Some("test.ping"));
+    let c = run(
+        &[(
+            "/srv/v.sls",
+            "a:\n  local:\n    - test.ping\n    - tgt: x\n",
+        )],
+        "t",
+        json!({}),
+    );
+    assert_eq!(
+        c.reactions.first().map(|r| r.fun.as_str()),
+        Some("test.ping")
+    );
     // Two invalid IDs: the first is reported, the other counted.
     let c = run(&[("/srv/v.sls", "a: 1\nb: 2\n")], "t", json!({}));
-    assert!(c.abort.map(|e| e.to_string()).unwrap_or_default().ends_with("(and 1 more error)"));
+    assert!(c
+        .abort
+        .map(|e| e.to_string())
+        .unwrap_or_default()
+        .ends_with("(and 1 more error)"));
 }
 
 #[test]
@@ -457,7 +553,13 @@ fine:
     - bogus: 1
 ";
     let c = run(&[("/srv/s.sls", sls)], "t", json!({}));
-    assert_eq!(c.reactions.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["fine"]);
+    assert_eq!(
+        c.reactions
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect::<Vec<_>>(),
+        ["fine"]
+    );
     assert_eq!(
         messages(&c.skipped),
         [
@@ -498,7 +600,10 @@ c:
         ]
     );
     let r = c.reactions.iter().find(|r| r.id == "r");
-    assert_eq!(r.map(|r| json!(r.kwarg)), Some(json!({"cmd": "uptime", "bare": null})));
+    assert_eq!(
+        r.map(|r| json!(r.kwarg)),
+        Some(json!({"cmd": "uptime", "bare": null}))
+    );
     // Not a list of one-key maps: the legacy positional form of caller.
     let r = c.reactions.iter().find(|r| r.id == "c");
     assert_eq!(r.map(|r| json!(r.arg)), Some(json!(["uptime", {"x": 1}])));
@@ -526,7 +631,9 @@ highstate_{{ id }}:
     );
     assert_eq!(
         lines(&c),
-        [r#"{"arg":[],"fun":"state.apply","id":"highstate_web1","kwarg":{"pillar":{"_stamp":"2024-05-01T10:00:00.000000","id":"web1"}},"options":{"jid_include":true},"ret":null,"tgt":"web1","tgt_type":"glob","timeout":30,"type":"local"}"#]
+        [
+            r#"{"arg":[],"fun":"state.apply","id":"highstate_web1","kwarg":{"pillar":{"_stamp":"2024-05-01T10:00:00.000000","id":"web1"}},"options":{"jid_include":true},"ret":null,"tgt":"web1","tgt_type":"glob","timeout":30,"type":"local"}"#
+        ]
     );
 }
 
