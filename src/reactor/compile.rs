@@ -313,7 +313,7 @@ fn chunk(declared: &Declared) -> Result<Option<Chunk>, String> {
     if declared.id.starts_with("__") {
         return Ok(None);
     }
-    // (state, args, whether the key itself named the function)
+    // The function key (`local.cmd.run`, or just `local`) and its argument list.
     let (key, args): (String, Vec<Value>) = match &declared.body {
         // The shorthand `clear: runner.cache.clear_grains` is a function with no arguments.
         Value::String(fun) => {
