@@ -349,7 +349,7 @@ config_table! {
         "Named targets: a map from a group name to a compound expression or a list of minion \
          ids.";
     sqlite_queue_dir: PathBuf = PathBuf::from("/var/cache/brine/master/queues"),
-        shown "/var/cache/brine/master/queues",
+        shown "cachedir/queues",
         "Directory of the queues of Salt's sqlite queue backend.";
     runner_queue: Value = Value::Null, shown "unset",
         "Default queue and backend of queue.insert_runner and queue.process_runner, as a map \
@@ -491,6 +491,10 @@ pub fn host_fqdn() -> String {
 /// Salt's rule for its older retention key: a `keep_jobs` other than 24 counts only when
 /// `keep_jobs_seconds` was left at its default.
 fn finish_master(config: &mut MasterConfig) {
+    // Salt's default queue directory lives under cachedir, wherever cachedir is.
+    if config.sqlite_queue_dir == Path::new("/var/cache/brine/master/queues") {
+        config.sqlite_queue_dir = config.cachedir.join("queues");
+    }
     if config.keep_jobs != 24 && config.keep_jobs_seconds == 86_400 {
         config.keep_jobs_seconds = config.keep_jobs.saturating_mul(3600);
     }
@@ -1892,8 +1896,12 @@ mod tests {
 
     #[test]
     fn shown_defaults_are_the_defaults() {
-        // The user is computed at run time; its shown default is prose.
-        assert_eq!(MasterConfig::shown_default_mismatches(), ["user"]);
+        // The user is computed at run time; its shown default is prose, as is the queue
+        // directory's, which follows cachedir.
+        assert_eq!(
+            MasterConfig::shown_default_mismatches(),
+            ["user", "sqlite_queue_dir"]
+        );
         // The id is the host's FQDN, computed at load time.
         assert_eq!(MinionConfig::shown_default_mismatches(), ["id", "user"]);
     }

@@ -333,7 +333,19 @@ impl Store {
         if batch.ops.is_empty() {
             return Ok(());
         }
-        self.write(|txn| {
+        self.commit_with(batch, |_| Ok(()))
+    }
+
+    /// Like [`Store::commit`], and in the same transaction (after the batch's writes) runs
+    /// `f`, whose reads see every write before them: operations that must decide from the
+    /// current state (a queue's pop) join the group commit this way. `f` may run more than
+    /// once (the map grew) and must start from scratch each time.
+    pub fn commit_with<T>(
+        &self,
+        batch: &mut Batch,
+        mut f: impl FnMut(&mut WriteTxn<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let value = self.write(|txn| {
             for op in &batch.ops {
                 match op {
                     Op::Put { table, key, value } => table.put(txn, key, value)?,
@@ -342,10 +354,10 @@ impl Store {
                     }
                 }
             }
-            Ok(())
+            f(txn)
         })?;
         batch.clear();
-        Ok(())
+        Ok(value)
     }
 
     /// Doubles the map. Called only between transactions, with the busy flag held.

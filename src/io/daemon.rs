@@ -205,7 +205,10 @@ impl MasterDaemon {
                 .map(|at| at.saturating_duration_since(now.mono));
             // ZMQ_FD is edge-triggered: messages may wait in the router with no new edge
             // coming, so look at the cached events before sleeping.
-            if self.local.has_ready() || self.zmq.as_ref().is_some_and(|z| z.router.readable()) {
+            if self.local.has_ready()
+                || self.core.busy()
+                || self.zmq.as_ref().is_some_and(|z| z.router.readable())
+            {
                 timeout = Some(Duration::ZERO);
             }
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -254,7 +257,7 @@ impl MasterDaemon {
                 self.core.handle(now, Input::Tick);
             }
             // One commit for everything this turn wrote, then the replies that waited on it.
-            self.core.commit();
+            self.core.commit(Now::read());
             self.send_zmq();
             let closed = self
                 .local

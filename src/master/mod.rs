@@ -8,13 +8,15 @@
 
 pub mod auth;
 mod publish;
+mod run;
+pub mod schedule;
 
 use crate::bus::{Bus, ClientId, Local, Overflow};
 use crate::config::MasterConfig;
 use crate::io::timers::Timers;
 use crate::jobs::JidGen;
 use crate::matcher::MatchType;
-use crate::runners::{self, Exec, Outcome};
+use crate::runners;
 use crate::wire::{self, Event};
 use auth::{Auth, Handled};
 use serde_json::{json, Map, Value};
@@ -109,6 +111,8 @@ enum Timer {
     Rotate,
     /// The maintenance tick (`loop_interval`): presence.
     Maintenance,
+    /// The next run of the schedule's entry at this index.
+    Schedule(usize),
 }
 
 pub use crate::bus::{Answer, Request, Subscribe};
@@ -134,6 +138,12 @@ pub struct Master {
     batch: crate::store::Batch,
     /// Replies that may only leave once the batch is on disk.
     after_commit: Vec<ZOut>,
+    /// The queue backends.
+    queues: crate::queue::Queues,
+    /// Queue operations waiting for the turn's commit.
+    queue_pending: Vec<run::PendingQueue>,
+    /// The master's schedule (`schedule:`).
+    schedule: Vec<schedule::Entry>,
 }
 
 impl Master {
@@ -146,6 +156,8 @@ impl Master {
         );
         let default_match =
             MatchType::from_name(&cfg.event_match_type).unwrap_or(MatchType::StartsWith);
+        let sqlite_dir = cfg.sqlite_queue_dir.clone();
+        let schedule = schedule::load(&cfg.schedule);
         Master {
             cfg,
             bus,
@@ -162,6 +174,9 @@ impl Master {
             minion_data: None,
             batch: crate::store::Batch::new(),
             after_commit: Vec::new(),
+            queues: crate::queue::Queues::new(sqlite_dir),
+            queue_pending: Vec::new(),
+            schedule,
         }
     }
 
@@ -191,6 +206,7 @@ impl Master {
         })?;
         self.grains = cached.into_iter().collect();
         self.minion_data = Some(table);
+        self.queues.attach_store(&store)?;
         self.store = Some(store);
         Ok(())
     }
@@ -228,27 +244,6 @@ impl Master {
         }
     }
 
-    /// Commits the turn's writes in one transaction; replies that waited for them leave
-    /// only when it succeeded (a minion whose return is not acknowledged sends it again).
-    pub fn commit(&mut self) {
-        let Some(store) = self.store.as_ref() else {
-            self.zout.append(&mut self.after_commit);
-            return;
-        };
-        if self.batch.is_empty() {
-            self.zout.append(&mut self.after_commit);
-            return;
-        }
-        match store.commit(&mut self.batch) {
-            Ok(()) => self.zout.append(&mut self.after_commit),
-            Err(e) => {
-                log::error!("cannot commit to the job cache: {e}");
-                self.batch.clear();
-                self.after_commit.clear();
-            }
-        }
-    }
-
     /// The job cache, for runners.
     pub fn job_cache(&self) -> Option<&crate::jobs::JobCache> {
         self.cache.as_ref()
@@ -267,6 +262,7 @@ impl Master {
 
     /// Arms the core's timers; the loop calls this once before its first turn.
     pub fn start(&mut self, now: Now) {
+        self.arm_schedule(now, true);
         if self.auth.is_some() {
             self.timers.set(
                 Timer::Rotate,
@@ -383,6 +379,7 @@ impl Master {
                         now.mono + std::time::Duration::from_secs(self.cfg.loop_interval.max(1)),
                     );
                 }
+                Timer::Schedule(i) => self.run_scheduled(now, i),
                 Timer::Rotate => {
                     if let Some(a) = self.auth.as_mut() {
                         a.rotate("publish_session elapsed");
@@ -393,6 +390,34 @@ impl Master {
                     );
                 }
             }
+        }
+    }
+
+    /// Sets a timer for every schedule entry; at start, `run_on_start` entries run at once.
+    fn arm_schedule(&mut self, now: Now, starting: bool) {
+        for (i, e) in self.schedule.iter().enumerate() {
+            let at = if starting && e.run_on_start {
+                now.mono
+            } else {
+                now.mono + schedule::next_delay(e)
+            };
+            self.timers.set(Timer::Schedule(i), at);
+        }
+        if !self.schedule.is_empty() {
+            log::info!("schedule: {} entries", self.schedule.len());
+        }
+    }
+
+    /// Runs a schedule entry and sets its next run.
+    fn run_scheduled(&mut self, now: Now, i: usize) {
+        let Some(e) = self.schedule.get(i).cloned() else {
+            return;
+        };
+        log::debug!("schedule: running {} ({})", e.name, e.function);
+        self.run_internal(now, &e.function, e.args, e.kwargs, "Schedule");
+        if let Some(e) = self.schedule.get(i) {
+            self.timers
+                .set(Timer::Schedule(i), now.mono + schedule::next_delay(e));
         }
     }
 
@@ -420,7 +445,10 @@ impl Master {
     pub fn handle(&mut self, now: Now, input: Input<'_>) {
         match input {
             Input::Opened { id, pid } => self.bus.open(id, pid),
-            Input::Closed { id } => self.bus.close(id),
+            Input::Closed { id } => {
+                self.forget_client(id);
+                self.bus.close(id)
+            }
             Input::Frame { id, kind, payload } => self.frame(now, id, kind, payload),
             Input::Oversize { id, size } => self.refuse(
                 id,
@@ -430,13 +458,13 @@ impl Master {
                 ),
             ),
             Input::EmptyFrame { id } => self.refuse(id, "empty frame"),
-            Input::Reload(cfg) => self.reload(*cfg),
+            Input::Reload(cfg) => self.reload(now, *cfg),
             Input::Request { identity, payload } => self.zmq_request(now, identity, payload),
             Input::Tick => self.tick(now),
         }
     }
 
-    fn reload(&mut self, cfg: MasterConfig) {
+    fn reload(&mut self, now: Now, cfg: MasterConfig) {
         if cfg.sock_dir != self.cfg.sock_dir {
             log::warn!("sock_dir changed: the new path takes effect at the next restart");
         }
@@ -473,6 +501,13 @@ impl Master {
         self.cfg.interface = interface;
         self.cfg.publish_port = pp;
         self.cfg.ret_port = rp;
+        self.queues
+            .set_sqlite_dir(self.cfg.sqlite_queue_dir.clone());
+        for i in 0..self.schedule.len() {
+            self.timers.cancel(Timer::Schedule(i));
+        }
+        self.schedule = schedule::load(&self.cfg.schedule);
+        self.arm_schedule(now, false);
         log::info!("configuration reloaded");
     }
 
@@ -490,70 +525,9 @@ impl Master {
             self.cfg.max_event_size,
         );
         if let Local::Request(req) = local {
-            let answer = self.call(now, req);
-            self.bus.answer(id, &answer);
-        }
-    }
-
-    /// Runs a runner call: `salt/run/<jid>/new`, the function, `salt/run/<jid>/ret`.
-    fn call(&mut self, now: Now, req: Request) -> Answer {
-        if let Some(fun) = req.fun.strip_prefix("wheel.") {
-            return self.wheel(now, fun, &req);
-        }
-        if req.fun == "publish" {
-            return self.publish_job(now, &req);
-        }
-        let Some(runner) = runners::find(&req.fun) else {
-            return Answer {
-                jid: None,
-                ret: Value::String(runners::not_available(&req.fun)),
-                success: false,
-                retcode: 1,
-            };
-        };
-        let Exec::Master(fun) = runner.exec else {
-            return Answer {
-                jid: None,
-                ret: Value::String(format!(
-                    "'{}' runs in the calling process, not in the master.",
-                    req.fun
-                )),
-                success: false,
-                retcode: 1,
-            };
-        };
-        let args = match runners::bind(runner, &req.arg, &req.kwarg) {
-            Ok(a) => a,
-            Err(e) => {
-                return Answer {
-                    jid: None,
-                    ret: Value::String(format!("Passed invalid arguments: {e}.")),
-                    success: false,
-                    retcode: 1,
-                }
+            if let Some(answer) = self.call(now, req, Some(id)) {
+                self.bus.answer(id, &answer);
             }
-        };
-        let jid = self.jids.next(now.wall);
-        let user = req.user.unwrap_or_else(|| "UNKNOWN".into());
-        let base = format!("salt/run/{jid}");
-        let mut load = Map::new();
-        load.insert("fun".into(), json!(format!("runner.{}", req.fun)));
-        load.insert("jid".into(), json!(jid));
-        load.insert("user".into(), json!(user));
-        load.insert("fun_args".into(), runners::fun_args(&req.arg, &req.kwarg));
-        self.fire(&format!("{base}/new"), load.clone(), now);
-        let outcome: Outcome = {
-            let mut ctx = RunCtx { master: self, now };
-            fun(&mut ctx, &args)
-        };
-        load.insert("return".into(), outcome.ret.clone());
-        load.insert("success".into(), json!(outcome.success));
-        self.fire(&format!("{base}/ret"), load, now);
-        Answer {
-            jid: Some(jid),
-            ret: outcome.ret,
-            success: outcome.success,
-            retcode: if outcome.success { 0 } else { 1 },
         }
     }
 

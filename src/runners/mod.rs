@@ -10,6 +10,7 @@ use std::time::SystemTime;
 mod event;
 pub mod jobs;
 mod manage;
+pub mod queue;
 
 pub use crate::signature::{Default, Param};
 
@@ -18,6 +19,9 @@ pub use crate::signature::{Default, Param};
 pub enum Exec {
     /// In the master's loop.
     Master(fn(&mut dyn Context, &[Value]) -> Outcome),
+    /// A queue operation: planned now, carried out in the turn's group commit, answered
+    /// once it is on disk.
+    Queue(queue::PlanFn),
     /// In the calling CLI process (streaming functions such as `state.event`).
     Client,
 }
@@ -93,6 +97,16 @@ pub const RUNNERS: &[Runner] = &[
     manage::DOWN,
     manage::STATUS,
     manage::UP,
+    queue::DELETE,
+    queue::INSERT,
+    queue::INSERT_RUNNER,
+    queue::LIST_ITEMS,
+    queue::LIST_LENGTH,
+    queue::LIST_QUEUES,
+    queue::MIGRATE,
+    queue::POP,
+    queue::PROCESS_QUEUE,
+    queue::PROCESS_RUNNER,
     event::STATE_EVENT,
 ];
 
