@@ -844,9 +844,9 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, ConfigError> {
 
 /// A 1-based line and column (in characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Pos {
-    line: usize,
-    column: usize,
+pub(crate) struct Pos {
+    pub(crate) line: usize,
+    pub(crate) column: usize,
 }
 
 impl Pos {
@@ -860,15 +860,16 @@ impl Pos {
 
 /// One top-level `key: value` of a file, with where each half is.
 #[derive(Debug)]
-struct Entry {
-    key: String,
-    key_at: Pos,
-    value: Value,
-    value_at: Pos,
+pub(crate) struct Entry {
+    pub(crate) key: String,
+    pub(crate) key_at: Pos,
+    pub(crate) value: Value,
+    pub(crate) value_at: Pos,
 }
 
 /// The top-level entries of one file, in file order. Empty and comment-only files have none.
-fn parse_entries(file: &Path, bytes: &[u8]) -> Result<Vec<Entry>, ConfigError> {
+/// The reactor reads its rendered SLS with this too, so both read YAML as Salt's PyYAML does.
+pub(crate) fn parse_entries(file: &Path, bytes: &[u8]) -> Result<Vec<Entry>, ConfigError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let at = position_of(bytes, e.valid_up_to());
         ConfigError::Yaml {

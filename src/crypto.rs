@@ -455,6 +455,39 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     out
 }
 
+/// HMAC-SHA256 of `msg` under a key of any length (RFC 2104; libsodium hashes keys longer
+/// than the block, as the RFC says).
+pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    ready();
+    let mut out = [0u8; 32];
+    // The state is plain data that init fills in; zeroed is a valid starting value for it.
+    let mut state = std::mem::MaybeUninit::<ffi::crypto_auth_hmacsha256_state>::zeroed();
+    // SAFETY: every pointer is valid for the length passed with it, and `state` outlives the
+    // three calls. These functions cannot fail on valid pointers.
+    unsafe {
+        let st = state.as_mut_ptr();
+        let rc = ffi::crypto_auth_hmacsha256_init(st, key.as_ptr(), key.len());
+        debug_assert_eq!(rc, 0);
+        let rc = ffi::crypto_auth_hmacsha256_update(st, msg.as_ptr(), msg.len() as u64);
+        debug_assert_eq!(rc, 0);
+        let rc = ffi::crypto_auth_hmacsha256_final(st, out.as_mut_ptr());
+        debug_assert_eq!(rc, 0);
+        // The state holds key-derived pads: wipe them.
+        ffi::sodium_memzero(
+            st.cast(),
+            std::mem::size_of::<ffi::crypto_auth_hmacsha256_state>(),
+        );
+    }
+    out
+}
+
+/// Compares two byte strings in time that depends only on their lengths.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len()
+        && (a.is_empty()
+            || unsafe { ffi::sodium_memcmp(a.as_ptr().cast(), b.as_ptr().cast(), a.len()) } == 0)
+}
+
 const B64: libc::c_int = ffi::sodium_base64_VARIANT_ORIGINAL as libc::c_int;
 
 /// Standard base64 with padding, on one line.
@@ -515,6 +548,38 @@ mod tests {
         let mut v = v.to_vec();
         v[i] ^= 0x01;
         v
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn hmac_sha256_matches_rfc_4231() {
+        // Test cases 1, 2 and 6 (a key longer than the block).
+        assert_eq!(
+            hex(&hmac_sha256(&[0x0b; 20], b"Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
+        assert_eq!(
+            hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_eq!(
+            hex(&hmac_sha256(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    #[test]
+    fn constant_time_eq_compares_contents_and_lengths() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(constant_time_eq(b"", b""));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 
     #[test]

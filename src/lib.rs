@@ -18,6 +18,7 @@ pub mod modules;
 pub mod pki;
 pub mod proto;
 pub mod queue;
+pub mod reactor;
 pub mod runners;
 pub mod signature;
 pub mod store;
