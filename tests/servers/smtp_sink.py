@@ -66,7 +66,8 @@ def main():
             and auth_data.login.decode() == user
             and auth_data.password.decode() == password
         )
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd answers 535 itself when the login is wrong.
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
     def factory():
         kw = {}
