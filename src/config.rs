@@ -1489,6 +1489,32 @@ mod tests {
     }
 
     #[test]
+    fn the_minion_keeps_smtp_keys_and_profiles_for_modules() {
+        let dir = TempDir::new("smtp");
+        dir.write(
+            "minion",
+            "smtp.server: mail.x.org\nmy-smtp:\n  smtp.tls: True\n  smtp.sender: a@x.org\n\
+             other_map: {a: 1}\nhttp_request_timeout: 30\n",
+        );
+        let (config, warnings) = MinionConfig::load(dir.path()).unwrap();
+        assert_eq!(
+            Value::Object(config.module_options),
+            serde_json::json!({
+                "smtp.server": "mail.x.org",
+                "my-smtp": {"smtp.tls": true, "smtp.sender": "a@x.org"},
+            })
+        );
+        assert_eq!(config.http_request_timeout, 30);
+        let messages: Vec<&str> = warnings.iter().map(|w| w.message.as_str()).collect();
+        assert_eq!(messages, ["unknown key 'other_map' (ignored)"]);
+        // The master keeps none.
+        dir.write("master", "smtp.server: mail.x.org\n");
+        let (config, warnings) = MasterConfig::load(dir.path()).unwrap();
+        assert!(config.module_options.is_empty());
+        assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
     fn an_unknown_key_is_a_warning_naming_file_line_and_column() {
         let dir = TempDir::new("unknown");
         let file = dir.write("master.d/x.conf", "timeout: 9\n\nfile_roots: {}\n");
