@@ -164,7 +164,7 @@ macro_rules! config_table {
     (
         $(#[doc = $struct_doc:literal])*
         pub struct $Config:ident in $file:literal, documented by $KEYS:ident,
-            finished by $finish:path;
+            finished by $finish:path, module options by $module_option:path;
         $(
             $key:ident : $ty:ty = $default:expr, shown $shown:literal
                 $(, check $check:path)?, $doc:literal;
@@ -179,6 +179,9 @@ macro_rules! config_table {
             )*
             /// The configuration directory (`-c DIR`); set by the loader, not a key.
             pub conf_dir: PathBuf,
+            /// Keys that are not in the table but that execution modules read (`smtp.*` and
+            /// profiles of them), kept as they were read, in file order.
+            pub module_options: serde_json::Map<String, Value>,
         }
 
         #[doc = concat!("Every key of `", $file, "`, with its default and what it does.")]
@@ -192,6 +195,7 @@ macro_rules! config_table {
                 $Config {
                     $( $key: $default, )*
                     conf_dir: conf_dir.to_path_buf(),
+                    module_options: serde_json::Map::new(),
                 }
             }
 
@@ -231,6 +235,10 @@ macro_rules! config_table {
                                 .map(|v| self.$key = v),
                         ),
                     )*
+                    _ if $module_option(key, &value) => {
+                        self.module_options.insert(key.to_owned(), value);
+                        Some(Ok(()))
+                    }
                     _ => None,
                 }
             }
@@ -244,7 +252,8 @@ macro_rules! config_table {
 
 config_table! {
     /// Configuration of `brine-master`: `DIR/master` then `DIR/master.d/*.conf`.
-    pub struct MasterConfig in "master", documented by MASTER_KEYS, finished by finish_master;
+    pub struct MasterConfig in "master", documented by MASTER_KEYS, finished by finish_master,
+        module options by no_module_options;
 
     interface: String = "0.0.0.0".to_owned(), shown "0.0.0.0",
         "Address the publisher and the request server bind to.";
@@ -360,7 +369,8 @@ config_table! {
 
 config_table! {
     /// Configuration of `brine-minion`: `DIR/minion` then `DIR/minion.d/*.conf`.
-    pub struct MinionConfig in "minion", documented by MINION_KEYS, finished by finish_minion;
+    pub struct MinionConfig in "minion", documented by MINION_KEYS, finished by finish_minion,
+        module options by minion_module_option;
 
     id: String = String::new(), shown "the host's fully qualified domain name",
         "The minion's id: its name on the master, in targets and in event tags.";
@@ -437,6 +447,65 @@ config_table! {
         "disable means no master: event.send fires on the local bus.";
     multiprocessing: bool = true, shown "true",
         "Accepted for compatibility with Salt: blocking jobs always run in child processes.";
+    http_connect_timeout: u64 = 20, shown "20", check positive_u64,
+        "Seconds http.query waits for a connection.";
+    http_request_timeout: u64 = 3600, shown "3600", check positive_u64,
+        "Seconds a whole http.query request may take, unless the call passes timeout.";
+}
+
+/// Module options the minion keeps besides its table (documented in its man page).
+pub const MINION_MODULE_OPTIONS: &[KeyDoc] = &[
+    KeyDoc {
+        name: "smtp.server",
+        default: "unset",
+        doc: "SMTP server (host or host:port) smtp.send_msg uses when the call names none \
+              and no profile.",
+    },
+    KeyDoc {
+        name: "smtp.tls",
+        default: "unset",
+        doc: "smtp.send_msg's use_ssl when the call leaves it at its default.",
+    },
+    KeyDoc {
+        name: "smtp.sender",
+        default: "unset",
+        doc: "From address of smtp.send_msg when the call names none.",
+    },
+    KeyDoc {
+        name: "smtp.username",
+        default: "unset",
+        doc: "SMTP login of smtp.send_msg when the call names none.",
+    },
+    KeyDoc {
+        name: "smtp.password",
+        default: "unset",
+        doc: "SMTP password of smtp.send_msg when the call names none.",
+    },
+    KeyDoc {
+        name: "smtp.port",
+        default: "unset",
+        doc: "SMTP port of smtp.send_msg when the call names none.",
+    },
+    KeyDoc {
+        name: "PROFILE",
+        default: "unset",
+        doc: "A map of smtp.* keys under any name, used by smtp.send_msg profile=PROFILE.",
+    },
+];
+
+/// The master keeps no module options: every key it does not know is reported.
+fn no_module_options(_key: &str, _value: &Value) -> bool {
+    false
+}
+
+/// Keys the minion keeps for execution modules: `smtp.*` keys, and profiles (maps holding
+/// `smtp.*` keys) as smtp.send_msg's `profile=` names them. Anything else unknown is still
+/// reported, so a typo in a daemon key does not pass silently.
+fn minion_module_option(key: &str, value: &Value) -> bool {
+    key.starts_with("smtp.")
+        || value
+            .as_object()
+            .is_some_and(|m| m.keys().any(|k| k.starts_with("smtp.")))
 }
 
 /// A minion with no id configured takes the host's fully qualified domain name.
@@ -1422,6 +1491,32 @@ mod tests {
         let dir = TempDir::new("dropin");
         dir.write("master.d/ports.conf", "ret_port: 5506\n");
         assert_eq!(load(&dir).ret_port, 5506);
+    }
+
+    #[test]
+    fn the_minion_keeps_smtp_keys_and_profiles_for_modules() {
+        let dir = TempDir::new("smtp");
+        dir.write(
+            "minion",
+            "smtp.server: mail.x.org\nmy-smtp:\n  smtp.tls: True\n  smtp.sender: a@x.org\n\
+             other_map: {a: 1}\nhttp_request_timeout: 30\n",
+        );
+        let (config, warnings) = MinionConfig::load(dir.path()).unwrap();
+        assert_eq!(
+            Value::Object(config.module_options),
+            serde_json::json!({
+                "smtp.server": "mail.x.org",
+                "my-smtp": {"smtp.tls": true, "smtp.sender": "a@x.org"},
+            })
+        );
+        assert_eq!(config.http_request_timeout, 30);
+        let messages: Vec<&str> = warnings.iter().map(|w| w.message.as_str()).collect();
+        assert_eq!(messages, ["unknown key 'other_map' (ignored)"]);
+        // The master keeps none.
+        dir.write("master", "smtp.server: mail.x.org\n");
+        let (config, warnings) = MasterConfig::load(dir.path()).unwrap();
+        assert!(config.module_options.is_empty());
+        assert_eq!(warnings.len(), 1);
     }
 
     #[test]

@@ -41,7 +41,11 @@ pub fn man_pages() -> Vec<(String, String)> {
             "brine-minion.conf",
             "configuration of brine-minion",
             tools::MINION_CONF_INTRO,
-            crate::config::MINION_KEYS,
+            &[
+                crate::config::MINION_KEYS,
+                crate::config::MINION_MODULE_OPTIONS,
+            ]
+            .concat(),
             &[],
         ),
     ));

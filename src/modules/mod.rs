@@ -1,8 +1,10 @@
 //! Execution modules: the functions a minion runs for jobs published by the master and
 //! for `brine-call`, with Salt's names, signatures and return values.
 //!
-//! A function never blocks: what can block (a shell command) is described as a child
-//! process for the minion's event loop to run, and finished when the child is done.
+//! A function never blocks: what can block (a shell command, an SMTP session, an HTTP
+//! request) is described as a child process for the minion's event loop to run, and finished
+//! when the child is done. Functions whose work is Rust code run it in a module child, this
+//! binary started again with a hidden flag (see `child`).
 
 use crate::master::Now;
 use crate::minion::Minion;
@@ -12,10 +14,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod child;
 mod cmd;
 mod event;
 mod grains;
+mod http;
 mod saltutil;
+mod smtp;
 mod sys;
 mod test;
 
@@ -132,10 +137,12 @@ pub const FUNCTIONS: &[Function] = &[
     grains::GET,
     grains::ITEM,
     grains::ITEMS,
+    http::QUERY,
     saltutil::FIND_JOB,
     saltutil::KILL_JOB,
     saltutil::REFRESH_GRAINS,
     saltutil::RUNNING,
+    smtp::SEND_MSG,
     sys::DOC,
     sys::LIST_FUNCTIONS,
     test::ECHO,

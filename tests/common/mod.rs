@@ -314,16 +314,27 @@ pub struct Minion {
     pub dir: tempfile::TempDir,
     pub child: Option<Child>,
     pub id: String,
+    /// Environment variables the daemon and `call` get on top of the test's.
+    pub env: Vec<(String, String)>,
 }
 
 impl Minion {
     /// Starts a minion with this id against `master`, with short retry timers.
     pub fn start(master: &Master, id: &str, extra: &str) -> Minion {
+        Minion::start_with_env(master, id, extra, &[])
+    }
+
+    /// Starts a minion as `start` does, with these environment variables added.
+    pub fn start_with_env(master: &Master, id: &str, extra: &str, env: &[(&str, &str)]) -> Minion {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut m = Minion {
             dir,
             child: None,
             id: id.to_string(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         m.write_config(master, extra);
         m.spawn();
@@ -378,6 +389,7 @@ impl Minion {
         let child = Command::new(bin("brine-minion"))
             .arg("-c")
             .arg(self.conf())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -405,11 +417,12 @@ impl Minion {
         });
     }
 
-    /// Runs brine-call against this minion.
+    /// Runs brine-call against this minion (with the minion's environment, for --local).
     pub fn call(&self, args: &[&str]) -> Output {
         Command::new(bin("brine-call"))
             .arg("-c")
             .arg(self.conf())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .args(args)
             .stdin(Stdio::null())
             .output()
