@@ -452,9 +452,10 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-/// Salt's `order_chunks`: by `order` (unset means after every numbered chunk; `first` and
-/// `last` as in states), then by the text `state + name + fun`. The reactor assigns no order of
-/// its own, so without `order` arguments reactions run sorted by type, then name.
+/// By `order` (unset means after every numbered chunk; `first` and `last` as in states), then
+/// in definition order, as salt-spec §4.4 describes the auto-assigned order. (Salt 3007's code
+/// breaks ties by the text `state + name + fun`, which runs reactions grouped by type; a
+/// reactor file reads top to bottom here.)
 fn order(chunks: Vec<Chunk>) -> Vec<Chunk> {
     let mut cap = 1.0_f64;
     for chunk in &chunks {
@@ -465,7 +466,7 @@ fn order(chunks: Vec<Chunk>) -> Vec<Chunk> {
             }
         }
     }
-    let mut keyed: Vec<(f64, String, Chunk)> = chunks
+    let mut keyed: Vec<(f64, Chunk)> = chunks
         .into_iter()
         .map(|chunk| {
             let mut at = match chunk.low.get("order") {
@@ -478,13 +479,12 @@ fn order(chunks: Vec<Chunk>) -> Vec<Chunk> {
             if at < 0.0 {
                 at += cap + 1_000_000.0;
             }
-            let label = format!("{}{}{}", chunk.state, chunk.name, chunk.fun);
-            (at, label, chunk)
+            (at, chunk)
         })
         .collect();
-    // Stable, like Python's sort; labels compare by code point, as UTF-8 bytes do.
-    keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-    keyed.into_iter().map(|(_, _, chunk)| chunk).collect()
+    // Stable: equal orders keep their definition order.
+    keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+    keyed.into_iter().map(|(_, chunk)| chunk).collect()
 }
 
 /// `ReactWrap.run`: the chunk's arguments in the new (`args`) or legacy schema. Err: the

@@ -117,19 +117,19 @@ mark_seen:
 #[test]
 fn legacy_schema_of_spec_4_5() {
     let c = run(&[("/srv/reactor/legacy.sls", LEGACY)], "myco/x", json!({}));
-    // Salt orders by type, then name: caller, local, runner (clear_cache, grow_pool).
+    // Definition order (salt-spec §4.4).
     assert_eq!(
         lines(&c),
         [
-            r#"{"arg":["/var/run/seen.flag"],"fun":"file.touch","id":"mark_seen","kwarg":{},"type":"caller"}"#,
             r#"{"arg":["find /var/cache/app -mtime +7 -delete"],"fun":"cmd.run","id":"purge_cache","kwarg":{"runas":"app"},"options":{},"ret":"smtp","tgt":"role:cache","tgt_type":"grain","timeout":null,"type":"local"}"#,
-            r#"{"arg":[],"fun":"cache.clear_grains","id":"clear_cache","kwarg":{"tgt":null},"type":"runner"}"#,
             r#"{"arg":[],"fun":"cloud.profile","id":"grow_pool","kwarg":{"prof":"rocky9_small","instances":["app07","app08"]},"type":"runner"}"#,
+            r#"{"arg":[],"fun":"cache.clear_grains","id":"clear_cache","kwarg":{"tgt":null},"type":"runner"}"#,
+            r#"{"arg":["/var/run/seen.flag"],"fun":"file.touch","id":"mark_seen","kwarg":{},"type":"caller"}"#,
         ]
     );
     assert!(c.skipped.is_empty() && c.warnings.is_empty());
     assert_eq!(c.reactions[0].sls, PathBuf::from("/srv/reactor/legacy.sls"));
-    assert_eq!(c.reactions[1].kind(), Kind::Local);
+    assert_eq!(c.reactions[0].kind(), Kind::Local);
 }
 
 // --- salt-spec §4.5, unified schema -----------------------------------------------------------
@@ -170,10 +170,10 @@ fn unified_schema_of_spec_4_5() {
     assert_eq!(
         lines(&c),
         [
-            r#"{"arg":[],"fun":"file.touch","id":"mark_seen","kwarg":{"name":"/var/run/seen.flag"},"type":"caller"}"#,
             r#"{"arg":[],"fun":"state.single","id":"ensure_tmux","kwarg":{"fun":"pkg.installed","name":"tmux","refresh":true},"options":{},"ret":null,"tgt":"os_family:Debian","tgt_type":"grain","timeout":null,"type":"local"}"#,
             r#"{"arg":[],"fun":"state.orchestrate","id":"run_orch","kwarg":{"mods":"orch.rollout","pillar":{"src_tag":"myco/deploy","src_data":{"ver":2,"who":"ci"}}},"type":"runner"}"#,
             r#"{"arg":[],"fun":"key.delete","id":"drop_key","kwarg":{"match":"old1"},"type":"wheel"}"#,
+            r#"{"arg":[],"fun":"file.touch","id":"mark_seen","kwarg":{"name":"/var/run/seen.flag"},"type":"caller"}"#,
         ]
     );
 }
@@ -264,12 +264,12 @@ g:
         ))
     );
     let kinds: Vec<&str> = c.reactions.iter().map(|r| r.kind().name()).collect();
-    // Sorted by type then ID: caller e, local a b f, runner c g, wheel d.
+    // Definition order: a b c d e f g.
     assert_eq!(
         kinds,
-        ["caller", "local", "local", "local", "runner", "runner", "wheel"]
+        ["local", "local", "runner", "wheel", "caller", "local", "runner"]
     );
-    match &c.reactions[1].call {
+    match &c.reactions[0].call {
         Call::Local(t) => {
             assert_eq!((&t.tgt, t.tgt_type.as_str()), (&json!("web*"), "glob"));
         }
@@ -406,11 +406,11 @@ fn duplicate_ids_across_files_later_body_wins() {
     assert_eq!(
         lines(&c),
         [
-            r#"{"arg":[],"fun":"cache.clear_grains","id":"only_a","kwarg":{"tgt":null},"type":"runner"}"#,
             r#"{"arg":[],"fun":"key.delete","id":"dup","kwarg":{"match":"second"},"type":"wheel"}"#,
+            r#"{"arg":[],"fun":"cache.clear_grains","id":"only_a","kwarg":{"tgt":null},"type":"runner"}"#,
         ]
     );
-    assert_eq!(c.reactions[1].sls, PathBuf::from("/srv/b.sls"));
+    assert_eq!(c.reactions[0].sls, PathBuf::from("/srv/b.sls"));
 }
 
 #[test]
@@ -563,11 +563,11 @@ fine:
     assert_eq!(
         messages(&c.skipped),
         [
-            "Reactor 'no_tgt' failed to execute local 'test.ping': local() missing required argument 'tgt'",
             "Reactor 'bad_args' failed to execute runner 'state.orchestrate': Incorrect argument format, check the Reactor System documentation for the correct format.",
-            "Reactor 'missing_fun' failed to execute runner 'nope.nothing': function not available",
-            "Reactor 'needs_match' failed to execute wheel 'key.delete': key.delete takes at least 1 argument (0 given)",
             "Reactor 'no_args' failed to execute wheel 'key.delete': Incorrect argument format, check the Reactor System documentation for the correct format.",
+            "Reactor 'missing_fun' failed to execute runner 'nope.nothing': function not available",
+            "Reactor 'no_tgt' failed to execute local 'test.ping': local() missing required argument 'tgt'",
+            "Reactor 'needs_match' failed to execute wheel 'key.delete': key.delete takes at least 1 argument (0 given)",
         ]
     );
     assert_eq!(
