@@ -182,7 +182,15 @@ pub struct Bus {
     doomed: BTreeSet<ClientId>,
     stats: BusStats,
     refused: u64,
+    /// The reactor's rules: events whose tag matches one are also kept for the reactor.
+    tap: Option<std::sync::Arc<crate::reactor::RuleSet>>,
+    tap_scratch: Vec<usize>,
+    tapped: std::collections::VecDeque<(String, Vec<u8>)>,
+    tap_dropped: u64,
 }
+
+/// Events kept for the reactor at most; past it they are dropped and counted.
+pub const TAP_LIMIT: usize = 10_000;
 
 impl Bus {
     /// A bus whose listeners may each hold `limit` outbound bytes.
@@ -196,7 +204,32 @@ impl Bus {
             doomed: BTreeSet::new(),
             stats: BusStats::default(),
             refused: 0,
+            tap: None,
+            tap_scratch: Vec::new(),
+            tapped: std::collections::VecDeque::new(),
+            tap_dropped: 0,
         }
+    }
+
+    /// Keeps the events whose tag matches one of these rules for the reactor (None: none).
+    pub fn set_tap(&mut self, rules: Option<std::sync::Arc<crate::reactor::RuleSet>>) {
+        self.tap = rules.filter(|r| !r.is_empty());
+    }
+
+    /// Takes up to `max` events kept for the reactor, oldest first: (tag, encoded event).
+    pub fn take_tapped(&mut self, max: usize) -> Vec<(String, Vec<u8>)> {
+        let n = max.min(self.tapped.len());
+        self.tapped.drain(..n).collect()
+    }
+
+    /// True while events wait for the reactor.
+    pub fn has_tapped(&self) -> bool {
+        !self.tapped.is_empty()
+    }
+
+    /// Events the reactor lost because it was [`TAP_LIMIT`] events behind.
+    pub fn tap_dropped(&self) -> u64 {
+        self.tap_dropped
     }
 
     /// Applies reloaded limits.
@@ -356,6 +389,21 @@ impl Bus {
     /// Delivers an already-encoded event to every matching listener.
     pub fn publish(&mut self, tag: &str, event: &[u8], now: SystemTime) {
         self.stats.published += 1;
+        if let Some(rules) = self.tap.as_ref() {
+            rules.matches(tag, &mut self.tap_scratch);
+            if !self.tap_scratch.is_empty() {
+                if self.tapped.len() < TAP_LIMIT {
+                    self.tapped.push_back((tag.to_owned(), event.to_vec()));
+                } else {
+                    if self.tap_dropped == 0 {
+                        log::error!(
+                            "the reactor is {TAP_LIMIT} events behind: dropping events for it"
+                        );
+                    }
+                    self.tap_dropped += 1;
+                }
+            }
+        }
         let frame_len = wire::FRAME_HEADER + 1 + event.len();
         for (&id, c) in self.clients.iter_mut() {
             if !c.filters.iter().any(|f| f.is_match(tag)) {

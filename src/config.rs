@@ -199,6 +199,18 @@ macro_rules! config_table {
                 }
             }
 
+            /// Every key with its value (`config.values`, the reactor's `opts`).
+            pub fn values(&self) -> serde_json::Map<String, Value> {
+                let mut m = serde_json::Map::new();
+                $(
+                    m.insert(
+                        stringify!($key).to_owned(),
+                        serde_json::to_value(&self.$key).unwrap_or(Value::Null),
+                    );
+                )*
+                m
+            }
+
             #[doc = concat!("Read `DIR/", $file, "` then `DIR/", $file,
                 ".d/*.conf` in name order, later files overriding earlier keys one by one.")]
             pub fn load(conf_dir: &Path) -> Result<($Config, Vec<ConfigWarning>), ConfigError> {
@@ -345,7 +357,8 @@ config_table! {
         "Whether the session key is rotated at once when a minion key is deleted or rejected.";
 
     reactor: Value = Value::Array(Vec::new()), shown "[]",
-        "Reactor rules: a list of maps, each from a tag pattern to a list of rule files.";
+        "Reactor rules: a list of maps, each from a tag pattern to a list of rule files, or the \
+         path of a YAML file holding that list (see brine-reactor(5)).";
     reactor_refresh_interval: u64 = 60, shown "60",
         "Seconds a reactor client is kept before it is built afresh.";
     reactor_worker_threads: usize = 10, shown "10", check positive_usize,
@@ -417,6 +430,10 @@ config_table! {
         "Static grains: a map that is merged over the computed grains (it wins).";
     start_event_grains: Value = Value::Array(Vec::new()), shown "[]",
         "Names of grains to include in the salt/minion/ID/start event.";
+    reactor: Value = Value::Array(Vec::new()), shown "[]",
+        "Reactor rules of the minion's own reactor, which watches the minion's bus and runs \
+         caller reactions (execution functions on this minion); same syntax as the master's \
+         (see brine-reactor(5)).";
     enable_legacy_startup_events: bool = true, shown "true",
         "Also fire the legacy minion_start event when the minion starts.";
     max_event_size: usize = 1_048_576, shown "1048576", check positive_usize,

@@ -257,6 +257,7 @@ impl MasterDaemon {
                 self.core.handle(now, Input::Tick);
             }
             // One commit for everything this turn wrote, then the replies that waited on it.
+            self.core.react(Now::read());
             self.core.commit(Now::read());
             self.send_zmq();
             let closed = self

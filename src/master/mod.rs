@@ -8,6 +8,7 @@
 
 pub mod auth;
 mod publish;
+mod react;
 mod run;
 pub mod schedule;
 
@@ -144,6 +145,12 @@ pub struct Master {
     queue_pending: Vec<run::PendingQueue>,
     /// The master's schedule (`schedule:`).
     schedule: Vec<schedule::Entry>,
+    /// The reactor's rules and state.
+    reactor: crate::reactor::engine::Engine,
+    /// Runner and wheel reactions waiting (at most `reactor_worker_hwm`).
+    reactor_work: std::collections::VecDeque<react::Work>,
+    /// Reactions dropped because that queue was full.
+    reactor_dropped: u64,
 }
 
 impl Master {
@@ -158,6 +165,9 @@ impl Master {
             MatchType::from_name(&cfg.event_match_type).unwrap_or(MatchType::StartsWith);
         let sqlite_dir = cfg.sqlite_queue_dir.clone();
         let schedule = schedule::load(&cfg.schedule);
+        let reactor = react::engine(&cfg);
+        let mut bus = bus;
+        bus.set_tap(Some(reactor.matcher()));
         Master {
             cfg,
             bus,
@@ -177,6 +187,9 @@ impl Master {
             queues: crate::queue::Queues::new(sqlite_dir),
             queue_pending: Vec::new(),
             schedule,
+            reactor,
+            reactor_work: std::collections::VecDeque::new(),
+            reactor_dropped: 0,
         }
     }
 
@@ -508,6 +521,7 @@ impl Master {
         }
         self.schedule = schedule::load(&self.cfg.schedule);
         self.arm_schedule(now, false);
+        self.reload_reactor();
         log::info!("configuration reloaded");
     }
 
@@ -531,26 +545,74 @@ impl Master {
         }
     }
 
-    /// A wheel function (`key.*`): keys move in the store, `salt/key` fires for each, and
-    /// a rejected or deleted minion loses its session and the session key is rotated so it
-    /// can no longer read publications.
+    /// A wheel call from a client (`brine-run wheel.key.accept match=m1`, brine-key).
     pub(crate) fn wheel(&mut self, now: Now, fun: &str, req: &Request) -> Answer {
-        let fail = |ret: String| Answer {
-            jid: None,
-            ret: Value::String(ret),
-            success: false,
-            retcode: 1,
+        let user = req.user.clone().unwrap_or_else(|| "UNKNOWN".into());
+        self.wheel_call(now, fun, req.arg.clone(), req.kwarg.clone(), &user)
+    }
+
+    /// Runs a wheel function with Salt's `salt/wheel/<jid>/new` and `.../ret` events.
+    pub(crate) fn wheel_call(
+        &mut self,
+        now: Now,
+        fun: &str,
+        arg: Vec<Value>,
+        kwarg: Map<String, Value>,
+        user: &str,
+    ) -> Answer {
+        let known = crate::wheel::params(fun).is_some();
+        if !known {
+            return Answer {
+                jid: None,
+                ret: Value::String(runners::not_available(&format!("wheel.{fun}"))),
+                success: false,
+                retcode: 1,
+            };
+        }
+        let jid = self.jids.next(now.wall);
+        let mut load = Map::new();
+        load.insert("fun".into(), json!(format!("wheel.{fun}")));
+        load.insert("jid".into(), json!(jid));
+        load.insert("user".into(), json!(user));
+        load.insert("fun_args".into(), runners::fun_args(&arg, &kwarg));
+        self.fire(&format!("salt/wheel/{jid}/new"), load.clone(), now);
+        let (ret, success) = match self.wheel_inner(now, fun, &arg, &kwarg) {
+            Ok(ret) => (ret, true),
+            Err(e) => (Value::String(e), false),
         };
+        load.insert("return".into(), ret.clone());
+        load.insert("success".into(), json!(success));
+        self.fire(&format!("salt/wheel/{jid}/ret"), load, now);
+        Answer {
+            jid: Some(jid),
+            ret,
+            success,
+            retcode: if success { 0 } else { 1 },
+        }
+    }
+
+    /// The wheel functions: `key.*` move keys in the store (firing `salt/key` for each, and a
+    /// rejected or deleted minion loses its session and the session key is rotated so it can
+    /// no longer read publications); `minions.connected` and `config.values` read the master.
+    fn wheel_inner(
+        &mut self,
+        now: Now,
+        fun: &str,
+        arg: &[Value],
+        kwarg: &Map<String, Value>,
+    ) -> Result<Value, String> {
+        match fun {
+            "minions.connected" => return Ok(json!(self.present(now))),
+            "config.values" => return Ok(Value::Object(react::public_opts(&self.cfg))),
+            _ => {}
+        }
         let Some(a) = self.auth.as_mut() else {
-            return fail(format!("'wheel.{fun}' needs the master's key store"));
+            return Err(format!("'wheel.{fun}' needs the master's key store"));
         };
-        let Some(result) = crate::wheel::key::call(a.store(), fun, &req.arg, &req.kwarg) else {
-            return fail(runners::not_available(&format!("wheel.{fun}")));
+        let Some(result) = crate::wheel::key::call(a.store(), fun, arg, kwarg) else {
+            return Err(runners::not_available(&format!("wheel.{fun}")));
         };
-        let (ret, events) = match result {
-            Ok(r) => r,
-            Err(e) => return fail(format!("Exception occurred in wheel {fun}: {e}")),
-        };
+        let (ret, events) = result.map_err(|e| format!("Exception occurred in wheel {fun}: {e}"))?;
         let mut rotate = false;
         for ev in &events {
             if ev.act == "reject" || ev.act == "delete" {
@@ -568,12 +630,7 @@ impl Master {
             data.insert("result".into(), json!(true));
             self.fire("salt/key", data, now);
         }
-        Answer {
-            jid: None,
-            ret,
-            success: true,
-            retcode: 0,
-        }
+        Ok(ret)
     }
 
     /// Fires an event of the master's own; a failure (only an unencodable tag) is logged.
@@ -643,6 +700,28 @@ impl runners::Context for RunCtx<'_> {
         } else {
             Err(crate::cli::output::python_str(&a.ret))
         }
+    }
+
+    fn reactor_list(&self) -> Value {
+        self.master.reactor.list()
+    }
+
+    fn reactor_add(&mut self, tag: &str, sls: Vec<String>) -> Value {
+        let r = self.master.reactor.add(tag, sls);
+        let m = self.master.reactor.matcher();
+        self.master.bus.set_tap(Some(m));
+        r
+    }
+
+    fn reactor_delete(&mut self, tag: &str) -> Value {
+        let r = self.master.reactor.delete(tag);
+        let m = self.master.reactor.matcher();
+        self.master.bus.set_tap(Some(m));
+        r
+    }
+
+    fn reactor_test(&mut self, tag: &str, data: Map<String, Value>) -> Value {
+        self.master.reactor_test(self.now, tag, data)
     }
 
     fn fire(&mut self, tag: &str, data: Map<String, Value>) -> Result<(), String> {

@@ -146,7 +146,7 @@ impl Master {
 
     /// True while queue operations wait for a commit (the loop must not sleep).
     pub fn busy(&self) -> bool {
-        !self.queue_pending.is_empty()
+        !self.queue_pending.is_empty() || self.reactor_busy()
     }
 
     /// A client went away: its pending answers have no one to go to.

@@ -263,12 +263,8 @@ fn merge(files: Vec<(PathBuf, Vec<Id>)>) -> Vec<Declared> {
 struct Chunk {
     id: String,
     sls: PathBuf,
-    /// The type as written (`cmd` stays `cmd`: Salt sorts before it resolves aliases).
-    state: String,
     kind: Kind,
     fun: String,
-    /// `name` (the ID unless an argument sets it).
-    name: String,
     /// Salt's low data: `state`, `name`, `__sls__`, `__id__`, every argument, then `fun`.
     low: Map<String, Value>,
 }
@@ -425,17 +421,11 @@ fn chunk(declared: &Declared) -> Result<Option<Chunk>, String> {
         }
     };
     low.insert("fun".to_owned(), Value::String(fun.clone()));
-    let name = match low.get("name") {
-        Some(Value::String(name)) => name.clone(),
-        _ => declared.id.clone(),
-    };
     Ok(Some(Chunk {
         id: declared.id.clone(),
         sls: declared.sls.clone(),
-        state,
         kind,
         fun,
-        name,
         low,
     }))
 }

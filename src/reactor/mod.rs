@@ -5,6 +5,7 @@
 //! environment, and dispatches the reactions; [`react`] ties the steps together for one event.
 
 pub mod compile;
+pub mod engine;
 pub mod render;
 pub mod rules;
 
@@ -94,6 +95,18 @@ impl fmt::Display for ReactorError {
 }
 
 impl std::error::Error for ReactorError {}
+
+impl ReactorError {
+    /// The file the error is in.
+    pub fn file(&self) -> &Path {
+        match self {
+            ReactorError::Renderer { file, .. }
+            | ReactorError::Template { file, .. }
+            | ReactorError::Yaml { file, .. }
+            | ReactorError::Invalid { file, .. } => file,
+        }
+    }
+}
 
 /// One file's rendered text, as a dry run shows it (Salt's debug line `Rendered data from
 /// file: <path>:`).

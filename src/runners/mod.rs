@@ -11,6 +11,7 @@ mod event;
 pub mod jobs;
 mod manage;
 pub mod queue;
+mod reactor;
 
 pub use crate::signature::{Default, Param};
 
@@ -73,6 +74,14 @@ pub trait Context: jobs::JobsContext {
     fn minions(&self) -> Minions;
     /// Calls a wheel function (`key.delete`, ...), firing its events.
     fn wheel(&mut self, fun: &str, kwarg: Map<String, Value>) -> Result<Value, String>;
+    /// The reactor's rules (`reactor.list`).
+    fn reactor_list(&self) -> Value;
+    /// Adds a reactor rule until the next reload (`reactor.add`).
+    fn reactor_add(&mut self, tag: &str, sls: Vec<String>) -> Value;
+    /// Removes a reactor rule until the next reload (`reactor.delete`).
+    fn reactor_delete(&mut self, tag: &str) -> Value;
+    /// What an event would make the reactor do, doing nothing (`reactor.test`).
+    fn reactor_test(&mut self, tag: &str, data: Map<String, Value>) -> Value;
 }
 
 /// What the master knows of its minions.
@@ -107,6 +116,10 @@ pub const RUNNERS: &[Runner] = &[
     queue::POP,
     queue::PROCESS_QUEUE,
     queue::PROCESS_RUNNER,
+    reactor::ADD,
+    reactor::DELETE,
+    reactor::LIST,
+    reactor::TEST,
     event::STATE_EVENT,
 ];
 

@@ -189,6 +189,12 @@ pub fn names() -> impl Iterator<Item = String> {
     FUNS.iter().map(|f| format!("key.{}", f.name))
 }
 
+/// The signature of `key.FUN`, if it exists.
+pub fn params(fun: &str) -> Option<&'static [Param]> {
+    let short = fun.strip_prefix("key.")?;
+    FUNS.iter().find(|f| f.name == short).map(|f| f.params)
+}
+
 /// Calls the wheel function `fun` ("key.list_all", "key.accept", ...) with Salt's argument
 /// names; None when there is no such function. Arguments that do not fit its signature
 /// give Python's message as the error.

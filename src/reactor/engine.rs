@@ -1,0 +1,567 @@
+//! The reactor as a daemon runs it: the configured rules (salt-spec §4.2, plus brine's
+//! throttled form), the files they name, throttling windows, and one call per event that
+//! matches, reads, renders and compiles. It never dispatches anything itself: the master (or
+//! the minion) carries out the reactions it returns.
+
+use super::{react, Compiled, Kind, RenderEnv, RuleSet, Signatures};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Throttle windows kept before expired ones are pruned.
+const MAX_WINDOWS: usize = 100_000;
+
+/// Largest reactor SLS file read, in bytes.
+const MAX_FILE: u64 = 4 << 20;
+
+/// How often a throttled rule may fire.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Throttle {
+    /// At most once within this window...
+    pub once_within: Duration,
+    /// ...per distinct value of these (`tag`, `data.id`, `data.data.x`); empty: per rule.
+    pub group_by: Vec<String>,
+}
+
+/// One configured rule: a tag glob and the SLS files it runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    /// The tag glob (Python fnmatch).
+    pub tag: String,
+    /// SLS paths, file globs allowed.
+    pub sls: Vec<String>,
+    /// brine's throttle, if any.
+    pub throttle: Option<Throttle>,
+    /// Events this rule suppressed (throttled).
+    pub suppressed: u64,
+}
+
+fn strings(v: &Value) -> Option<Vec<String>> {
+    match v {
+        Value::String(s) => Some(vec![s.clone()]),
+        Value::Array(a) => a.iter().map(|x| x.as_str().map(str::to_owned)).collect(),
+        _ => None,
+    }
+}
+
+fn throttle(v: &Value) -> Result<Throttle, String> {
+    let m = v
+        .as_object()
+        .ok_or("throttle must be a map with once_within and group_by")?;
+    let secs = match m.get("once_within") {
+        Some(Value::Number(n)) => n.as_f64().filter(|f| f.is_finite() && *f > 0.0),
+        _ => None,
+    }
+    .ok_or("throttle needs once_within, a positive number of seconds")?;
+    let group_by = match m.get("group_by") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(g) => strings(g).ok_or("throttle group_by must be a list of names like data.id")?,
+    };
+    for g in &group_by {
+        if g != "tag" && !g.starts_with("data") {
+            return Err(format!(
+                "throttle group_by {g:?} must be tag or start with data (data.id)"
+            ));
+        }
+    }
+    for k in m.keys() {
+        if k != "once_within" && k != "group_by" {
+            return Err(format!("throttle has an unknown key {k}"));
+        }
+    }
+    Ok(Throttle {
+        once_within: Duration::from_secs_f64(secs),
+        group_by,
+    })
+}
+
+/// Reads one list element: Salt's one-key map, or brine's `{tag, sls, throttle}`.
+fn rule(v: &Value) -> Result<Rule, String> {
+    let m = v
+        .as_object()
+        .ok_or("an entry must be a map from a tag glob to SLS files")?;
+    if m.len() > 1 || (m.contains_key("sls") && m.contains_key("tag")) {
+        let tag = m
+            .get("tag")
+            .and_then(Value::as_str)
+            .ok_or("an entry with several keys needs tag: GLOB")?;
+        let sls = m
+            .get("sls")
+            .and_then(strings)
+            .ok_or("an entry with tag: needs sls: a path or a list of paths")?;
+        for k in m.keys() {
+            if !matches!(k.as_str(), "tag" | "sls" | "throttle") {
+                return Err(format!("unknown key {k} (expected tag, sls, throttle)"));
+            }
+        }
+        let throttle = m.get("throttle").map(throttle).transpose()?;
+        return Ok(Rule {
+            tag: tag.to_owned(),
+            sls,
+            throttle,
+            suppressed: 0,
+        });
+    }
+    let (tag, sls) = m.iter().next().ok_or("an empty map is not an entry")?;
+    let sls = strings(sls).ok_or_else(|| {
+        format!("the SLS files of {tag:?} must be a path or a list of paths")
+    })?;
+    Ok(Rule {
+        tag: tag.clone(),
+        sls,
+        throttle: None,
+        suppressed: 0,
+    })
+}
+
+/// Reads a reactor map file (a YAML list), with errors naming file, line and column.
+fn read_map_file(path: &Path) -> Result<Vec<Value>, String> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("Failed to read reactor map: \"{}\": {e}", path.display()))?;
+    let text = String::from_utf8_lossy(&bytes);
+    // The YAML loader reads maps; nest the list under one key, two columns in, one line down.
+    let mut nested = String::from("reactor:\n");
+    for line in text.lines() {
+        nested.push_str("  ");
+        nested.push_str(line);
+        nested.push('\n');
+    }
+    match crate::config::parse_entries(path, nested.as_bytes()) {
+        Ok(entries) => match entries.into_iter().next().map(|e| e.value) {
+            Some(Value::Array(list)) => Ok(list),
+            Some(Value::Null) | None => Ok(Vec::new()),
+            Some(_) => Err(format!(
+                "Failed to parse YAML in reactor map: \"{}\": not a list of entries",
+                path.display()
+            )),
+        },
+        Err(crate::config::ConfigError::Yaml {
+            line,
+            column,
+            message,
+            ..
+        }) => Err(format!(
+            "{}:{}:{}: Failed to parse YAML in reactor map: {message}",
+            path.display(),
+            line.saturating_sub(1),
+            column.saturating_sub(2)
+        )),
+        Err(e) => Err(format!(
+            "Failed to parse YAML in reactor map: \"{}\": {e}",
+            path.display()
+        )),
+    }
+}
+
+/// Reads `reactor:` (a list, or the path of a YAML file holding one). Broken entries are
+/// reported, naming where they are, and left out; the others work.
+pub fn load_rules(reactor: &Value, conf_dir: &Path) -> (Vec<Rule>, Vec<String>) {
+    let mut errors = Vec::new();
+    let (list, source) = match reactor {
+        Value::Null => return (Vec::new(), errors),
+        Value::Array(a) => (a.clone(), format!("{} reactor", conf_dir.display())),
+        Value::String(path) => {
+            let p = PathBuf::from(path);
+            let p = if p.is_relative() { conf_dir.join(p) } else { p };
+            match read_map_file(&p) {
+                Ok(list) => (list, p.display().to_string()),
+                Err(e) => {
+                    errors.push(e);
+                    return (Vec::new(), errors);
+                }
+            }
+        }
+        _ => {
+            errors.push(format!(
+                "{}: reactor must be a list of entries or the path of a file holding one",
+                conf_dir.display()
+            ));
+            return (Vec::new(), errors);
+        }
+    };
+    let mut rules = Vec::new();
+    for (i, v) in list.iter().enumerate() {
+        match rule(v) {
+            Ok(r) => rules.push(r),
+            Err(e) => errors.push(format!(
+                "{source}: entry {} ({}): {e}; it is ignored",
+                i + 1,
+                crate::cli::output::python_str(v)
+            )),
+        }
+    }
+    (rules, errors)
+}
+
+/// A file's text as last read, and what it was read at.
+struct Cached {
+    modified: Option<SystemTime>,
+    len: u64,
+    text: String,
+}
+
+/// What one event led to.
+#[derive(Debug, Default)]
+pub struct Reacted {
+    /// Indices of the rules that matched and were not throttled.
+    pub rules: Vec<usize>,
+    /// Indices of the rules that matched but were throttled.
+    pub throttled: Vec<usize>,
+    /// The files read, in order.
+    pub files: Vec<PathBuf>,
+    /// Paths that named no readable file (each an error line).
+    pub missing: Vec<(String, String)>,
+    /// The rendered and compiled result, when any file was read.
+    pub compiled: Option<Compiled>,
+}
+
+/// The reactor's state.
+pub struct Engine {
+    rules: Vec<Rule>,
+    set: RuleSet,
+    windows: HashMap<(usize, String), Instant>,
+    files: HashMap<PathBuf, Cached>,
+    /// Options, grains and environment for templates.
+    pub env: RenderEnv,
+    scratch: Vec<usize>,
+}
+
+fn lookup<'a>(data: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    parts.next();
+    let first = parts.next()?;
+    let mut v = data.get(first)?;
+    for p in parts {
+        v = match v {
+            Value::Object(m) => m.get(p)?,
+            Value::Array(a) => a.get(p.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+impl Engine {
+    /// An engine for these rules.
+    pub fn new(rules: Vec<Rule>, env: RenderEnv) -> Engine {
+        let set = RuleSet::new(rules.iter().map(|r| r.tag.clone()).collect());
+        Engine {
+            rules,
+            set,
+            windows: HashMap::new(),
+            files: HashMap::new(),
+            env,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Replaces the rules (a reload); throttle windows and counts start afresh.
+    pub fn set_rules(&mut self, rules: Vec<Rule>) {
+        self.set = RuleSet::new(rules.iter().map(|r| r.tag.clone()).collect());
+        self.rules = rules;
+        self.windows.clear();
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// True when no rule is configured.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// A shareable predicate for the bus: does any rule match this tag?
+    pub fn matcher(&self) -> std::sync::Arc<RuleSet> {
+        std::sync::Arc::new(self.set.clone())
+    }
+
+    /// True when some rule matches `tag`.
+    pub fn matches(&mut self, tag: &str) -> bool {
+        self.set.matches(tag, &mut self.scratch);
+        !self.scratch.is_empty()
+    }
+
+    fn group_key(t: &Throttle, tag: &str, data: &Map<String, Value>) -> String {
+        let parts: Vec<String> = t
+            .group_by
+            .iter()
+            .map(|g| match g.as_str() {
+                "tag" => tag.to_owned(),
+                "data" => Value::Object(data.clone()).to_string(),
+                path => lookup(data, path).map_or("null".to_owned(), Value::to_string),
+            })
+            .collect();
+        parts.join("\u{1f}")
+    }
+
+    /// Reads a file through the cache (re-read when its size or mtime changed).
+    fn read(&mut self, path: &Path) -> Result<String, String> {
+        let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+        if !meta.is_file() {
+            return Err("not a file".into());
+        }
+        if meta.len() > MAX_FILE {
+            return Err(format!("larger than {MAX_FILE} bytes"));
+        }
+        let modified = meta.modified().ok();
+        if let Some(c) = self.files.get(path) {
+            if c.modified == modified && c.len == meta.len() {
+                return Ok(c.text.clone());
+            }
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        if self.files.len() > 4096 {
+            self.files.clear();
+        }
+        self.files.insert(
+            path.to_owned(),
+            Cached {
+                modified,
+                len: meta.len(),
+                text: text.clone(),
+            },
+        );
+        Ok(text)
+    }
+
+    /// The files one SLS entry names (a glob expands, sorted).
+    fn expand(&self, sls: &str) -> Result<Vec<PathBuf>, String> {
+        if sls.starts_with("salt://") {
+            return Err("salt:// paths need Salt's fileserver; give a filesystem path".into());
+        }
+        if !sls.contains(['*', '?', '[']) {
+            return Ok(vec![PathBuf::from(sls)]);
+        }
+        let mut out: Vec<PathBuf> = glob::glob(sls)
+            .map_err(|e| format!("bad file glob: {e}"))?
+            .filter_map(Result::ok)
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Handles one event: matching rules in config order, throttles, their files read,
+    /// rendered and compiled. With `dry`, throttles are looked at but not updated.
+    pub fn react(
+        &mut self,
+        tag: &str,
+        data: &Map<String, Value>,
+        now: Instant,
+        signatures: Signatures<'_>,
+        dry: bool,
+    ) -> Reacted {
+        let mut out = Reacted::default();
+        self.set.matches(tag, &mut self.scratch);
+        if self.scratch.is_empty() {
+            return out;
+        }
+        log::debug!("Gathering reactors for tag {tag}");
+        let matched = std::mem::take(&mut self.scratch);
+        for &i in &matched {
+            let Some(rule) = self.rules.get(i) else {
+                continue;
+            };
+            if let Some(t) = rule.throttle.clone() {
+                let key = (i, Self::group_key(&t, tag, data));
+                match self.windows.get(&key) {
+                    Some(at) if now.saturating_duration_since(*at) < t.once_within => {
+                        out.throttled.push(i);
+                        if !dry {
+                            if let Some(r) = self.rules.get_mut(i) {
+                                r.suppressed += 1;
+                            }
+                        }
+                        continue;
+                    }
+                    _ => {
+                        if !dry {
+                            if self.windows.len() >= MAX_WINDOWS {
+                                let rules = &self.rules;
+                                self.windows.retain(|(r, _), at| {
+                                    rules.get(*r).and_then(|r| r.throttle.as_ref()).is_some_and(
+                                        |t| now.saturating_duration_since(*at) < t.once_within,
+                                    )
+                                });
+                            }
+                            self.windows.insert(key, now);
+                        }
+                    }
+                }
+            }
+            out.rules.push(i);
+        }
+        self.scratch = matched;
+        let sls: Vec<String> = out
+            .rules
+            .iter()
+            .filter_map(|&i| self.rules.get(i))
+            .flat_map(|r| r.sls.iter().cloned())
+            .collect();
+        let mut texts = Vec::new();
+        for s in sls {
+            match self.expand(&s) {
+                Ok(paths) if paths.is_empty() => out.missing.push((
+                    s.clone(),
+                    format!("Can not render SLS {s} for tag {tag}. File missing or not found."),
+                )),
+                Ok(paths) => {
+                    for p in paths {
+                        match self.read(&p) {
+                            Ok(text) => {
+                                out.files.push(p.clone());
+                                texts.push((p, text));
+                            }
+                            Err(e) => out.missing.push((
+                                s.clone(),
+                                format!(
+                                    "Can not render SLS {} for tag {tag}. File missing or not found. ({e})",
+                                    p.display()
+                                ),
+                            )),
+                        }
+                    }
+                }
+                Err(e) => out.missing.push((s.clone(), format!("{s}: {e}"))),
+            }
+        }
+        if !texts.is_empty() {
+            log::debug!("Compiling reactions for tag {tag}");
+            out.compiled = Some(react(&texts, tag, data, &self.env, signatures));
+        }
+        out
+    }
+
+    /// Salt's `reactor.list`: `[{glob: [sls, ...]}, ...]`; a throttled rule also shows its
+    /// throttle and how many events it suppressed.
+    pub fn list(&self) -> Value {
+        Value::Array(
+            self.rules
+                .iter()
+                .map(|r| match &r.throttle {
+                    None => json!({ r.tag.clone(): r.sls }),
+                    Some(t) => json!({
+                        "tag": r.tag,
+                        "sls": r.sls,
+                        "throttle": {
+                            "once_within": t.once_within.as_secs_f64(),
+                            "group_by": t.group_by,
+                        },
+                        "suppressed": r.suppressed,
+                    }),
+                })
+                .collect(),
+        )
+    }
+
+    /// Salt's `reactor.add`: a rule for a tag not configured yet.
+    pub fn add(&mut self, tag: &str, sls: Vec<String>) -> Value {
+        if self.rules.iter().any(|r| r.tag == tag) {
+            return json!({"status": false, "comment": "Reactor already exists."});
+        }
+        let mut rules = self.rules.clone();
+        rules.push(Rule {
+            tag: tag.to_owned(),
+            sls,
+            throttle: None,
+            suppressed: 0,
+        });
+        self.set_rules(rules);
+        json!({"status": true, "comment": "Reactor added."})
+    }
+
+    /// Salt's `reactor.delete`.
+    pub fn delete(&mut self, tag: &str) -> Value {
+        let before = self.rules.len();
+        let rules: Vec<Rule> = self.rules.iter().filter(|r| r.tag != tag).cloned().collect();
+        if rules.len() == before {
+            return json!({"status": false, "comment": "Reactor does not exists."});
+        }
+        self.set_rules(rules);
+        json!({"status": true, "comment": "Reactor deleted."})
+    }
+}
+
+/// The signatures of master-side functions, for the legacy argument schema.
+pub fn master_signatures(kind: Kind, fun: &str) -> Option<&'static [crate::signature::Param]> {
+    match kind {
+        Kind::Runner => crate::runners::find(fun).map(|r| r.params),
+        Kind::Wheel => crate::wheel::params(fun),
+        Kind::Local | Kind::Caller => crate::modules::find(fun).map(|f| f.params),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_both_entry_forms_and_names_broken_ones() {
+        let (rules, errors) = load_rules(
+            &json!([
+                {"salt/minion/*/start": ["/srv/reactor/start.sls"]},
+                {"myco/x": "/srv/x.sls"},
+                {"tag": "loop/*", "sls": ["/srv/l.sls"],
+                 "throttle": {"once_within": 60, "group_by": ["data.id"]}},
+                "not a map",
+                {"t": 5},
+                {"tag": "a", "sls": "b", "throttle": {"group_by": ["data.id"]}},
+            ]),
+            Path::new("/etc/brine"),
+        );
+        assert_eq!(rules.len(), 3);
+        assert_eq!(rules[1].sls, ["/srv/x.sls"]);
+        assert_eq!(
+            rules[2].throttle,
+            Some(Throttle {
+                once_within: Duration::from_secs(60),
+                group_by: vec!["data.id".into()]
+            })
+        );
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].starts_with("/etc/brine reactor: entry 4"));
+        assert!(errors[2].contains("once_within"));
+    }
+
+    #[test]
+    fn a_map_file_error_names_file_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("reactor.yaml");
+        std::fs::write(&f, "- 'a/b':\n  - /srv/a.sls\n- 'c': [x\n").unwrap();
+        let (rules, errors) = load_rules(&json!(f.display().to_string()), dir.path());
+        assert!(rules.is_empty());
+        assert_eq!(errors.len(), 1);
+        let want = format!("{}:3:", f.display());
+        assert!(errors[0].starts_with(&want), "{}", errors[0]);
+        std::fs::write(&f, "- 'a/b':\n  - /srv/a.sls\n").unwrap();
+        let (rules, errors) = load_rules(&json!("reactor.yaml"), dir.path());
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(rules[0].tag, "a/b");
+    }
+
+    #[test]
+    fn throttles_per_group_and_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let sls = dir.path().join("r.sls");
+        std::fs::write(&sls, "hi:\n  runner.manage.up: []\n").unwrap();
+        let (rules, _) = load_rules(
+            &json!([{"tag": "ev/*", "sls": [sls.display().to_string()],
+                     "throttle": {"once_within": 10, "group_by": ["data.id"]}}]),
+            dir.path(),
+        );
+        let mut e = Engine::new(rules, RenderEnv::default());
+        let t0 = Instant::now();
+        let data = |id: &str| json!({"id": id}).as_object().unwrap().clone();
+        let sig: Signatures = &master_signatures;
+        assert_eq!(e.react("ev/1", &data("a"), t0, sig, false).rules, [0]);
+        assert_eq!(e.react("ev/1", &data("a"), t0 + Duration::from_secs(5), sig, false).throttled, [0]);
+        assert_eq!(e.react("ev/1", &data("b"), t0 + Duration::from_secs(5), sig, false).rules, [0]);
+        let r = e.react("ev/1", &data("a"), t0 + Duration::from_secs(11), sig, false);
+        assert_eq!(r.rules, [0]);
+        assert_eq!(r.compiled.unwrap().reactions.len(), 1);
+        assert_eq!(e.list()[0]["suppressed"], 1);
+        assert!(e.react("other", &data("a"), t0, sig, false).rules.is_empty());
+    }
+}
