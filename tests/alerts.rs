@@ -7,7 +7,6 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -48,35 +47,6 @@ impl Pki {
     }
 }
 
-/// A Python test server from tests/servers that prints its port once it listens.
-fn py_server(script: &str, args: &[&str]) -> (Bg, u16) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/servers")
-        .join(script);
-    let mut child = Command::new("python3")
-        .arg(&path)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 (with aiosmtpd: .ci/run installs it)");
-    let stdout = child.stdout.take().expect("piped");
-    let mut line = String::new();
-    let _ = BufReader::new(stdout).read_line(&mut line);
-    let port = match line.trim().parse() {
-        Ok(p) => p,
-        Err(_) => {
-            let out = output_within(child, Duration::from_secs(5));
-            panic!(
-                "{script} did not start (is aiosmtpd installed? .ci/run installs it): {}",
-                stderr(&out)
-            );
-        }
-    };
-    (Bg(child), port)
-}
-
 /// An SMTP sink in `mode`, writing what it accepts to `out`.
 fn smtp_sink(pki: &Pki, mode: &str, out: &Path, auth: Option<&str>) -> (Bg, u16) {
     let (cert, key, out) = (pki.path("cert.pem"), pki.path("key.pem"), out.display());
@@ -88,18 +58,6 @@ fn smtp_sink(pki: &Pki, mode: &str, out: &Path, auth: Option<&str>) -> (Bg, u16)
         args.extend(["--auth", a]);
     }
     py_server("smtp_sink.py", &args)
-}
-
-/// The messages a sink accepted so far, in order.
-fn mails(out: &Path) -> Vec<Value> {
-    let mut v = Vec::new();
-    for n in 1.. {
-        match std::fs::read_to_string(out.join(format!("{n}.json"))) {
-            Ok(text) => v.push(serde_json::from_str(&text).expect("a sink record")),
-            Err(_) => return v,
-        }
-    }
-    v
 }
 
 /// The minion's error lines, for assertion messages.

@@ -328,7 +328,13 @@ fn process_queue_fires_its_event_and_runner_calls_run_in_order() {
     // The same on Salt's sqlite format, where the call is stored as Salt stores it.
     check(
         &m,
-        &["queue.insert_runner", "event.send", "third/tag", "queue=sq", "backend=sqlite"],
+        &[
+            "queue.insert_runner",
+            "event.send",
+            "third/tag",
+            "queue=sq",
+            "backend=sqlite",
+        ],
         "True\n",
     );
     check(
@@ -336,7 +342,11 @@ fn process_queue_fires_its_event_and_runner_calls_run_in_order() {
         &["queue.list_items", "sq", "backend=sqlite"],
         "- {'fun': 'event.send', 'args': ['third/tag'], 'kwargs': {}}\n",
     );
-    check(&m, &["queue.process_runner", "queue=sq", "backend=sqlite"], "None\n");
+    check(
+        &m,
+        &["queue.process_runner", "queue=sq", "backend=sqlite"],
+        "None\n",
+    );
     loop {
         let ev = c.next_event(Some(T)).unwrap();
         if ev.tag == "third/tag" {

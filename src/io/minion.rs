@@ -215,6 +215,7 @@ impl MinionLoop {
                 timeout = Some(timeout.map_or(cap, |t| t.min(cap)));
             }
             let busy = self.local.as_ref().is_some_and(|l| l.has_ready())
+                || self.slots.iter().any(|s| s.core.reactor_busy())
                 || self
                     .slots
                     .iter()
@@ -270,6 +271,7 @@ impl MinionLoop {
                 if slot.core.next_timeout().is_some_and(|at| at <= now.mono) {
                     slot.core.tick(now);
                 }
+                slot.core.react(now);
             }
             self.do_actions();
             self.flush_clients();

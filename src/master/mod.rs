@@ -612,7 +612,8 @@ impl Master {
         let Some(result) = crate::wheel::key::call(a.store(), fun, arg, kwarg) else {
             return Err(runners::not_available(&format!("wheel.{fun}")));
         };
-        let (ret, events) = result.map_err(|e| format!("Exception occurred in wheel {fun}: {e}"))?;
+        let (ret, events) =
+            result.map_err(|e| format!("Exception occurred in wheel {fun}: {e}"))?;
         let mut rotate = false;
         for ev in &events {
             if ev.act == "reject" || ev.act == "delete" {

@@ -256,7 +256,12 @@ impl Master {
                 rendered.insert(t.file.display().to_string(), json!(t.text));
             }
             out.insert("rendered".into(), Value::Object(rendered));
-            errors.extend(c.file_errors.iter().chain(c.abort.iter()).map(|e| json!(e.to_string())));
+            errors.extend(
+                c.file_errors
+                    .iter()
+                    .chain(c.abort.iter())
+                    .map(|e| json!(e.to_string())),
+            );
             let reactions: Vec<Value> = c
                 .reactions
                 .iter()

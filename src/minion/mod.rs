@@ -117,6 +117,8 @@ pub struct Minion {
     unacked: VecDeque<(u64, Load)>,
     /// What was dropped so far.
     pub drops: Drops,
+    /// The minion's own reactor (caller reactions), when it has a bus and rules.
+    reactor: Option<crate::reactor::engine::Engine>,
 }
 
 /// Who asked for a call, so its result goes back there.
@@ -135,6 +137,13 @@ enum Origin {
         fun: String,
         fun_args: Vec<Value>,
         send_return: bool,
+    },
+    /// A caller reaction of the minion's own reactor: the result is only logged.
+    Reactor {
+        /// The reaction's ID.
+        id: String,
+        /// The function.
+        fun: String,
     },
 }
 
@@ -190,6 +199,7 @@ impl Minion {
             returns: Vec::new(),
             unacked: VecDeque::new(),
             drops: Drops::default(),
+            reactor: None,
         }
     }
 
@@ -197,6 +207,10 @@ impl Minion {
     pub fn set_grains(&mut self, computed: Map<String, Value>) {
         self.grains = crate::grains::merge(computed, &self.cfg.grains);
         self.grains.insert("id".into(), json!(self.cfg.id));
+        match self.reactor.as_mut() {
+            Some(r) => r.env.grains = self.grains.clone(),
+            None => self.load_reactor(),
+        }
     }
 
     /// The minion id.
@@ -753,7 +767,7 @@ impl Minion {
             r.data.insert("pid".into(), json!(pid));
             let origin_jid = match &r.origin {
                 Origin::Job { jid, .. } => Some(jid.clone()),
-                Origin::Local { .. } => None,
+                Origin::Local { .. } | Origin::Reactor { .. } => None,
             };
             if let Some(jid) = origin_jid {
                 let data = r.data.clone();
@@ -867,6 +881,16 @@ impl Minion {
                     load.insert("success".into(), json!(false));
                 }
                 self.send_return(now, Load::Return { load }, 0);
+            }
+            Origin::Reactor { id, fun } => {
+                if ret.retcode == 0 {
+                    log::info!("Reactor '{id}' ran caller '{fun}'");
+                } else {
+                    log::error!(
+                        "Reactor '{id}' failed to execute caller '{fun}': {}",
+                        crate::cli::output::python_str(&ret.value)
+                    );
+                }
             }
             Origin::Local { client, .. } => {
                 if let Some(bus) = self.bus.as_mut() {
@@ -1067,6 +1091,111 @@ impl Minion {
         }
     }
 
+    /// Reads the minion's `reactor:` rules and points its bus at them.
+    fn load_reactor(&mut self) {
+        let Some(bus) = self.bus.as_mut() else {
+            return;
+        };
+        let (rules, errors) =
+            crate::reactor::engine::load_rules(&self.cfg.reactor, &self.cfg.conf_dir);
+        for e in errors {
+            log::error!("{e}");
+        }
+        if rules.is_empty() {
+            self.reactor = None;
+            bus.set_tap(None);
+            return;
+        }
+        log::info!("reactor: {} rules", rules.len());
+        let env = crate::reactor::RenderEnv {
+            opts: self
+                .cfg
+                .values()
+                .into_iter()
+                .filter(|(k, _)| !k.contains("pass") && !k.contains("secret"))
+                .collect(),
+            grains: self.grains.clone(),
+            environ: std::env::vars().collect(),
+            ..crate::reactor::RenderEnv::default()
+        };
+        let engine = crate::reactor::engine::Engine::new(rules, env);
+        bus.set_tap(Some(engine.matcher()));
+        self.reactor = Some(engine);
+    }
+
+    /// True while events wait for the minion's reactor.
+    pub fn reactor_busy(&self) -> bool {
+        self.bus.as_ref().is_some_and(Bus::has_tapped)
+    }
+
+    /// Runs the minion's reactor over the events its bus kept: caller reactions start as
+    /// local calls; errors are logged and fired as `salt/reactor/error` on the minion bus.
+    pub fn react(&mut self, now: Now) {
+        let Some(bus) = self.bus.as_mut() else {
+            return;
+        };
+        let events = bus.take_tapped(256);
+        for (tag, raw) in events {
+            let data = match crate::wire::Event::decode(&raw, usize::MAX).and_then(|e| e.value()) {
+                Ok(m) => m,
+                Err(e) => {
+                    log::warn!("reactor: cannot read the data of {tag}: {e}");
+                    continue;
+                }
+            };
+            if data.get("user").and_then(Value::as_str) == Some("Reactor") {
+                continue;
+            }
+            let Some(engine) = self.reactor.as_mut() else {
+                return;
+            };
+            let sig = |_: crate::reactor::Kind, fun: &str| modules::find(fun).map(|f| f.params);
+            let r = engine.react(&tag, &data, now.mono, &sig, false);
+            let mut errors: Vec<(String, String)> = r.missing.clone();
+            if let Some(c) = r.compiled.as_ref() {
+                for e in c.file_errors.iter().chain(c.abort.iter()) {
+                    errors.push((e.file().display().to_string(), e.to_string()));
+                }
+                for n in c.skipped.iter() {
+                    log::error!("{}", n.message);
+                }
+                for n in c.warnings.iter() {
+                    log::warn!("{}", n.message);
+                }
+            }
+            if !errors.is_empty() {
+                for (sls, error) in errors {
+                    log::error!("Unable to render reactions for event {tag}: {error}");
+                    let mut d = Map::new();
+                    d.insert("tag".into(), json!(tag));
+                    d.insert("sls".into(), json!(sls));
+                    d.insert("error".into(), json!(error));
+                    d.insert("user".into(), json!("Reactor"));
+                    let _ = self.fire_local(now, "salt/reactor/error", d);
+                }
+                continue;
+            }
+            let reactions = r.compiled.map(|c| c.reactions).unwrap_or_default();
+            for x in reactions {
+                if x.kind() != crate::reactor::Kind::Caller {
+                    log::warn!(
+                        "Reactor '{}': only caller reactions run on a minion; {} skipped",
+                        x.id,
+                        x.kind().name()
+                    );
+                    continue;
+                }
+                let mut data = Map::new();
+                data.insert("fun".into(), json!(x.fun));
+                let origin = Origin::Reactor {
+                    id: x.id.clone(),
+                    fun: x.fun.clone(),
+                };
+                self.start_call(now, origin, data, &x.fun, &x.arg, &x.kwarg);
+            }
+        }
+    }
+
     /// Applies a reloaded configuration (only what can change at run time).
     pub fn reload(&mut self, cfg: MinionConfig) {
         if let Some(bus) = self.bus.as_mut() {
@@ -1081,6 +1210,7 @@ impl Minion {
         let keep_id = self.cfg.id.clone();
         self.cfg = cfg;
         self.cfg.id = keep_id;
+        self.load_reactor();
         log::info!("configuration reloaded");
     }
 

@@ -104,9 +104,8 @@ fn rule(v: &Value) -> Result<Rule, String> {
         });
     }
     let (tag, sls) = m.iter().next().ok_or("an empty map is not an entry")?;
-    let sls = strings(sls).ok_or_else(|| {
-        format!("the SLS files of {tag:?} must be a path or a list of paths")
-    })?;
+    let sls = strings(sls)
+        .ok_or_else(|| format!("the SLS files of {tag:?} must be a path or a list of paths"))?;
     Ok(Rule {
         tag: tag.clone(),
         sls,
@@ -475,7 +474,12 @@ impl Engine {
     /// Salt's `reactor.delete`.
     pub fn delete(&mut self, tag: &str) -> Value {
         let before = self.rules.len();
-        let rules: Vec<Rule> = self.rules.iter().filter(|r| r.tag != tag).cloned().collect();
+        let rules: Vec<Rule> = self
+            .rules
+            .iter()
+            .filter(|r| r.tag != tag)
+            .cloned()
+            .collect();
         if rules.len() == before {
             return json!({"status": false, "comment": "Reactor does not exists."});
         }
@@ -556,12 +560,23 @@ mod tests {
         let data = |id: &str| json!({"id": id}).as_object().unwrap().clone();
         let sig: Signatures = &master_signatures;
         assert_eq!(e.react("ev/1", &data("a"), t0, sig, false).rules, [0]);
-        assert_eq!(e.react("ev/1", &data("a"), t0 + Duration::from_secs(5), sig, false).throttled, [0]);
-        assert_eq!(e.react("ev/1", &data("b"), t0 + Duration::from_secs(5), sig, false).rules, [0]);
+        assert_eq!(
+            e.react("ev/1", &data("a"), t0 + Duration::from_secs(5), sig, false)
+                .throttled,
+            [0]
+        );
+        assert_eq!(
+            e.react("ev/1", &data("b"), t0 + Duration::from_secs(5), sig, false)
+                .rules,
+            [0]
+        );
         let r = e.react("ev/1", &data("a"), t0 + Duration::from_secs(11), sig, false);
         assert_eq!(r.rules, [0]);
         assert_eq!(r.compiled.unwrap().reactions.len(), 1);
         assert_eq!(e.list()[0]["suppressed"], 1);
-        assert!(e.react("other", &data("a"), t0, sig, false).rules.is_empty());
+        assert!(e
+            .react("other", &data("a"), t0, sig, false)
+            .rules
+            .is_empty());
     }
 }

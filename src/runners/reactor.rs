@@ -83,7 +83,10 @@ fn test(ctx: &mut dyn Context, a: &[Value]) -> Outcome {
         other => {
             return Outcome::exception(
                 "reactor.test",
-                &format!("data must be a map, not {}", crate::cli::output::python_str(other)),
+                &format!(
+                    "data must be a map, not {}",
+                    crate::cli::output::python_str(other)
+                ),
             )
         }
     };

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use brine::client::{self, BusClient};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -483,4 +484,45 @@ impl Drop for Bg {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// A Python test server from tests/servers that prints its port once it listens.
+pub fn py_server(script: &str, args: &[&str]) -> (Bg, u16) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/servers")
+        .join(script);
+    let mut child = Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 (with aiosmtpd: .ci/run installs it)");
+    let stdout = child.stdout.take().expect("piped");
+    let mut line = String::new();
+    let _ = BufReader::new(stdout).read_line(&mut line);
+    let port = match line.trim().parse() {
+        Ok(p) => p,
+        Err(_) => {
+            let out = output_within(child, Duration::from_secs(5));
+            panic!(
+                "{script} did not start (is aiosmtpd installed? .ci/run installs it): {}",
+                stderr(&out)
+            );
+        }
+    };
+    (Bg(child), port)
+}
+
+/// The messages a sink accepted so far, in order.
+pub fn mails(out: &Path) -> Vec<serde_json::Value> {
+    let mut v = Vec::new();
+    for n in 1.. {
+        match std::fs::read_to_string(out.join(format!("{n}.json"))) {
+            Ok(text) => v.push(serde_json::from_str(&text).expect("a sink record")),
+            Err(_) => return v,
+        }
+    }
+    v
 }
