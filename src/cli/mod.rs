@@ -10,6 +10,7 @@ pub mod key_cmd;
 pub mod master_cmd;
 pub mod minion_cmd;
 pub mod output;
+mod reactor_page;
 pub mod run_cmd;
 pub mod swarm_cmd;
 pub mod tools;
@@ -47,6 +48,15 @@ pub fn man_pages() -> Vec<(String, String)> {
             ]
             .concat(),
             &[],
+        ),
+    ));
+    pages.push((
+        "brine-reactor.5".into(),
+        tools::prose_page(
+            "brine-reactor",
+            5,
+            reactor_page::SUMMARY,
+            reactor_page::SECTIONS,
         ),
     ));
     pages.push((

@@ -175,6 +175,14 @@ pub const RUN: Tool = Tool {
             body: "event.send TAG [DATA]\n\nFire DATA, a map (default {}), on the master bus under TAG. The data is not wrapped: a reactor reads data['key'], unlike events sent from a minion. Returns True.\n\nstate.event [TAGMATCH] [count=N] [pretty=True] [quiet=True]\n\nPrint the events whose tag matches TAGMATCH (a glob or an anchored regular expression, default *) as the tag, a TAB and the data as JSON, until COUNT events matched (-1, the default, means forever). This is brine-event(1) under Salt's name.",
         },
         Section {
+            title: "WHEEL",
+            body: "brine-run wheel.FUN runs a wheel function in the master, as a wheel reaction does: key.list_all, key.list, key.accept, key.reject, key.delete, key.finger (each with match=GLOB), minions.connected and config.values (the master's settings without secrets). Each fires salt/wheel/JID/new and salt/wheel/JID/ret; key changes also fire salt/key.\n\n  brine-run wheel.key.accept match=m1\n  brine-run wheel.key.finger match='web*'\n  brine-run --out json wheel.minions.connected",
+        },
+        Section {
+            title: "REACTOR",
+            body: "reactor.list shows the reactor rules in force (a throttled rule with its throttle and the number of events it suppressed); reactor.add EVENT reactors=PATH and reactor.delete EVENT change them until the next SIGHUP; reactor.test TAG [DATA] is a dry run that shows the matching rules, the rendered files and the reactions with their resolved arguments, running nothing. See brine-reactor(5).",
+        },
+        Section {
             title: "QUEUES",
             body: "The queue.* runners keep Salt's names, signatures and output. Every one takes backend=lmdb (the default) or backend=sqlite. An item is a string or a map; a list inserts or deletes several.\n\nThe lmdb backend lives in the master's store under cachedir. A queue is a set (an item is stored once: a duplicate insert prints Item already exists in this queue., or One or more items already exists in this queue. for a list, which then inserts none of its items) that pops oldest first. Every write is on disk before brine-run is answered, and the writes of one turn of the master's loop share one transaction and one commit. Two pops never return the same item.\n\nThe sqlite backend reads and writes Salt's own files: one QUEUE.db per queue in sqlite_queue_dir (default cachedir/queues) with a table named after the queue (id INTEGER PRIMARY KEY, name TEXT UNIQUE). A queue directory written by Salt's salt-run works here unchanged, and the other way round. Duplicates print Salt's message with SQLite's text after sqlite error:. Unlike Salt, names and items are quoted properly (any name without / works, an item may hold quotes), items pop oldest first rather than in text order (salt#56421), a list with a duplicate inserts none of its items, and a pop takes its items in one immediate transaction, so concurrent pops never share one. A queue file locked by another process is an error at once; the master never waits for it.\n\nqueue.process_queue fires salt/queue/QUEUE/process with items, backend and queue (also when nothing was popped) for a reactor to act on, and prints that map. A bad quantity fires salt/run/JID/progress with errors and prints False. queue.insert_runner and queue.process_runner queue runner calls ({fun, args, kwargs}) and run them in order; their queue and backend default to the master's runner_queue setting ({queue: NAME, backend: lmdb}).",
         },
@@ -188,7 +196,7 @@ pub const RUN: Tool = Tool {
         },
         Section {
             title: "SEE ALSO",
-            body: "brine-master(8), brine-event(1)",
+            body: "brine-master(8), brine-event(1), brine-reactor(5), brine-master.conf(5)",
         },
     ],
 };
@@ -408,6 +416,22 @@ pub fn config_page(
         s.push_str(&roff_prose(sec.body));
     }
     s.push_str(".SH SEE ALSO\nbrine\\-master(8)\n");
+    s
+}
+
+/// A man page of prose sections only (`brine-reactor(5)`).
+pub fn prose_page(name: &str, section: u8, summary: &str, sections: &[Section]) -> String {
+    let mut s = format!(
+        ".TH {} {section} \"\" \"brine {}\" \"brine manual\"\n.SH NAME\n{} \\- {}\n",
+        name.to_uppercase(),
+        env!("CARGO_PKG_VERSION"),
+        roff_escape(name),
+        roff_escape(summary)
+    );
+    for sec in sections {
+        s.push_str(&format!(".SH {}\n", roff_escape(sec.title)));
+        s.push_str(&roff_prose(sec.body));
+    }
     s
 }
 
