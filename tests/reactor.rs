@@ -462,3 +462,31 @@ fn caller_reactions_run_on_the_minions_own_reactor() {
     mi.wait_log("Reactor 'touch_it' ran caller 'cmd.run'", 1);
     mi.wait_log("only caller reactions run on a minion", 1);
 }
+
+#[test]
+fn runner_reactions_past_reactor_worker_hwm_are_dropped_and_logged() {
+    let d = tempfile::tempdir().unwrap();
+    let mut sls = String::new();
+    for i in 1..=5 {
+        sls.push_str(&format!(
+            "r{i}:\n  runner.event.send:\n    - args:\n      - tag: hwm/{i}\n"
+        ));
+    }
+    let sls = write(d.path(), "many.sls", &sls);
+    let m = Master::start_with(&format!(
+        "reactor_worker_hwm: 2\nreactor:\n  - 'burst/*':\n    - {sls}\n"
+    ));
+    let mut c = watch(&m);
+    run_ok(&m, &["event.send", "burst/1"]);
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let (t, _) = wait_event(&mut c, "the queued reactions", |t, _| t.starts_with("hwm/"));
+        got.push(t);
+    }
+    assert_eq!(got, ["hwm/1", "hwm/2"]);
+    m.wait_log("TaskPool queue is full", 3);
+    assert!(m.log().contains("(3 dropped so far)"), "{}", m.log());
+    while let Ok(ev) = c.next_event(Some(Duration::from_millis(300))) {
+        assert!(!ev.tag.starts_with("hwm/"), "{} was not dropped", ev.tag);
+    }
+}
