@@ -341,6 +341,9 @@ impl MinionLoop {
 
     /// Carries out what the minions asked for.
     fn do_actions(&mut self) {
+        // A swarm's minions settle one by one while others still start: only a lone daemon
+        // drops its start-up pages.
+        let alone = self.slots.len() == 1;
         for (i, slot) in self.slots.iter_mut().enumerate() {
             while let Some(action) = slot.core.poll_action() {
                 match action {
@@ -358,6 +361,11 @@ impl MinionLoop {
                     }
                     Action::Publication(load) => slot.core.on_job(Now::read(), load),
                     Action::Exit(code) => self.exit = Some(code),
+                    Action::Settled => {
+                        if alone {
+                            crate::io::process::release_startup_pages();
+                        }
+                    }
                     Action::Spawn(key, spec) => {
                         let child = self.next_child;
                         self.next_child += 1;

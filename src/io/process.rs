@@ -63,3 +63,46 @@ impl Drop for PidFile {
         let _ = std::fs::remove_file(&self.path);
     }
 }
+
+/// Hands the kernel back the read-only file pages (code and constants of the binary and its
+/// libraries) that start-up touched: an idle daemon does not need them resident, and any
+/// page used again comes back from the page cache on first touch. Best effort: a kernel
+/// without `MADV_PAGEOUT` (before 5.4) keeps them.
+pub fn release_startup_pages() {
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
+    let mut released = 0usize;
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
+            continue;
+        };
+        // A path in the sixth field: a file mapping, not the heap, a stack or [vdso].
+        if !f.nth(3).is_some_and(|p| p.starts_with('/')) || perms.contains('w') {
+            continue;
+        }
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+        else {
+            continue;
+        };
+        // SAFETY: the range is one of this process's own mappings as the kernel listed it;
+        // MADV_PAGEOUT only drops clean file pages, which are read back when next touched.
+        let r = unsafe {
+            libc::madvise(
+                start as *mut libc::c_void,
+                end.saturating_sub(start),
+                libc::MADV_PAGEOUT,
+            )
+        };
+        if r == 0 {
+            released += end.saturating_sub(start);
+        }
+    }
+    // SAFETY: malloc_trim only returns free heap memory to the kernel.
+    unsafe { libc::malloc_trim(0) };
+    log::debug!("released start-up pages of {} KiB of mappings", released / 1024);
+}

@@ -36,6 +36,9 @@ pub enum Action {
     Spawn(u64, ChildSpec),
     /// Kill job `key`'s child (its process group).
     Kill(u64),
+    /// Start-up is over (first authenticated, start event sent): the daemon may drop the
+    /// memory only start-up needed.
+    Settled,
 }
 
 /// Where the minion stands with its master.
@@ -517,6 +520,7 @@ impl Minion {
         if !self.started {
             self.started = true;
             self.fire_start(now);
+            self.actions.push_back(Action::Settled);
         }
         // The master caches grains for targeting; a restarted master has lost them.
         self.refresh_grains();
