@@ -97,11 +97,17 @@ impl<'a> Event<'a> {
                 max,
             });
         }
-        let split = find_tagend(bytes).ok_or(WireError::NoTagend)?;
+        let (split, ascii) = find_tagend(bytes).ok_or(WireError::NoTagend)?;
         if split == 0 {
             return Err(WireError::EmptyTag);
         }
-        let tag = std::str::from_utf8(&bytes[..split]).map_err(|_| WireError::TagNotUtf8)?;
+        let tag_bytes = &bytes[..split];
+        let tag = if ascii {
+            // SAFETY: every byte of the tag is below 0x80, so it is ASCII and valid UTF-8.
+            unsafe { std::str::from_utf8_unchecked(tag_bytes) }
+        } else {
+            std::str::from_utf8(tag_bytes).map_err(|_| WireError::TagNotUtf8)?
+        };
         let body = &bytes[split + TAGEND.len()..];
         match body.first() {
             Some(0x80..=0x8f) | Some(0xde) | Some(0xdf) => {}
@@ -144,16 +150,17 @@ impl<'a> Event<'a> {
     }
 }
 
-// Tags are short: a plain scan for the first "\n\n" beats a vectorized search's setup.
-fn find_tagend(bytes: &[u8]) -> Option<usize> {
+// Tags are short: a plain scan for the first "\n\n" beats a vectorized search's setup. It
+// also notes whether the tag is ASCII, which spares most tags the UTF-8 check.
+fn find_tagend(bytes: &[u8]) -> Option<(usize, bool)> {
     let mut i = 0;
+    let mut high = 0u8;
     while i + 1 < bytes.len() {
-        if bytes[i] == b'\n' {
-            if bytes[i + 1] == b'\n' {
-                return Some(i);
-            }
-            i += 1;
+        let b = bytes[i];
+        if b == b'\n' && bytes[i + 1] == b'\n' {
+            return Some((i, high < 0x80));
         }
+        high |= b;
         i += 1;
     }
     None
@@ -169,25 +176,39 @@ fn be_len(buf: &[u8], pos: usize, width: usize) -> Result<usize, WireError> {
 /// Walks one msgpack value starting at `pos` without allocating and without recursion;
 /// returns where it ends. Each level of nesting keeps a count of the items still to skip.
 fn skip_value(buf: &[u8], pos: usize, _depth: usize) -> Result<usize, WireError> {
-    // u32 counts keep this stack small: zeroing it is part of every decode.
-    let mut left = [0u32; MAX_DEPTH + 1];
+    // Items left to read at each open level. Left uninitialized: only levels up to `depth`
+    // are ever read, and each is written when it opens (zeroing the whole stack was a good
+    // part of every decode).
+    let mut left = [const { std::mem::MaybeUninit::<u32>::uninit() }; MAX_DEPTH + 1];
     let mut depth = 0;
-    left[0] = 1;
+    left[0].write(1);
     let mut p = pos;
     loop {
-        while left[depth] == 0 {
+        // SAFETY: `left[depth]` was written when level `depth` opened (level 0 above).
+        let mut n = unsafe { left[depth].assume_init() };
+        while n == 0 {
             if depth == 0 {
                 return Ok(p);
             }
             depth -= 1;
+            // SAFETY: as above, for the enclosing level.
+            n = unsafe { left[depth].assume_init() };
         }
-        left[depth] -= 1;
+        left[depth].write(n - 1);
         let at = p;
         let marker = *buf.get(p).ok_or(WireError::BadMsgpack(p))?;
         p += 1;
+        // The common case first: a short string (map keys, most values).
+        if marker & 0xe0 == 0xa0 {
+            p += (marker & 0x1f) as usize;
+            if p > buf.len() {
+                return Err(WireError::BadMsgpack(at));
+            }
+            continue;
+        }
         // (bytes to skip after the marker, items to descend into)
         let (skip, items) = match marker {
-            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (0, 0),
+            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => continue,
             0xa0..=0xbf => ((marker & 0x1f) as usize, 0),
             0x80..=0x8f => (0, (marker & 0x0f) as usize * 2),
             0x90..=0x9f => (0, (marker & 0x0f) as usize),
@@ -225,7 +246,7 @@ fn skip_value(buf: &[u8], pos: usize, _depth: usize) -> Result<usize, WireError>
                 return Err(WireError::TooDeep);
             }
             depth += 1;
-            left[depth] = items as u32;
+            left[depth].write(items as u32);
         }
     }
 }
