@@ -104,5 +104,8 @@ pub fn release_startup_pages() {
     }
     // SAFETY: malloc_trim only returns free heap memory to the kernel.
     unsafe { libc::malloc_trim(0) };
-    log::debug!("released start-up pages of {} KiB of mappings", released / 1024);
+    log::debug!(
+        "released start-up pages of {} KiB of mappings",
+        released / 1024
+    );
 }
