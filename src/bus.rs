@@ -186,11 +186,16 @@ pub struct Bus {
     tap: Option<std::sync::Arc<crate::reactor::RuleSet>>,
     tap_scratch: Vec<usize>,
     tapped: std::collections::VecDeque<(String, Vec<u8>)>,
+    tapped_bytes: usize,
     tap_dropped: u64,
+    tap_dropping: bool,
 }
 
 /// Events kept for the reactor at most; past it they are dropped and counted.
 pub const TAP_LIMIT: usize = 10_000;
+
+/// Bytes of events kept for the reactor at most.
+pub const TAP_BYTES: usize = 64 << 20;
 
 impl Bus {
     /// A bus whose listeners may each hold `limit` outbound bytes.
@@ -207,7 +212,9 @@ impl Bus {
             tap: None,
             tap_scratch: Vec::new(),
             tapped: std::collections::VecDeque::new(),
+            tapped_bytes: 0,
             tap_dropped: 0,
+            tap_dropping: false,
         }
     }
 
@@ -219,7 +226,11 @@ impl Bus {
     /// Takes up to `max` events kept for the reactor, oldest first: (tag, encoded event).
     pub fn take_tapped(&mut self, max: usize) -> Vec<(String, Vec<u8>)> {
         let n = max.min(self.tapped.len());
-        self.tapped.drain(..n).collect()
+        let out: Vec<(String, Vec<u8>)> = self.tapped.drain(..n).collect();
+        self.tapped_bytes = self
+            .tapped_bytes
+            .saturating_sub(out.iter().map(|(t, e)| t.len() + e.len()).sum());
+        out
     }
 
     /// True while events wait for the reactor.
@@ -392,13 +403,20 @@ impl Bus {
         if let Some(rules) = self.tap.as_ref() {
             rules.matches(tag, &mut self.tap_scratch);
             if !self.tap_scratch.is_empty() {
-                if self.tapped.len() < TAP_LIMIT {
+                let size = tag.len() + event.len();
+                if self.tapped.len() < TAP_LIMIT && self.tapped_bytes + size <= TAP_BYTES {
                     self.tapped.push_back((tag.to_owned(), event.to_vec()));
+                    self.tapped_bytes += size;
+                    self.tap_dropping = false;
                 } else {
-                    if self.tap_dropped == 0 {
+                    if !self.tap_dropping {
                         log::error!(
-                            "the reactor is {TAP_LIMIT} events behind: dropping events for it"
+                            "the reactor is {} events ({} bytes) behind: dropping events for it ({} dropped before)",
+                            self.tapped.len(),
+                            self.tapped_bytes,
+                            self.tap_dropped
                         );
+                        self.tap_dropping = true;
                     }
                     self.tap_dropped += 1;
                 }

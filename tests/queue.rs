@@ -533,3 +533,41 @@ fn answered_writes_survive_sigkill_and_pops_are_exactly_once() {
         missing.len()
     );
 }
+
+/// A client that sends several requests before reading gets the answers in request order,
+/// though a queue operation is answered only after the commit and an error at once.
+#[test]
+fn pipelined_answers_keep_request_order() {
+    use brine::wire::kind;
+    let m = Master::start();
+    let mut c = m.client();
+    let reqs = [
+        ("queue.insert", vec![json!("ordered"), json!("x")]),
+        ("queue.list_items", vec![json!("a/b")]),
+        ("manage.up", vec![]),
+        ("queue.list_length", vec![json!("ordered")]),
+    ];
+    for (fun, arg) in &reqs {
+        let req = Request {
+            fun: (*fun).into(),
+            arg: arg.clone(),
+            kwarg: Map::new(),
+            user: None,
+            send_return: false,
+        };
+        c.send_frame(kind::REQUEST, &rmp_serde::to_vec_named(&req).unwrap())
+            .unwrap();
+    }
+    let mut answers = Vec::new();
+    while answers.len() < reqs.len() {
+        let (k, p) = c.next_frame(Some(T)).unwrap();
+        if k == kind::ANSWER {
+            let a: brine::bus::Answer = rmp_serde::from_slice(&p).unwrap();
+            answers.push(a.ret);
+        }
+    }
+    assert_eq!(answers[0], json!(true));
+    assert!(answers[1].as_str().unwrap().contains("invalid queue name"));
+    assert_eq!(answers[2], json!([]));
+    assert_eq!(answers[3], json!(1));
+}

@@ -410,11 +410,17 @@ impl Master {
     fn arm_schedule(&mut self, now: Now, starting: bool) {
         for (i, e) in self.schedule.iter().enumerate() {
             let at = if starting && e.run_on_start {
-                now.mono
+                Some(now.mono)
             } else {
-                now.mono + schedule::next_delay(e)
+                now.mono.checked_add(schedule::next_delay(e))
             };
-            self.timers.set(Timer::Schedule(i), at);
+            match at {
+                Some(at) => self.timers.set(Timer::Schedule(i), at),
+                None => log::error!(
+                    "schedule entry {}: its next run is beyond the clock",
+                    e.name
+                ),
+            }
         }
         if !self.schedule.is_empty() {
             log::info!("schedule: {} entries", self.schedule.len());
@@ -428,9 +434,12 @@ impl Master {
         };
         log::debug!("schedule: running {} ({})", e.name, e.function);
         self.run_internal(now, &e.function, e.args, e.kwargs, "Schedule");
-        if let Some(e) = self.schedule.get(i) {
-            self.timers
-                .set(Timer::Schedule(i), now.mono + schedule::next_delay(e));
+        if let Some(at) = self
+            .schedule
+            .get(i)
+            .and_then(|e| now.mono.checked_add(schedule::next_delay(e)))
+        {
+            self.timers.set(Timer::Schedule(i), at);
         }
     }
 
@@ -516,11 +525,24 @@ impl Master {
         self.cfg.ret_port = rp;
         self.queues
             .set_sqlite_dir(self.cfg.sqlite_queue_dir.clone());
+        // An entry that did not change keeps its next run: a daily job on a master that is
+        // reloaded daily must still run.
+        let before: Vec<(schedule::Entry, Option<Instant>)> = self
+            .schedule
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.clone(), self.timers.get(Timer::Schedule(i))))
+            .collect();
         for i in 0..self.schedule.len() {
             self.timers.cancel(Timer::Schedule(i));
         }
         self.schedule = schedule::load(&self.cfg.schedule);
         self.arm_schedule(now, false);
+        for (i, e) in self.schedule.iter().enumerate() {
+            if let Some((_, Some(at))) = before.iter().find(|(old, _)| old == e) {
+                self.timers.set(Timer::Schedule(i), *at);
+            }
+        }
         self.reload_reactor();
         log::info!("configuration reloaded");
     }
@@ -540,7 +562,7 @@ impl Master {
         );
         if let Local::Request(req) = local {
             if let Some(answer) = self.call(now, req, Some(id)) {
-                self.bus.answer(id, &answer);
+                self.answer_in_order(id, answer);
             }
         }
     }

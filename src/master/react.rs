@@ -9,7 +9,7 @@ use crate::reactor::{Call, Reaction, RenderEnv};
 use serde_json::{json, Map, Value};
 
 /// Events the reactor handles per loop turn (the rest wait for the next turn).
-const EVENTS_PER_TURN: usize = 256;
+const EVENTS_PER_TURN: usize = 32;
 
 /// Runner and wheel reactions run per loop turn.
 const WORK_PER_TURN: usize = 64;
@@ -154,14 +154,15 @@ impl Master {
                 errors.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>().join("; "),
                 files.join(", ")
             );
-            for (sls, error) in errors {
-                let mut d = Map::new();
-                d.insert("tag".into(), json!(tag));
-                d.insert("sls".into(), json!(sls));
-                d.insert("error".into(), json!(error));
-                // So that a rule on salt/reactor/error cannot loop on its own failures.
-                d.insert("user".into(), json!("Reactor"));
-                self.fire("salt/reactor/error", d, now);
+            // A rule on salt/reactor/error that fails itself only logs: no loop of errors.
+            if tag != "salt/reactor/error" {
+                for (sls, error) in errors {
+                    let mut d = Map::new();
+                    d.insert("tag".into(), json!(tag));
+                    d.insert("sls".into(), json!(sls));
+                    d.insert("error".into(), json!(error));
+                    self.fire("salt/reactor/error", d, now);
+                }
             }
             return None;
         }

@@ -13,16 +13,25 @@ use serde_json::{json, Map, Value};
 /// operations, which the next round carries out.
 const MAX_ROUNDS: usize = 8;
 
-/// A queue operation waiting for the turn's commit.
+/// A queue operation waiting for the turn's commit, or an answer held behind one so that a
+/// client's answers leave in the order of its requests.
 pub(super) struct PendingQueue {
     /// The client to answer, if any (cleared when it goes away).
     client: Option<ClientId>,
-    /// The runner job's id.
-    jid: String,
-    /// The `salt/run/<jid>/ret` load so far.
-    load: Map<String, Value>,
-    /// The operation and what follows it.
-    plan: Plan,
+    /// What waits.
+    work: Pending,
+}
+
+enum Pending {
+    /// A planned operation: the runner job's id, its `salt/run/<jid>/ret` load so far, and
+    /// the plan.
+    Op {
+        jid: String,
+        load: Map<String, Value>,
+        plan: Plan,
+    },
+    /// An answer ready now, held until the same client's earlier operations are answered.
+    Ready(Answer),
 }
 
 fn refused(ret: String) -> Answer {
@@ -80,9 +89,7 @@ impl Master {
                 Planned::Run(plan) => {
                     self.queue_pending.push(PendingQueue {
                         client,
-                        jid,
-                        load,
-                        plan,
+                        work: Pending::Op { jid, load, plan },
                     });
                     return None;
                 }
@@ -127,6 +134,12 @@ impl Master {
         kwarg: Map<String, Value>,
         user: &str,
     ) -> Option<Answer> {
+        // Only runner functions: a queued runner call or a runner reaction may not publish
+        // jobs or run wheel functions through the runner door (Salt looks in its runner table).
+        if runners::find(fun).is_none() {
+            log::warn!("runner {fun} failed: {}", runners::not_available(fun));
+            return Some(refused(runners::not_available(fun)));
+        }
         let req = Request {
             fun: fun.to_owned(),
             arg,
@@ -149,6 +162,19 @@ impl Master {
         !self.queue_pending.is_empty() || self.reactor_busy()
     }
 
+    /// Sends a client its answer now, or holds it behind the client's operations still
+    /// waiting for the commit, so that answers leave in the order of the requests.
+    pub(super) fn answer_in_order(&mut self, id: ClientId, answer: Answer) {
+        if self.queue_pending.iter().any(|p| p.client == Some(id)) {
+            self.queue_pending.push(PendingQueue {
+                client: Some(id),
+                work: Pending::Ready(answer),
+            });
+        } else {
+            self.bus.answer(id, &answer);
+        }
+    }
+
     /// A client went away: its pending answers have no one to go to.
     pub(super) fn forget_client(&mut self, id: ClientId) {
         for p in &mut self.queue_pending {
@@ -167,7 +193,13 @@ impl Master {
             if pending.is_empty() && self.batch.is_empty() {
                 break;
             }
-            let calls: Vec<Call> = pending.iter().map(|p| p.plan.call.clone()).collect();
+            let calls: Vec<Call> = pending
+                .iter()
+                .filter_map(|p| match &p.work {
+                    Pending::Op { plan, .. } => Some(plan.call.clone()),
+                    Pending::Ready(_) => None,
+                })
+                .collect();
             let (batch, results) = self.queues.execute(&mut self.batch, &calls);
             match batch {
                 Ok(()) => self.zout.append(&mut self.after_commit),
@@ -177,28 +209,47 @@ impl Master {
                     self.after_commit.clear();
                 }
             }
-            for (p, r) in pending.into_iter().zip(results) {
-                self.finish_queue(now, p, r);
+            let mut results = results.into_iter();
+            for p in pending {
+                match p.work {
+                    Pending::Op { jid, load, plan } => {
+                        let r = results.next().unwrap_or_else(|| {
+                            Err(crate::queue::QueueError::Store("not carried out".into()))
+                        });
+                        self.finish_queue(now, p.client, jid, load, plan, r);
+                    }
+                    Pending::Ready(answer) => {
+                        if let Some(id) = p.client {
+                            self.bus.answer(id, &answer);
+                        }
+                    }
+                }
             }
         }
         self.zout.append(&mut self.after_commit);
     }
 
-    fn finish_queue(&mut self, now: Now, p: PendingQueue, r: QueueOutcome) {
-        let fun = p
-            .load
+    fn finish_queue(
+        &mut self,
+        now: Now,
+        client: Option<ClientId>,
+        jid: String,
+        load: Map<String, Value>,
+        plan: Plan,
+        r: QueueOutcome,
+    ) {
+        let fun = load
             .get("fun")
             .and_then(Value::as_str)
             .and_then(|f| f.strip_prefix("runner."))
             .unwrap_or("queue")
             .to_owned();
-        let user = p
-            .load
+        let user = load
             .get("user")
             .and_then(Value::as_str)
             .unwrap_or("UNKNOWN")
             .to_owned();
-        let outcome = match (r, p.plan.then) {
+        let outcome = match (r, plan.then) {
             (Err(e), _) => Outcome::exception(&fun, &e.to_string()),
             (Ok(v), Then::Return) => Outcome::ok(v),
             (Ok(items), Then::ProcessQueue { queue, backend }) => Outcome::ok(Value::Object(
@@ -221,8 +272,8 @@ impl Master {
                 Outcome::ok(Value::Null)
             }
         };
-        let answer = self.finish_run(now, p.jid, p.load, outcome);
-        if let Some(id) = p.client {
+        let answer = self.finish_run(now, jid, load, outcome);
+        if let Some(id) = client {
             self.bus.answer(id, &answer);
         }
     }

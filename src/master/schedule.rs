@@ -26,6 +26,9 @@ pub struct Entry {
     pub run_on_start: bool,
 }
 
+/// The longest interval or splay, in seconds: beyond it a deadline could overflow the clock.
+const MAX_INTERVAL: f64 = 10.0 * 366.0 * 86_400.0;
+
 /// Keys Salt's schedule has that brine accepts and does not need.
 const IGNORED: &[&str] = &[
     "jid_include",
@@ -129,6 +132,12 @@ fn entry(name: &str, body: &Value) -> Result<Option<Entry>, String> {
     if total < 1.0 {
         return Err("no interval: give seconds, minutes, hours or days (at least 1 second)".into());
     }
+    if total > MAX_INTERVAL {
+        return Err("the interval is longer than ten years".into());
+    }
+    if splay.is_some_and(|(_, end)| end as f64 > MAX_INTERVAL) {
+        return Err("the splay is longer than ten years".into());
+    }
     Ok(Some(Entry {
         name: name.to_owned(),
         function,
@@ -181,13 +190,14 @@ pub fn parse(schedule: &Value) -> (Vec<Entry>, Vec<String>) {
 pub fn next_delay(e: &Entry) -> Duration {
     let splay = match e.splay {
         Some((start, end)) if end > start => {
-            let span = u32::try_from(end - start + 1).unwrap_or(u32::MAX);
+            let span =
+                u32::try_from(end.saturating_sub(start).saturating_add(1)).unwrap_or(u32::MAX);
             start + u64::from(crate::crypto::random_u32(span))
         }
         Some((start, _)) => start,
         None => 0,
     };
-    e.every + Duration::from_secs(splay)
+    e.every.saturating_add(Duration::from_secs(splay))
 }
 
 #[cfg(test)]

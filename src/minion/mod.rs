@@ -95,7 +95,12 @@ pub struct Drops {
     pub malformed: u64,
     /// Events for the master dropped because the outbox was full.
     pub outbox: u64,
+    /// Caller reactions dropped because too many were running.
+    pub reactions: u64,
 }
+
+/// Caller reactions running at once at most; past it new ones are dropped and logged.
+const MAX_CALLER_REACTIONS: usize = 16;
 
 /// One minion.
 pub struct Minion {
@@ -1170,11 +1175,13 @@ impl Minion {
             if !errors.is_empty() {
                 for (sls, error) in errors {
                     log::error!("Unable to render reactions for event {tag}: {error}");
+                    if tag == "salt/reactor/error" {
+                        continue;
+                    }
                     let mut d = Map::new();
                     d.insert("tag".into(), json!(tag));
                     d.insert("sls".into(), json!(sls));
                     d.insert("error".into(), json!(error));
-                    d.insert("user".into(), json!("Reactor"));
                     let _ = self.fire_local(now, "salt/reactor/error", d);
                 }
                 continue;
@@ -1186,6 +1193,21 @@ impl Minion {
                         "Reactor '{}': only caller reactions run on a minion; {} skipped",
                         x.id,
                         x.kind().name()
+                    );
+                    continue;
+                }
+                let running = self
+                    .running
+                    .values()
+                    .filter(|r| matches!(r.origin, Origin::Reactor { .. }))
+                    .count();
+                if running >= MAX_CALLER_REACTIONS {
+                    self.drops.reactions += 1;
+                    log::error!(
+                        "Reactor '{}' failed to execute caller '{}': {MAX_CALLER_REACTIONS} caller reactions are still running ({} dropped so far)",
+                        x.id,
+                        x.fun,
+                        self.drops.reactions
                     );
                     continue;
                 }

@@ -180,13 +180,16 @@ impl Tables {
             let (k, v) = entry?;
             taken.push((k.to_vec(), v.to_vec()));
         }
+        // Every item is read back before any is removed: a bad one fails the pop whole.
         let mut out = Vec::with_capacity(taken.len());
+        for (_, v) in &taken {
+            out.push(decode(name, v)?);
+        }
         for (k, v) in taken {
             self.items.delete(txn, &k)?;
             self.index
                 .delete(txn, &key(name, &crate::crypto::sha256(&v)))?;
             meta.len = meta.len.saturating_sub(1);
-            out.push(decode(name, &v)?);
         }
         self.queues.put(txn, name.as_bytes(), &meta.encode())?;
         Ok(Value::Array(out))

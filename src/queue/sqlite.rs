@@ -151,9 +151,6 @@ impl Sqlite {
     /// The connection to `name`'s file, opened (and the file made) on first use.
     fn conn(&mut self, name: &str) -> Result<&Connection, QueueError> {
         if !self.conns.contains_key(name) {
-            if self.conns.len() >= MAX_OPEN {
-                self.conns.clear();
-            }
             std::fs::create_dir_all(&self.dir).map_err(|err| QueueError::Io {
                 path: self.dir.clone(),
                 err,
@@ -303,10 +300,20 @@ impl Sqlite {
         };
         let rows = self.select(name, limit)?;
         let sql = format!("DELETE FROM {} WHERE id = ?1", ident(name));
+        // All of the pop or none of it, even inside the turn's transaction.
+        let r = self.conn(name)?.execute_batch("SAVEPOINT pop");
+        r.map_err(|e| self.sqlite_err(name, &e))?;
         for (id, _) in &rows {
             let r = self.conn(name)?.execute(&sql, params![id]);
-            r.map_err(|e| self.sqlite_err(name, &e))?;
+            if let Err(e) = r {
+                let _ = self
+                    .conn(name)?
+                    .execute_batch("ROLLBACK TO pop; RELEASE pop");
+                return Err(self.sqlite_err(name, &e));
+            }
         }
+        let r = self.conn(name)?.execute_batch("RELEASE pop");
+        r.map_err(|e| self.sqlite_err(name, &e))?;
         Ok(Value::Array(
             rows.into_iter()
                 .map(|(_, text)| match is_runner {
@@ -349,6 +356,10 @@ impl Sqlite {
     /// Carries out one turn's operations in order; those on one queue share a transaction,
     /// committed once at the end. A failed commit fails every operation on that queue.
     pub fn execute(&mut self, ops: &[&Op]) -> Vec<Outcome> {
+        // Only between turns, when no connection holds a transaction, may idle ones close.
+        if self.conns.len() >= MAX_OPEN {
+            self.conns.retain(|_, c| !c.is_autocommit());
+        }
         let mut results: Vec<Outcome> = Vec::with_capacity(ops.len());
         let mut open: Vec<String> = Vec::new();
         let mut failed_begin: HashMap<String, String> = HashMap::new();
@@ -375,7 +386,7 @@ impl Sqlite {
         for q in open {
             let r = match self.conns.get(&q) {
                 Some(c) => c.execute_batch("COMMIT"),
-                None => continue,
+                None => Err(rusqlite::Error::InvalidQuery),
             };
             if let Err(e) = r {
                 self.rollback(&q);
@@ -608,6 +619,37 @@ mod tests {
             run(&mut s, Op::ListQueues),
             json!(["my-queue", "name", "select", "with \"quote\""])
         );
+    }
+
+    #[test]
+    fn a_turn_touching_more_queues_than_stay_open_commits_them_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Sqlite::new(dir.path().join("q"));
+        for round in 0..2 {
+            let ops: Vec<Op> = (0..(MAX_OPEN + 10))
+                .map(|i| Op::Insert {
+                    queue: format!("q{i}"),
+                    items: Items::One(json!(format!("item{round}"))),
+                })
+                .collect();
+            let refs: Vec<&Op> = ops.iter().collect();
+            for r in s.execute(&refs) {
+                assert_eq!(r.unwrap(), json!(true));
+            }
+        }
+        drop(s);
+        let mut s = Sqlite::new(dir.path().join("q"));
+        for i in [0, MAX_OPEN + 9] {
+            assert_eq!(
+                run(
+                    &mut s,
+                    Op::ListItems {
+                        queue: format!("q{i}")
+                    }
+                ),
+                json!(["item0", "item1"])
+            );
+        }
     }
 
     #[test]

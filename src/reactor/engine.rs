@@ -70,6 +70,10 @@ fn throttle(v: &Value) -> Result<Throttle, String> {
             return Err(format!("throttle has an unknown key {k}"));
         }
     }
+    // Past a year a window is a mistake, and an absurd number must not overflow a deadline.
+    if secs > 366.0 * 86_400.0 {
+        return Err("throttle once_within is longer than a year".into());
+    }
     Ok(Throttle {
         once_within: Duration::from_secs_f64(secs),
         group_by,
@@ -289,7 +293,14 @@ impl Engine {
             .iter()
             .map(|g| match g.as_str() {
                 "tag" => tag.to_owned(),
-                "data" => Value::Object(data.clone()).to_string(),
+                // Every event's `_stamp` differs: grouping by it would never throttle.
+                "data" => Value::Object(
+                    data.iter()
+                        .filter(|(k, _)| k.as_str() != "_stamp")
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                )
+                .to_string(),
                 path => lookup(data, path).map_or("null".to_owned(), Value::to_string),
             })
             .collect();
@@ -384,6 +395,15 @@ impl Engine {
                                         |t| now.saturating_duration_since(*at) < t.once_within,
                                     )
                                 });
+                                // Still full of live windows (a group_by with endless values):
+                                // start afresh rather than grow or scan on every event.
+                                if self.windows.len() >= MAX_WINDOWS / 2 {
+                                    log::warn!(
+                                        "reactor: {} live throttle windows; forgetting them all (group_by has too many values)",
+                                        self.windows.len()
+                                    );
+                                    self.windows.clear();
+                                }
                             }
                             self.windows.insert(key, now);
                         }
