@@ -19,6 +19,11 @@ use std::time::{Duration, Instant};
 
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
+
+/// Time from start-up's end to handing its pages back: long enough for the pages it
+/// touched to reach the lists the kernel reclaims from.
+const RELEASE_DELAY: Duration = Duration::from_secs(2);
+
 /// Tokens of minion sockets start past every local client token.
 const SLOT_BASE: usize = super::local::LAST_CLIENT;
 
@@ -75,6 +80,9 @@ pub struct MinionLoop {
     slots: Vec<Slot>,
     reload: Option<Reloader>,
     exit: Option<i32>,
+    /// When to hand start-up pages back to the kernel (a while after start-up, once the
+    /// pages it faulted in have settled where the kernel can reclaim them).
+    release_at: Option<Instant>,
     children: Children,
     /// Child key -> (minion slot, that minion's job key).
     child_owner: HashMap<u64, (usize, u64)>,
@@ -109,6 +117,7 @@ impl MinionLoop {
             slots: Vec::new(),
             reload: None,
             exit: None,
+            release_at: None,
             children: Children::new(CHILD_BASE),
             child_owner: HashMap::new(),
             next_child: 1,
@@ -209,6 +218,10 @@ impl MinionLoop {
                 let left = d.saturating_duration_since(now);
                 timeout = Some(timeout.map_or(left, |t| t.min(left)));
             }
+            if let Some(d) = self.release_at {
+                let left = d.saturating_duration_since(now);
+                timeout = Some(timeout.map_or(left, |t| t.min(left)));
+            }
             if !self.children.is_empty() {
                 // Without a pidfd an exit is only seen by looking.
                 let cap = Duration::from_millis(100);
@@ -275,6 +288,10 @@ impl MinionLoop {
             }
             self.do_actions();
             self.flush_clients();
+            if self.release_at.is_some_and(|at| at <= Instant::now()) {
+                self.release_at = None;
+                crate::io::process::release_startup_pages();
+            }
             if shutdown {
                 log::info!("shutting down");
                 break 0;
@@ -344,6 +361,7 @@ impl MinionLoop {
         // A swarm's minions settle one by one while others still start: only a lone daemon
         // drops its start-up pages.
         let alone = self.slots.len() == 1;
+        let mut settled = false;
         for (i, slot) in self.slots.iter_mut().enumerate() {
             while let Some(action) = slot.core.poll_action() {
                 match action {
@@ -363,7 +381,7 @@ impl MinionLoop {
                     Action::Exit(code) => self.exit = Some(code),
                     Action::Settled => {
                         if alone {
-                            crate::io::process::release_startup_pages();
+                            settled = true;
                         }
                     }
                     Action::Spawn(key, spec) => {
@@ -400,6 +418,9 @@ impl MinionLoop {
                     }
                 }
             }
+        }
+        if settled {
+            self.release_at = Some(Instant::now() + RELEASE_DELAY);
         }
     }
 
