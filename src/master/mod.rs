@@ -667,6 +667,8 @@ impl Master {
 struct RunCtx<'a> {
     master: &'a mut Master,
     now: Now,
+    /// The user the runner job runs for; wheel calls it makes are recorded as theirs.
+    user: String,
 }
 
 impl runners::jobs::JobsContext for RunCtx<'_> {
@@ -714,7 +716,7 @@ impl runners::Context for RunCtx<'_> {
             fun: format!("wheel.{fun}"),
             arg: Vec::new(),
             kwarg,
-            user: Some("Reactor".into()),
+            user: Some(self.user.clone()),
             send_return: false,
         };
         let a = self.master.wheel(self.now, fun, &req);

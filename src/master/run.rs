@@ -82,7 +82,11 @@ impl Master {
         self.fire(&format!("salt/run/{jid}/new"), load.clone(), now);
         let outcome = match runner.exec {
             Exec::Master(fun) => {
-                let mut ctx = RunCtx { master: self, now };
+                let mut ctx = RunCtx {
+                    master: self,
+                    now,
+                    user: user.clone(),
+                };
                 fun(&mut ctx, &args)
             }
             Exec::Queue(plan) => match plan(&self.cfg, &args) {
