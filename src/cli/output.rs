@@ -59,7 +59,7 @@ pub fn render(out: Outputter, data: &Value) -> String {
         Outputter::Json => {
             // json_out without `output_indent` in opts (the CLI default): indent 4, no sorting.
             let mut s = String::new();
-            write_json(&mut s, data, Some(4), false, 0);
+            write_json(&mut s, data, Some(4), false, false, 0);
             s
         }
         Outputter::Yaml => yaml(data),
@@ -86,8 +86,13 @@ pub fn event_line(tag: &str, data: &Value, pretty: bool) -> String {
 
 /// Python json.dumps(data, ensure_ascii=False) compact (", " and ": " separators, key order kept) or pretty (sorted keys, indent 4).
 pub fn python_json(data: &Value, pretty: bool) -> String {
+    json_dumps(data, pretty.then_some(4), pretty, false)
+}
+
+/// Python's `json.dumps(data, indent=indent, sort_keys=sort, ensure_ascii=ensure_ascii)`.
+pub fn json_dumps(data: &Value, indent: Option<usize>, sort: bool, ensure_ascii: bool) -> String {
     let mut s = String::new();
-    write_json(&mut s, data, pretty.then_some(4), pretty, 0);
+    write_json(&mut s, data, indent, sort, ensure_ascii, 0);
     s
 }
 
@@ -266,7 +271,14 @@ fn py_splitlines(s: &str) -> Vec<&str> {
 
 /// `json.dumps`: `indent` None is the one-line form with ", " and ": ", Some(n) puts each item
 /// on its own line with "," and ": ". Empty containers stay `[]` / `{}` either way.
-fn write_json(out: &mut String, v: &Value, indent: Option<usize>, sort: bool, level: usize) {
+fn write_json(
+    out: &mut String,
+    v: &Value,
+    indent: Option<usize>,
+    sort: bool,
+    ascii: bool,
+    level: usize,
+) {
     let sep = |out: &mut String, first: bool| match indent {
         None if first => {}
         None => out.push_str(", "),
@@ -288,14 +300,14 @@ fn write_json(out: &mut String, v: &Value, indent: Option<usize>, sort: bool, le
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => out.push_str(&py_number(n)),
-        Value::String(s) => json_str(out, s),
+        Value::String(s) => json_str(out, s, ascii),
         Value::Array(a) if a.is_empty() => out.push_str("[]"),
         Value::Object(m) if m.is_empty() => out.push_str("{}"),
         Value::Array(a) => {
             out.push('[');
             for (i, item) in a.iter().enumerate() {
                 sep(out, i == 0);
-                write_json(out, item, indent, sort, level + 1);
+                write_json(out, item, indent, sort, ascii, level + 1);
             }
             close(out);
             out.push(']');
@@ -305,9 +317,9 @@ fn write_json(out: &mut String, v: &Value, indent: Option<usize>, sort: bool, le
             let entries = if sort { sorted(m) } else { m.iter().collect() };
             for (i, (k, item)) in entries.into_iter().enumerate() {
                 sep(out, i == 0);
-                json_str(out, k);
+                json_str(out, k, ascii);
                 out.push_str(": ");
-                write_json(out, item, indent, sort, level + 1);
+                write_json(out, item, indent, sort, ascii, level + 1);
             }
             close(out);
             out.push('}');
@@ -315,8 +327,9 @@ fn write_json(out: &mut String, v: &Value, indent: Option<usize>, sort: bool, le
     }
 }
 
-/// A JSON string as Python writes it with ensure_ascii=False: only `"`, `\` and C0 controls escaped.
-fn json_str(out: &mut String, s: &str) {
+/// A JSON string as Python writes it: `"`, `\\` and C0 controls escaped, and with
+/// `ensure_ascii` every char outside `' '..='~'` as `\\uXXXX` (surrogate pairs past U+FFFF).
+fn json_str(out: &mut String, s: &str, ascii: bool) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -327,8 +340,12 @@ fn json_str(out: &mut String, s: &str) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            c if c < ' ' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+            ' '..='~' => out.push(c),
+            c if ascii || c < ' ' => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
             }
             c => out.push(c),
         }

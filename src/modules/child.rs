@@ -181,6 +181,21 @@ pub(super) fn trust_roots() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// An error and its causes on one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !s.contains(&more) {
+            s.push_str(": ");
+            s.push_str(&more);
+        }
+        cause = c.source();
+    }
+    s.replace('\n', " ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

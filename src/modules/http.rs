@@ -262,23 +262,10 @@ fn os_error(e: &std::io::Error) -> String {
 
 /// A ureq error as one line, with the OS error in Python's words when there is one.
 fn describe(e: &ureq::Error) -> String {
-    use std::error::Error as _;
     match e {
         ureq::Error::Io(io) => os_error(io),
         ureq::Error::Timeout(_) => "Timeout during request".to_owned(),
-        other => {
-            let mut s = other.to_string();
-            let mut cause = other.source();
-            while let Some(c) = cause {
-                let more = c.to_string();
-                if !s.contains(&more) {
-                    s.push_str(": ");
-                    s.push_str(&more);
-                }
-                cause = c.source();
-            }
-            s.replace('\n', " ")
-        }
+        other => child::chain(other),
     }
 }
 

@@ -278,21 +278,6 @@ pub(super) fn child_main(request: &Value) -> child::Reply {
     }
 }
 
-/// An error and its causes on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let more = c.to_string();
-        if !s.contains(&more) {
-            s.push_str(": ");
-            s.push_str(&more);
-        }
-        cause = c.source();
-    }
-    s.replace('\n', " ")
-}
-
 /// One SMTP session (blocking: the child's whole job).
 fn send(mail: &Mail) -> Result<(), String> {
     use lettre::message::header::ContentType;
@@ -344,7 +329,7 @@ fn send(mail: &Mail) -> Result<(), String> {
     }
     let tls = tls
         .build_rustls()
-        .map_err(|e| format!("cannot set up TLS: {}", chain(&e)))?;
+        .map_err(|e| format!("cannot set up TLS: {}", child::chain(&e)))?;
     let mut transport = SmtpTransport::builder_dangerous(mail.host.as_str())
         .port(mail.port)
         .timeout(Some(Duration::from_secs(STEP_TIMEOUT)))
@@ -360,7 +345,7 @@ fn send(mail: &Mail) -> Result<(), String> {
             "cannot send the message through {}:{}: {}",
             mail.host,
             mail.port,
-            chain(&e)
+            child::chain(&e)
         )
     })
 }

@@ -62,8 +62,12 @@ impl Quantity {
     pub fn parse(v: &Value) -> Result<Quantity, String> {
         let n = match v {
             Value::String(s) if s == "all" => return Ok(Quantity::All),
-            Value::String(s) => python_int(s)
-                .ok_or_else(|| format!("invalid literal for int() with base 10: {}", py_repr(s))),
+            Value::String(s) => python_int(s).ok_or_else(|| {
+                format!(
+                    "invalid literal for int() with base 10: {}",
+                    crate::cli::output::python_repr(v)
+                )
+            }),
             Value::Bool(b) => Ok(i64::from(*b)),
             Value::Number(n) => n
                 .as_i64()
@@ -115,15 +119,6 @@ fn python_int(s: &str) -> Option<i64> {
     let clean: String = digits.chars().filter(|c| *c != '_').collect();
     let n: i64 = clean.parse().unwrap_or(i64::MAX);
     Some(if neg { -n } else { n })
-}
-
-/// Python's `repr()` of a string, as its error messages quote it.
-fn py_repr(s: &str) -> String {
-    if s.contains('\'') && !s.contains('"') {
-        format!("\"{s}\"")
-    } else {
-        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-    }
 }
 
 /// Python's type name of a value.
@@ -200,7 +195,10 @@ pub fn check_name(name: &str) -> Result<(), String> {
     } else {
         return Ok(());
     };
-    Err(format!("invalid queue name {}: {why}", py_repr(name)))
+    Err(format!(
+        "invalid queue name {}: {why}",
+        crate::cli::output::python_repr(&Value::from(name))
+    ))
 }
 
 /// One queue operation, as a runner plans it.

@@ -43,68 +43,12 @@ fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Python's `json.dumps` (default separators, `ensure_ascii`), which Salt uses for maps.
-fn py_json(v: &Value, out: &mut String) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => {
-            out.push('"');
-            for c in s.chars() {
-                match c {
-                    '"' => out.push_str("\\\""),
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    '\t' => out.push_str("\\t"),
-                    '\u{8}' => out.push_str("\\b"),
-                    '\u{c}' => out.push_str("\\f"),
-                    c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                        let mut buf = [0u16; 2];
-                        for unit in c.encode_utf16(&mut buf) {
-                            out.push_str(&format!("\\u{unit:04x}"));
-                        }
-                    }
-                    c => out.push(c),
-                }
-            }
-            out.push('"');
-        }
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                py_json(x, out);
-            }
-            out.push(']');
-        }
-        Value::Object(m) => {
-            out.push('{');
-            for (i, (k, x)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                py_json(&Value::String(k.clone()), out);
-                out.push_str(": ");
-                py_json(x, out);
-            }
-            out.push('}');
-        }
-    }
-}
-
 /// An item's stored text: a string as it is, a map as Salt writes it.
 pub fn to_text(item: &Value) -> String {
     match item {
         Value::String(s) => s.clone(),
-        other => {
-            let mut s = String::new();
-            py_json(other, &mut s);
-            s.replace('"', "'")
-        }
+        // Python's json.dumps (default separators, ensure_ascii), as Salt writes maps.
+        other => crate::cli::output::json_dumps(other, None, false, true).replace('"', "'"),
     }
 }
 

@@ -13,7 +13,6 @@
 //! the reactor.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -23,7 +22,7 @@ use minijinja::{Environment, Error, ErrorKind, State, UndefinedBehavior, Value};
 use serde_json::{Map, Value as Json};
 
 use super::ReactorError;
-use crate::cli::output::{python_float, python_repr};
+use crate::cli::output::{json_dumps, python_float, python_repr};
 
 /// Everything a render may consult besides the event: the caller gathers it, so rendering
 /// never reads the process environment, the disk or the clock.
@@ -233,14 +232,7 @@ fn json_filter(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
     let sort_keys: Option<bool> = kwargs.get("sort_keys")?;
     let indent = check_indent(kwargs.get("indent")?)?;
     kwargs.assert_all_used()?;
-    let mut out = String::new();
-    write_py_json(
-        &mut out,
-        &to_json(value)?,
-        sort_keys.unwrap_or(true),
-        indent,
-        0,
-    );
+    let out = json_dumps(&to_json(value)?, indent, sort_keys.unwrap_or(true), true);
     Ok(Value::from_safe_string(out))
 }
 
@@ -248,9 +240,7 @@ fn json_filter(value: &Value, kwargs: Kwargs) -> Result<Value, Error> {
 /// text is safe inside HTML.
 fn tojson_filter(value: &Value, indent: Option<usize>) -> Result<Value, Error> {
     let indent = check_indent(indent)?;
-    let mut out = String::new();
-    write_py_json(&mut out, &to_json(value)?, false, indent, 0);
-    let out = out
+    let out = json_dumps(&to_json(value)?, indent, false, true)
         .replace('<', "\\u003c")
         .replace('>', "\\u003e")
         .replace('&', "\\u0026")
@@ -278,86 +268,6 @@ fn yaml_filter(value: &Value) -> Result<Value, Error> {
     let mut out = String::new();
     write_yaml_flow(&mut out, &to_json(value)?);
     Ok(Value::from_safe_string(out))
-}
-
-/// Python's `json.dumps` with `ensure_ascii=True`: ", " and ": " on one line, or with `indent`
-/// each item on its own line after ",".
-fn write_py_json(out: &mut String, v: &Json, sort: bool, indent: Option<usize>, level: usize) {
-    let newline = |out: &mut String, level: usize| {
-        if let Some(width) = indent {
-            out.push('\n');
-            out.push_str(&" ".repeat(width * level));
-        }
-    };
-    let separator = if indent.is_some() { "," } else { ", " };
-    match v {
-        Json::Null => out.push_str("null"),
-        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Json::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => out.push_str(&i.to_string()),
-            (None, Some(u), _) => out.push_str(&u.to_string()),
-            (None, None, Some(f)) => out.push_str(&python_float(f)),
-            _ => out.push_str(&n.to_string()),
-        },
-        Json::String(s) => ascii_json_str(out, s),
-        Json::Array(items) if items.is_empty() => out.push_str("[]"),
-        Json::Object(map) if map.is_empty() => out.push_str("{}"),
-        Json::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(separator);
-                }
-                newline(out, level + 1);
-                write_py_json(out, item, sort, indent, level + 1);
-            }
-            newline(out, level);
-            out.push(']');
-        }
-        Json::Object(map) => {
-            let mut entries: Vec<(&String, &Json)> = map.iter().collect();
-            if sort {
-                entries.sort_by(|a, b| a.0.cmp(b.0));
-            }
-            out.push('{');
-            for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push_str(separator);
-                }
-                newline(out, level + 1);
-                ascii_json_str(out, key);
-                out.push_str(": ");
-                write_py_json(out, item, sort, indent, level + 1);
-            }
-            newline(out, level);
-            out.push('}');
-        }
-    }
-}
-
-/// A JSON string with every non-ASCII char as `\uXXXX` (UTF-16 surrogate pairs past U+FFFF),
-/// as Python's default `ensure_ascii=True` writes it.
-fn ascii_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
-            _ => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    let _ = write!(out, "\\u{unit:04x}");
-                }
-            }
-        }
-    }
-    out.push('"');
 }
 
 fn write_yaml_flow(out: &mut String, v: &Json) {

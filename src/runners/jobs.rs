@@ -9,6 +9,7 @@ use super::{Context, Default, Exec, Outcome, Param, Runner};
 use crate::clock::Civil;
 use crate::jobs::{is_jid, jid_to_time, JobCache};
 use crate::matcher::fnmatch;
+use crate::modules::truthy;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::time::SystemTime;
@@ -37,18 +38,6 @@ const NO_JOB: &str = "Cannot contact returner or no job with this jid";
 
 /// What lookup_jid puts in for a targeted minion that has not returned.
 const DID_NOT_RETURN: &str = "Minion did not return";
-
-/// Python's truthiness of a value.
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(m) => !m.is_empty(),
-    }
-}
 
 /// Python's `str()` of an argument: a jid typed on the command line may arrive as a number.
 fn text(v: &Value) -> String {

@@ -7,6 +7,7 @@
 //! moved or removed yields one `KeyEvent`; the caller fires them as `salt/key`.
 
 use crate::matcher::fnmatch;
+use crate::modules::truthy;
 use crate::pki::{self, KeyPair, KeyState, KeyStore, PkiError, PublicKey};
 use crate::signature::{self, Default, Param};
 use serde_json::{json, Map, Value};
@@ -214,18 +215,6 @@ pub fn call(
 
 fn store_err(e: PkiError) -> String {
     e.to_string()
-}
-
-/// Python's truth value of an argument.
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
 }
 
 /// Salt's `match`: a glob, comma-separated globs, or a list of globs (not trimmed: in
