@@ -1,5 +1,7 @@
 //! Fleet figures with real daemons on loopback. Prints:
-//! - brine-minion idle RSS (KiB, VmRSS after it authenticated and settled),
+//! - brine-minion idle RSS (KiB): VmRSS sampled every second from 3 s to 15 s after it
+//!   authenticated (so across two heartbeats; min/max/last), and again after it served the
+//!   200 `test.ping` jobs and idled 8 s,
 //! - time for N brine-swarm minions to authenticate against one master (ms, from the
 //!   swarm's start until the master fired N `salt/auth` accept events),
 //! - master RSS with N minions connected (KiB),
@@ -143,10 +145,21 @@ fn main() {
         .next_event(Some(Duration::from_secs(20)))
         .expect("the minion authenticated");
     assert_eq!(ev.data["id"], "idle1");
-    std::thread::sleep(Duration::from_secs(3));
-    let idle = status_kib(minion.0.id(), "VmRSS");
+    std::thread::sleep(Duration::from_secs(2));
+    // Heartbeats every 5 s fault code back in: sample a window that spans two of them.
+    let samples: Vec<u64> = (0..13)
+        .map(|_| {
+            std::thread::sleep(Duration::from_secs(1));
+            status_kib(minion.0.id(), "VmRSS")
+        })
+        .collect();
     let idle_hwm = status_kib(minion.0.id(), "VmHWM");
-    println!("brine-minion idle RSS: {idle} KiB (VmHWM {idle_hwm} KiB)");
+    println!(
+        "brine-minion idle RSS 3-15 s after auth: min {} KiB, max {} KiB, last {} KiB (VmHWM {idle_hwm} KiB)",
+        samples.iter().min().unwrap(),
+        samples.iter().max().unwrap(),
+        samples.last().unwrap()
+    );
     let master_before = status_kib(master.0.id(), "VmRSS");
     let mut jobs = BusClient::connect(&sock).unwrap();
     jobs.subscribe(MatchType::StartsWith, "salt/job/").unwrap();
@@ -158,6 +171,11 @@ fn main() {
         "test.ping round trip to 1 minion over 200 jobs: p50 {:.2} ms, p99 {:.2} ms",
         pct(&mut one, 0.5),
         pct(&mut one, 0.99)
+    );
+    std::thread::sleep(Duration::from_secs(8));
+    println!(
+        "brine-minion RSS after 200 jobs and 8 s idle: {} KiB",
+        status_kib(minion.0.id(), "VmRSS")
     );
 
     // The swarm.
