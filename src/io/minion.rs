@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 
-/// Time from start-up's end to handing its pages back: long enough for the pages it
-/// touched to reach the lists the kernel reclaims from.
+/// Time from settling (authenticated, start event fired) to unmapping start-up's pages, so
+/// that start-up's last work is not faulted straight back in.
 const RELEASE_DELAY: Duration = Duration::from_secs(2);
 
 /// Tokens of minion sockets start past every local client token.
@@ -290,7 +290,8 @@ impl MinionLoop {
             self.flush_clients();
             if self.release_at.is_some_and(|at| at <= Instant::now()) {
                 self.release_at = None;
-                crate::io::process::release_startup_pages();
+                let kib = crate::io::process::release_startup_pages();
+                log::debug!("unmapped start-up pages of {kib} KiB of read-only file mappings");
             }
             if shutdown {
                 log::info!("shutting down");
