@@ -480,30 +480,38 @@ impl Engine {
         if self.rules.iter().any(|r| r.tag == tag) {
             return json!({"status": false, "comment": "Reactor already exists."});
         }
-        let mut rules = self.rules.clone();
-        rules.push(Rule {
+        // Appending keeps every rule's index, so the throttle windows stay as they are.
+        self.rules.push(Rule {
             tag: tag.to_owned(),
             sls,
             throttle: None,
             suppressed: 0,
         });
-        self.set_rules(rules);
+        self.set = RuleSet::new(self.rules.iter().map(|r| r.tag.clone()).collect());
         json!({"status": true, "comment": "Reactor added."})
     }
 
     /// Salt's `reactor.delete`.
     pub fn delete(&mut self, tag: &str) -> Value {
-        let before = self.rules.len();
-        let rules: Vec<Rule> = self
-            .rules
-            .iter()
-            .filter(|r| r.tag != tag)
-            .cloned()
-            .collect();
-        if rules.len() == before {
+        if !self.rules.iter().any(|r| r.tag == tag) {
             return json!({"status": false, "comment": "Reactor does not exists."});
         }
-        self.set_rules(rules);
+        // The other rules keep their throttle windows (and suppressed counts) under their
+        // new indices; the deleted rules' windows go.
+        let mut new_index = Vec::with_capacity(self.rules.len());
+        let mut next = 0;
+        for r in &self.rules {
+            new_index.push((r.tag != tag).then(|| {
+                next += 1;
+                next - 1
+            }));
+        }
+        self.rules.retain(|r| r.tag != tag);
+        self.windows = std::mem::take(&mut self.windows)
+            .into_iter()
+            .filter_map(|((i, group), at)| Some(((new_index.get(i).copied()??, group), at)))
+            .collect();
+        self.set = RuleSet::new(self.rules.iter().map(|r| r.tag.clone()).collect());
         json!({"status": true, "comment": "Reactor deleted."})
     }
 }
@@ -598,5 +606,35 @@ mod tests {
             .react("other", &data("a"), t0, sig, false)
             .rules
             .is_empty());
+    }
+
+    #[test]
+    fn adding_or_deleting_a_rule_keeps_the_other_rules_throttle_windows() {
+        let dir = tempfile::tempdir().unwrap();
+        let sls = dir.path().join("r.sls");
+        std::fs::write(&sls, "hi:\n  runner.manage.up: []\n").unwrap();
+        let path = sls.display().to_string();
+        let (rules, _) = load_rules(
+            &json!([
+                {"first/*": [path.clone()]},
+                {"tag": "ev/*", "sls": [path.clone()],
+                 "throttle": {"once_within": 60, "group_by": ["data.id"]}}
+            ]),
+            dir.path(),
+        );
+        let mut e = Engine::new(rules, RenderEnv::default());
+        let t0 = Instant::now();
+        let data = json!({"id": "a"}).as_object().unwrap().clone();
+        let sig: Signatures = &master_signatures;
+        assert_eq!(e.react("ev/1", &data, t0, sig, false).rules, [1]);
+        assert_eq!(e.add("new/*", vec![path.clone()])["status"], true);
+        assert_eq!(e.react("ev/1", &data, t0, sig, false).throttled, [1]);
+        // Deleting the rule before it moves the throttled rule to index 0.
+        assert_eq!(e.delete("first/*")["status"], true);
+        let r = e.react("ev/1", &data, t0 + Duration::from_secs(1), sig, false);
+        assert_eq!((r.rules.len(), r.throttled.as_slice()), (0, &[0][..]));
+        assert_eq!(e.list()[0]["suppressed"], 2);
+        assert_eq!(e.delete("ev/*")["status"], true);
+        assert!(e.windows.is_empty());
     }
 }
