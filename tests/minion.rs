@@ -343,3 +343,61 @@ fn minions_reauth_within_seconds_of_a_master_restart() {
     };
     assert_eq!(ev.data["id"], "r1");
 }
+
+#[test]
+fn a_daemonized_minion_authenticates_answers_jobs_and_stops_on_sigterm() {
+    let m = Master::start_with("auto_accept: True");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("minion.log");
+    let pid_file = dir.path().join("minion.pid");
+    std::fs::write(
+        dir.path().join("minion"),
+        format!(
+            "id: d1\nmaster: 127.0.0.1\nmaster_port: {}\npublish_port: {}\npki_dir: {}\nsock_dir: {}\ncachedir: {}\nlog_file: {}\nlog_level: info\n",
+            m.ret_port,
+            m.publish_port,
+            dir.path().join("pki").display(),
+            dir.path().join("run").display(),
+            dir.path().join("cache").display(),
+            log.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(bin("brine-minion"))
+        .arg("-c")
+        .arg(dir.path())
+        .args(["-d", "--pid-file"])
+        .arg(&pid_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pid: i32 = wait_for("the pid file", T, || {
+        std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok()
+    });
+    // ZeroMQ's threads start after the fork: the detached minion is on the wire.
+    wait_for("auth", T, || {
+        let text = std::fs::read_to_string(&log).ok()?;
+        text.contains("authenticated with the master").then_some(())
+    });
+    let out = Command::new(bin("brine"))
+        .arg("-c")
+        .arg(m.conf())
+        .args(["--out", "json", "--static", "-t", "10", "d1", "test.ping"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&out)).unwrap_or_default(),
+        serde_json::json!({"d1": true}),
+        "{}",
+        stderr(&out)
+    );
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    wait_for("the pid file to go", T, || {
+        (!pid_file.exists()).then_some(())
+    });
+    // Gone, or a zombie when nothing reaps orphans here.
+    wait_for("the process to exit", T, || {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        (!status.contains("State:\tS") && !status.contains("State:\tR")).then_some(())
+    });
+}

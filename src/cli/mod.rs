@@ -4,6 +4,7 @@
 pub mod args;
 pub mod brine_cmd;
 pub mod call_cmd;
+pub mod daemon_start;
 pub mod event_cmd;
 pub mod flags;
 pub mod key_cmd;

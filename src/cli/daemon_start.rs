@@ -1,0 +1,159 @@
+//! Start-up shared by brine-master and brine-minion: flags, configuration, logging, the
+//! SIGHUP re-reader, detaching and the pid file.
+
+use super::{common_flags, conf_dir, fail, flags, EXIT_USAGE};
+use crate::config::{ConfigError, ConfigWarning, MasterConfig, MinionConfig};
+use crate::io::process::{self, PidFile};
+use std::path::{Path, PathBuf};
+
+/// A daemon's configuration as start-up needs it.
+pub trait DaemonConfig: Sized + 'static {
+    /// Reads the configuration directory.
+    fn load(dir: &Path) -> Result<(Self, Vec<ConfigWarning>), ConfigError>;
+    /// The configured log level, which `--log-level` overrides.
+    fn log_level_mut(&mut self) -> &mut String;
+    /// Where a detached daemon logs.
+    fn log_file(&self) -> &Path;
+}
+
+impl DaemonConfig for MasterConfig {
+    fn load(dir: &Path) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
+        MasterConfig::load(dir)
+    }
+    fn log_level_mut(&mut self) -> &mut String {
+        &mut self.log_level
+    }
+    fn log_file(&self) -> &Path {
+        &self.log_file
+    }
+}
+
+impl DaemonConfig for MinionConfig {
+    fn load(dir: &Path) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
+        MinionConfig::load(dir)
+    }
+    fn log_level_mut(&mut self) -> &mut String {
+        &mut self.log_level
+    }
+    fn log_file(&self) -> &Path {
+        &self.log_file
+    }
+}
+
+/// A daemon whose flags are read, configuration loaded and logging set up.
+pub struct Started<C> {
+    tool: &'static flags::Tool,
+    parsed: flags::Parsed,
+    dir: PathBuf,
+    /// The configuration, `--log-level` applied.
+    pub cfg: C,
+}
+
+/// Parses the flags, loads the configuration and starts logging (to stderr, or to
+/// `log_file` with `--daemon`); `Err` is the exit status, the error already printed.
+pub fn start<C: DaemonConfig>(
+    tool: &'static flags::Tool,
+    args: Vec<std::ffi::OsString>,
+) -> Result<Started<C>, i32> {
+    let parsed = flags::parse(tool, args).map_err(|e| fail(tool.name, e, EXIT_USAGE))?;
+    if let Some(status) = common_flags(tool, &parsed) {
+        return Err(status);
+    }
+    if let Some(extra) = parsed.positionals.first() {
+        return Err(fail(
+            tool.name,
+            format!("unexpected argument '{extra}'"),
+            EXIT_USAGE,
+        ));
+    }
+    // Absolute, because a daemon changes its directory to / and SIGHUP re-reads it.
+    let dir = conf_dir(&parsed);
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let (mut cfg, warnings) = C::load(&dir).map_err(|e| fail(tool.name, e, EXIT_USAGE))?;
+    if let Some(l) = parsed.value("log-level") {
+        *cfg.log_level_mut() = l.to_string();
+    }
+    let level_name = cfg.log_level_mut().clone();
+    let Some(level) = crate::log::level_filter(&level_name) else {
+        return Err(fail(
+            tool.name,
+            format!(
+                "unknown log level '{level_name}' (one of {})",
+                crate::log::LEVELS.join(", ")
+            ),
+            EXIT_USAGE,
+        ));
+    };
+    let log_file = parsed.has("daemon").then_some(cfg.log_file());
+    if let Err(e) = crate::log::init(tool.name, level, log_file) {
+        return Err(fail(
+            tool.name,
+            format!("log_file {}: {e}", cfg.log_file().display()),
+            1,
+        ));
+    }
+    for w in &warnings {
+        log::warn!("{w}");
+    }
+    Ok(Started {
+        tool,
+        parsed,
+        dir,
+        cfg,
+    })
+}
+
+impl<C: DaemonConfig> Started<C> {
+    /// Re-reads the configuration on SIGHUP; a `--log-level` flag keeps winning.
+    pub fn reloader(&self) -> Box<dyn FnMut() -> Result<C, String>> {
+        let dir = self.dir.clone();
+        let cli_level = self.parsed.value("log-level").map(str::to_string);
+        Box::new(move || {
+            let (mut cfg, warnings) = C::load(&dir).map_err(|e| e.to_string())?;
+            for w in &warnings {
+                log::warn!("{w}");
+            }
+            if let Some(l) = &cli_level {
+                *cfg.log_level_mut() = l.clone();
+            }
+            Ok(cfg)
+        })
+    }
+
+    /// Prints a start-up error (and logs it to `log_file` with `--daemon`); returns the
+    /// exit status 1.
+    pub fn fail(&self, e: impl std::fmt::Display) -> i32 {
+        if self.parsed.has("daemon") {
+            log::error!("{e}");
+        }
+        fail(self.tool.name, e, 1)
+    }
+
+    /// Detaches with `--daemon` and writes `--pid-file` (removed when the guard drops).
+    /// Call it after what can fail on the terminal and before ZeroMQ or LMDB start: their
+    /// threads and locks do not survive the fork.
+    pub fn detach(&self) -> Result<Option<PidFile>, i32> {
+        if self.parsed.has("daemon") {
+            if let Err(e) = process::daemonize() {
+                return Err(self.fail(format!("cannot daemonize: {e}")));
+            }
+        }
+        match self
+            .parsed
+            .value("pid-file")
+            .map(|p| PidFile::create(p.as_ref()))
+        {
+            Some(Ok(p)) => Ok(Some(p)),
+            Some(Err(e)) => Err(self.fail(format!("pid file: {e}"))),
+            None => Ok(None),
+        }
+    }
+}
+
+/// The exit status of a daemon's event loop: its own, or 1 (logged) when it failed.
+pub fn exit_status<E: std::fmt::Display>(r: Result<i32, E>) -> i32 {
+    r.unwrap_or_else(|e| {
+        log::error!("{e}");
+        1
+    })
+}
