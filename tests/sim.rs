@@ -26,6 +26,8 @@ struct Net {
     seen_requests: Vec<(usize, Vec<u8>)>,
     /// Every publication, for replays.
     seen_pubs: Vec<Vec<u8>>,
+    /// The publications each minion read (decrypted), in order.
+    read: Vec<Vec<Value>>,
 }
 
 const LISTENER: usize = 1;
@@ -70,6 +72,7 @@ impl Net {
             drop_next: 0,
             seen_requests: Vec::new(),
             seen_pubs: Vec::new(),
+            read: vec![Vec::new(); n],
         };
         for i in 0..n {
             net.add_minion(&format!("m{i}"), None);
@@ -113,8 +116,10 @@ impl Net {
             let mut moved = false;
             for i in 0..self.minions.len() {
                 while let Some(a) = self.minions[i].poll_action() {
-                    if let Action::Send(b) = a {
-                        self.to_master.push((i, b));
+                    match a {
+                        Action::Send(b) => self.to_master.push((i, b)),
+                        Action::Publication(v) => self.read[i].push(v),
+                        _ => {}
                     }
                 }
             }
@@ -334,6 +339,14 @@ fn a_deleted_minion_cannot_read_publications_and_is_refused() {
     net.advance(Duration::from_secs(11));
     assert!(net.minions.iter().all(|m| m.is_accepted()));
     net.events();
+    net.master.publish(&json!({"n": 0}));
+    net.pump();
+    assert_eq!(net.read, vec![vec![json!({"n": 0})]; 2]);
+    let old_pub = net
+        .seen_pubs
+        .last()
+        .cloned()
+        .expect("a publication before the rotation");
     wheel(&mut net, "wheel.key.delete", json!({"match": "m1"}));
     let ev = net.events();
     let key_ev: Vec<&Value> = ev
@@ -344,12 +357,20 @@ fn a_deleted_minion_cannot_read_publications_and_is_refused() {
     assert_eq!(key_ev.len(), 1);
     assert_eq!(key_ev[0]["act"], "delete");
     assert_eq!(key_ev[0]["id"], "m1");
-    // The next publication is under a new key: m0 re-auths and reads the ones after; m1
-    // cannot get the key any more (its re-auth makes its key pending again).
+    // The next publication is under a new key: m0 holds it, re-auths and then reads it (as
+    // Salt does, so the first job after a rotation is not lost); m1 cannot get the key any
+    // more (its re-auth makes its key pending again) and never reads it.
+    net.read = vec![Vec::new(); 2];
     net.master.publish(&json!({"n": 1}));
     net.pump();
     net.advance(Duration::from_secs(12));
     assert!(net.minions[0].is_accepted());
+    assert_eq!(net.read[0], vec![json!({"n": 1})]);
+    assert!(net.read[1].is_empty());
+    net.master.publish(&json!({"n": 2}));
+    net.pump();
+    assert_eq!(net.read[0], vec![json!({"n": 1}), json!({"n": 2})]);
+    assert!(net.read[1].is_empty());
     assert!(
         !net.minions[1].is_accepted(),
         "the deleted minion has no session"
@@ -374,6 +395,20 @@ fn a_deleted_minion_cannot_read_publications_and_is_refused() {
         auths.contains(&("m1".into(), "pend".into())),
         "a deleted key comes back as new: {auths:?}"
     );
+    // A publication from before the rotation, replayed, is counted as a replay and does
+    // not send m0 into another re-auth.
+    let replayed = net.minions[0].drops.replayed;
+    let now = net.now();
+    net.minions[0].on_publication(now, &old_pub);
+    assert_eq!(net.minions[0].drops.replayed, replayed + 1);
+    net.advance(Duration::from_secs(12));
+    let again = net
+        .events()
+        .iter()
+        .filter(|(t, d)| t == "salt/auth" && d["id"] == "m0")
+        .count();
+    assert_eq!(again, 0, "no re-auth for a replayed old publication");
+    assert_eq!(net.read[0].len(), 2);
 }
 
 fn wheel(net: &mut Net, fun: &str, kwarg: Value) {

@@ -21,6 +21,13 @@ use std::time::{Duration, Instant};
 /// How many events for the master a minion keeps while it is not connected.
 const OUTBOX_LIMIT: usize = 1000;
 
+/// Publications held for a session key a re-auth will bring, at most (count and bytes).
+const MAX_HELD: usize = 256;
+const MAX_HELD_BYTES: usize = 16 << 20;
+
+/// Publication keys of earlier sessions remembered as replays.
+const MAX_OLD_KIDS: usize = 16;
+
 /// Something the minion asks its event loop to do.
 #[derive(Debug, PartialEq)]
 pub enum Action {
@@ -63,8 +70,6 @@ struct Session {
     kid: u64,
     key: SymKey,
     last_serial: u64,
-    /// Publication keys of earlier sessions: a publication under one of them is a replay.
-    old_kids: Vec<u64>,
 }
 
 /// Timers of one minion.
@@ -123,6 +128,12 @@ pub struct Minion {
     returns: Vec<PendingReturn>,
     /// Events sent to the master and not acknowledged yet, by request counter.
     unacked: VecDeque<(u64, Load)>,
+    /// Publication keys of earlier sessions, newest last: a publication under one of them
+    /// is a replay. Kept across re-auths, which leave no session in between.
+    old_kids: VecDeque<u64>,
+    /// Publications signed by the master under a key this minion does not have yet (the
+    /// master rotated it): read again once the re-auth brings the new key, as Salt does.
+    held: VecDeque<Vec<u8>>,
     /// What was dropped so far.
     pub drops: Drops,
     /// The minion's own reactor (caller reactions), when it has a bus and rules.
@@ -206,6 +217,8 @@ impl Minion {
             next_key: 1,
             returns: Vec::new(),
             unacked: VecDeque::new(),
+            old_kids: VecDeque::new(),
+            held: VecDeque::new(),
             drops: Drops::default(),
             reactor: None,
         }
@@ -305,6 +318,7 @@ impl Minion {
             nonce: Bytes(nonce.to_vec()),
         };
         self.actions.push_back(Action::Send(proto::encode(&req)));
+        self.retire_session();
         self.phase = Phase::Authenticating { nonce, tries };
         self.timers.cancel(Timer::AuthRetry);
         self.timers.cancel(Timer::Reauth);
@@ -317,6 +331,16 @@ impl Minion {
     /// Waits `acceptance_wait_time` (growing to `acceptance_wait_time_max`) and retries.
     fn wait_then_retry(&mut self, now: Now) {
         self.attempts += 1;
+        // Held publications wait for one re-auth, not for an acceptance that may come much
+        // later: jobs that old are not to run.
+        if !self.held.is_empty() {
+            log::warn!(
+                "dropped {} publications held for a re-auth that was not accepted",
+                self.held.len()
+            );
+            self.drops.malformed += self.held.len() as u64;
+            self.held.clear();
+        }
         let base = self.cfg.acceptance_wait_time;
         let wait = if self.cfg.acceptance_wait_time_max > base {
             (base.saturating_mul(self.attempts)).min(self.cfg.acceptance_wait_time_max)
@@ -488,23 +512,14 @@ impl Minion {
                 return;
             }
         };
-        let mut old_kids = match std::mem::replace(&mut self.phase, Phase::Idle) {
-            Phase::Accepted(s) => {
-                let mut o = s.old_kids;
-                o.push(s.kid);
-                o
-            }
-            _ => Vec::new(),
-        };
-        old_kids.retain(|k| *k != session.kid);
-        old_kids.truncate(16);
+        self.retire_session();
+        self.old_kids.retain(|k| *k != session.kid);
         self.phase = Phase::Accepted(Session {
             sid: session.sid,
             shared,
             kid: session.kid,
             key,
             last_serial: session.serial,
-            old_kids,
         });
         self.attempts = 0;
         self.ctr = 0;
@@ -537,6 +552,7 @@ impl Minion {
         for p in pending {
             self.send_return(now, p.load, p.tries);
         }
+        self.read_held();
     }
 
     /// `salt/minion/<id>/start` (and `minion_start`), once per process (salt-spec §2.3).
@@ -958,6 +974,74 @@ impl Minion {
         self.arm_return_retry();
     }
 
+    /// Remembers the publication key of the session being left.
+    fn retire_session(&mut self) {
+        if let Phase::Accepted(s) = &self.phase {
+            let kid = s.kid;
+            if !self.old_kids.contains(&kid) {
+                if self.old_kids.len() >= MAX_OLD_KIDS {
+                    self.old_kids.pop_front();
+                }
+                self.old_kids.push_back(kid);
+            }
+        }
+    }
+
+    /// Keeps a publication for the key a re-auth will bring (bounded: past it, dropped).
+    fn hold(&mut self, bytes: &[u8]) {
+        let held: usize = self.held.iter().map(Vec::len).sum();
+        if self.held.len() >= MAX_HELD || held + bytes.len() > MAX_HELD_BYTES {
+            self.drops.malformed += 1;
+            log::warn!(
+                "dropped a publication under a session key this minion does not have yet ({} held)",
+                self.held.len()
+            );
+            return;
+        }
+        self.held.push_back(bytes.to_vec());
+    }
+
+    /// Reads the publications held for the key this session brought, in serial order and
+    /// each serial once. They came live while the minion lacked the key, so unlike other
+    /// publications they may be older than the session.
+    fn read_held(&mut self) {
+        let held = std::mem::take(&mut self.held);
+        let Phase::Accepted(s) = &mut self.phase else {
+            return;
+        };
+        let mut pubs: Vec<Publication> = held
+            .iter()
+            .filter_map(|b| proto::decode::<Publication>(b).ok())
+            .filter(|p| p.kid == s.kid)
+            .collect();
+        let other = held.len() - pubs.len();
+        if other > 0 {
+            self.drops.malformed += other as u64;
+            log::warn!("dropped {other} held publications under a key the master did not give");
+        }
+        pubs.sort_by_key(|p| p.serial);
+        pubs.dedup_by_key(|p| p.serial);
+        let mut opened = Vec::new();
+        for p in &pubs {
+            s.last_serial = s.last_serial.max(p.serial);
+            match open(&s.key, p) {
+                Ok(v) => opened.push(v),
+                Err(e) => {
+                    self.drops.malformed += 1;
+                    log::warn!("{e}");
+                }
+            }
+        }
+        if !opened.is_empty() {
+            log::info!(
+                "read {} publications held until the new session key came",
+                opened.len()
+            );
+        }
+        self.actions
+            .extend(opened.into_iter().map(Action::Publication));
+    }
+
     /// Handles a publication from the master.
     pub fn on_publication(&mut self, now: Now, bytes: &[u8]) {
         let p: Publication = match proto::decode(bytes) {
@@ -984,51 +1068,55 @@ impl Minion {
             log::warn!("dropped a publication whose signature does not verify");
             return;
         }
+        if self.old_kids.contains(&p.kid) {
+            self.drops.replayed += 1;
+            log::warn!("dropped a publication under an old session key (replayed)");
+            return;
+        }
+        match &self.phase {
+            Phase::Accepted(s) if s.kid == p.kid => {}
+            // The master rotated its key (or restarted): re-auth, then read this.
+            Phase::Accepted(_) => {
+                self.hold(bytes);
+                if self.timers.get(Timer::Reauth).is_none() {
+                    let delay = crypto::random_u32(
+                        (self.cfg.random_reauth_delay.min(u32::MAX as u64) as u32)
+                            .saturating_mul(1000)
+                            .max(1),
+                    );
+                    log::info!(
+                        "the master rotated its session key; re-authenticating in {:.1} s",
+                        delay as f64 / 1000.0
+                    );
+                    self.timers.set(
+                        Timer::Reauth,
+                        now.mono + Duration::from_millis(delay as u64),
+                    );
+                }
+                return;
+            }
+            // A re-auth is under way: this is for the key it will bring. (Before the first
+            // acceptance nothing is kept: jobs from before it are not this minion's.)
+            Phase::Authenticating { .. } | Phase::Waiting if self.started => {
+                self.hold(bytes);
+                return;
+            }
+            _ => return,
+        }
         let Phase::Accepted(s) = &mut self.phase else {
             return;
         };
-        if p.kid != s.kid {
-            if s.old_kids.contains(&p.kid) {
-                self.drops.replayed += 1;
-                log::warn!("dropped a publication under an old session key (replayed)");
-                return;
-            }
-            if self.timers.get(Timer::Reauth).is_none() {
-                let delay = crypto::random_u32(
-                    (self.cfg.random_reauth_delay.min(u32::MAX as u64) as u32)
-                        .saturating_mul(1000)
-                        .max(1),
-                );
-                log::info!(
-                    "the master rotated its session key; re-authenticating in {:.1} s",
-                    delay as f64 / 1000.0
-                );
-                self.timers.set(
-                    Timer::Reauth,
-                    now.mono + Duration::from_millis(delay as u64),
-                );
-            }
-            return;
-        }
         if p.serial <= s.last_serial {
             self.drops.replayed += 1;
             log::warn!("dropped a replayed publication (serial {})", p.serial);
             return;
         }
-        let plain = match s.key.decrypt(&proto::pub_aad(p.kid, p.serial), &p.data.0) {
-            Ok(x) => x,
-            Err(_) => {
-                self.drops.malformed += 1;
-                log::warn!("dropped a publication that does not decrypt");
-                return;
-            }
-        };
         s.last_serial = p.serial;
-        match proto::decode::<Value>(&plain) {
+        match open(&s.key, &p) {
             Ok(v) => self.actions.push_back(Action::Publication(v)),
             Err(e) => {
                 self.drops.malformed += 1;
-                log::warn!("dropped a publication with a malformed load: {e}");
+                log::warn!("{e}");
             }
         }
     }
@@ -1246,4 +1334,13 @@ impl Minion {
             || (self.cfg.file_client == "local" && !self.cfg.use_master_when_local)
             || self.cfg.master_type == "disable"
     }
+}
+
+/// Decrypts a verified publication with its session key.
+fn open(key: &SymKey, p: &Publication) -> Result<Value, String> {
+    let plain = key
+        .decrypt(&proto::pub_aad(p.kid, p.serial), &p.data.0)
+        .map_err(|_| "dropped a publication that does not decrypt".to_string())?;
+    proto::decode::<Value>(&plain)
+        .map_err(|e| format!("dropped a publication with a malformed load: {e}"))
 }
