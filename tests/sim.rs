@@ -280,6 +280,21 @@ fn a_minion_cannot_send_as_another() {
         1
     );
     assert_eq!(count(&net.events(), "evil/tag"), 0);
+    // Nor fire, under its own session, the events of another: a return of m0's or a key
+    // event. They are refused and counted; its own events pass.
+    net.master.take_zmq(); // the refusal sent to the made-up identity
+    net.minions[1].fire_master(
+        "salt/job/20260101000000000000/ret/m0",
+        json!({"return": "x"}),
+    );
+    net.minions[1].fire_master("salt/key", json!({"act": "accept", "id": "m9"}));
+    net.minions[1].fire_master("salt/minion/m1/custom", json!({}));
+    net.pump();
+    let ev = net.events();
+    assert_eq!(count(&ev, "salt/job/20260101000000000000/ret/m0"), 0);
+    assert_eq!(count(&ev, "salt/key"), 0);
+    assert_eq!(count(&ev, "salt/minion/m1/custom"), 1);
+    assert_eq!(net.master.auth().unwrap().refusals.foreign, 2);
 }
 
 #[test]

@@ -31,6 +31,8 @@ pub struct Refusals {
     pub replayed: u64,
     /// Sealed requests that failed to decrypt (forged or corrupted).
     pub forged: u64,
+    /// Events a minion fired about another minion or in the master's `salt/` tags.
+    pub foreign: u64,
 }
 
 /// What handling one request produced.
@@ -323,7 +325,11 @@ impl Auth {
                 events,
                 extra,
                 ..
-            } => minion_events(id, tag, data, pretag, events, extra),
+            } => {
+                let (events, foreign) = minion_events(id, tag, data, pretag, events, extra);
+                self.refusals.foreign += foreign;
+                events
+            }
             Load::Return { mut load } => {
                 // The return speaks for the session's minion, whatever it claims.
                 load.insert("id".into(), json!(id));
@@ -374,7 +380,9 @@ impl Auth {
 
 /// Salt's `_minion_event` handling (salt-spec §1.5): a list of events, each fired with its
 /// own data, or one event whose data is the whole load. The id is always the session's:
-/// a minion cannot fire as another.
+/// a minion cannot fire as another. So each listed event's data gets the sender's `id`
+/// (Salt passes it as sent), and a `salt/` tag is refused unless it is one a minion fires
+/// about itself (see `own_tag`). Returns the events and how many were refused.
 fn minion_events(
     id: &str,
     tag: Option<String>,
@@ -382,27 +390,43 @@ fn minion_events(
     pretag: Option<String>,
     events: Option<Vec<Map<String, Value>>>,
     extra: Map<String, Value>,
-) -> Vec<(String, Map<String, Value>)> {
+) -> (Vec<(String, Map<String, Value>)>, u64) {
     let mut out = Vec::new();
+    let mut refused = 0;
+    let mut admit = |tag: String, data: Map<String, Value>, out: &mut Vec<_>| {
+        if own_tag(id, &tag) {
+            out.push((tag, data));
+        } else {
+            refused += 1;
+            log::warn!(
+                "refused event {tag} from minion {id}: it names another minion or the master"
+            );
+        }
+    };
     if let Some(list) = events {
         for item in list {
             let Some(tag) = item.get("tag").and_then(Value::as_str).map(str::to_string) else {
                 continue;
             };
-            let data = match item.get("data") {
+            let mut data = match item.get("data") {
                 Some(Value::Object(m)) => m.clone(),
                 Some(_) | None => item.clone(),
             };
+            data.insert("id".into(), json!(id));
             if let Some(pre) = &pretag {
-                out.push((format!("{pre}/{tag}"), data.clone()));
+                admit(format!("{pre}/{tag}"), data.clone(), &mut out);
             }
-            out.push((tag, data));
+            admit(tag, data, &mut out);
         }
-        return out;
+        return (out, refused);
     }
     let Some(tag) = tag else {
-        return out;
+        return (out, refused);
     };
+    if !own_tag(id, &tag) {
+        log::warn!("refused event {tag} from minion {id}: it names another minion or the master");
+        return (out, 1);
+    }
     let mut load = Map::new();
     load.insert("id".into(), json!(id));
     load.insert("cmd".into(), json!("_minion_event"));
@@ -418,5 +442,104 @@ fn minion_events(
         }
     }
     out.push((tag, load));
-    out
+    (out, refused)
+}
+
+/// May minion `id` fire `tag`? Any tag outside `salt/`; inside it only the tags that
+/// name this minion where Salt puts a minion id (`salt/minion/<id>/...`,
+/// `salt/beacon/<id>/...`, `salt/job/<jid>/ret/<id>`, `salt/job/<jid>/prog/<id>/...`).
+/// The rest of `salt/` (auth, key, job publications, runner, wheel, presence, reactor and
+/// queue events) is the master's to fire.
+fn own_tag(id: &str, tag: &str) -> bool {
+    let Some(rest) = tag.strip_prefix("salt/") else {
+        return true;
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    match parts.as_slice() {
+        ["minion" | "beacon", who, ..] => *who == id,
+        ["job", _, "ret", who] => *who == id,
+        ["job", _, "prog", who, ..] => *who == id,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minion_fires_salt_tags_only_about_itself() {
+        for ok in [
+            "myco/app/refresh",
+            "salt/minion/m1/start",
+            "salt/beacon/m1/inotify//etc/x",
+            "salt/job/20260101/ret/m1",
+            "salt/job/20260101/prog/m1/0",
+        ] {
+            assert!(own_tag("m1", ok), "{ok}");
+        }
+        for bad in [
+            "salt/minion/m0/start",
+            "salt/beacon/m0/x",
+            "salt/job/20260101/ret/m0",
+            "salt/job/20260101/new",
+            "salt/auth",
+            "salt/key",
+            "salt/run/1/ret",
+            "salt/wheel/1/new",
+            "salt/presence/change",
+            "salt/reactor/error",
+            "salt/",
+            "salt/minion",
+        ] {
+            assert!(!own_tag("m1", bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn listed_events_speak_for_the_sender_and_foreign_ones_are_refused() {
+        let item = |tag: &str, data: Value| {
+            let mut m = Map::new();
+            m.insert("tag".into(), json!(tag));
+            m.insert("data".into(), data);
+            m
+        };
+        let (out, refused) = minion_events(
+            "m1",
+            None,
+            None,
+            None,
+            Some(vec![
+                item("salt/job/1/ret/m0", json!({"return": "forged", "id": "m0"})),
+                item("salt/beacon/m1/load", json!({"1m": 9, "id": "m0"})),
+                item("myco/x", json!({"id": "m0"})),
+                item("salt/auth", json!({"act": "accept", "id": "m0"})),
+            ]),
+            Map::new(),
+        );
+        assert_eq!(refused, 2);
+        let tags: Vec<&str> = out.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(tags, ["salt/beacon/m1/load", "myco/x"]);
+        assert!(out.iter().all(|(_, d)| d["id"] == "m1"));
+        // A pretag cannot smuggle a tag into salt/ either.
+        let (out, refused) = minion_events(
+            "m1",
+            None,
+            None,
+            Some("salt/key".into()),
+            Some(vec![item("x", json!({}))]),
+            Map::new(),
+        );
+        assert_eq!((out.len(), refused), (1, 1));
+        // The single form is wrapped with the sender's id, and refused the same way.
+        let (out, refused) = minion_events(
+            "m1",
+            Some("salt/minion/m0/start".into()),
+            Some(json!({})),
+            None,
+            None,
+            Map::new(),
+        );
+        assert_eq!((out.len(), refused), (0, 1));
+    }
 }
