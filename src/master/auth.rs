@@ -378,6 +378,9 @@ impl Auth {
     }
 }
 
+/// An event to fire: tag and data.
+type TaggedEvent = (String, Map<String, Value>);
+
 /// Salt's `_minion_event` handling (salt-spec §1.5): a list of events, each fired with its
 /// own data, or one event whose data is the whole load. The id is always the session's:
 /// a minion cannot fire as another. So each listed event's data gets the sender's `id`
@@ -390,7 +393,7 @@ fn minion_events(
     pretag: Option<String>,
     events: Option<Vec<Map<String, Value>>>,
     extra: Map<String, Value>,
-) -> (Vec<(String, Map<String, Value>)>, u64) {
+) -> (Vec<TaggedEvent>, u64) {
     let mut out = Vec::new();
     let mut refused = 0;
     let mut admit = |tag: String, data: Map<String, Value>, out: &mut Vec<_>| {
