@@ -72,7 +72,7 @@ impl Net {
             drop_next: 0,
             seen_requests: Vec::new(),
             seen_pubs: Vec::new(),
-            read: vec![Vec::new(); n],
+            read: Vec::new(),
         };
         for i in 0..n {
             net.add_minion(&format!("m{i}"), None);
@@ -100,6 +100,7 @@ impl Net {
         let mut m = Minion::new(cfg, keys, None, false);
         m.start(self.now());
         self.minions.push(m);
+        self.read.push(Vec::new());
         self.minions.len() - 1
     }
 
@@ -424,6 +425,41 @@ fn a_deleted_minion_cannot_read_publications_and_is_refused() {
         .count();
     assert_eq!(again, 0, "no re-auth for a replayed old publication");
     assert_eq!(net.read[0].len(), 2);
+}
+
+#[test]
+fn accepting_a_denied_key_ends_the_old_keys_session() {
+    let mut net = Net::new(1, |_| {});
+    net.pump();
+    assert!(net.minions[0].is_accepted());
+    // Another machine shows up as m0 with a new key: denied.
+    let imp = net.add_minion("m0", Some("m0-new"));
+    net.pump();
+    assert!(!net.minions[imp].is_accepted());
+    net.events();
+    let kid_before = net.seen_pubs.len();
+    wheel(
+        &mut net,
+        "wheel.key.accept",
+        json!({"match": "m0", "include_denied": true}),
+    );
+    let ev = net.events();
+    assert!(ev
+        .iter()
+        .any(|(t, d)| t == "salt/key" && d["act"] == "accept"));
+    // The old key's holder has no session any more, and the publication key rotated.
+    let refused = net.master.auth().unwrap().refusals.no_session;
+    net.minions[0].fire_master("still/here", json!({}));
+    net.pump();
+    assert_eq!(net.master.auth().unwrap().refusals.no_session, refused + 1);
+    assert_eq!(count(&net.events(), "still/here"), 0);
+    net.read = vec![Vec::new(); 2];
+    net.master.publish(&json!({"n": 1}));
+    net.pump();
+    net.advance(Duration::from_secs(25));
+    assert!(net.seen_pubs.len() > kid_before);
+    assert!(net.read[0].is_empty(), "the replaced key reads nothing");
+    assert!(!net.minions[0].is_accepted());
 }
 
 fn wheel(net: &mut Net, fun: &str, kwarg: Value) {

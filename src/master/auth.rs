@@ -109,8 +109,8 @@ impl Auth {
     }
 
     /// Forgets a minion's session (its key was rejected or deleted).
-    pub fn drop_session(&mut self, id: &str) {
-        self.sessions.remove(id);
+    pub fn drop_session(&mut self, id: &str) -> bool {
+        self.sessions.remove(id).is_some()
     }
 
     /// Seals and signs a publication load.

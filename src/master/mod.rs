@@ -638,13 +638,19 @@ impl Master {
             result.map_err(|e| format!("Exception occurred in wheel {fun}: {e}"))?;
         let mut rotate = false;
         for ev in &events {
-            if ev.act == "reject" || ev.act == "delete" {
-                a.drop_session(&ev.id);
-                rotate = true;
+            match ev.act {
+                "reject" | "delete" => {
+                    a.drop_session(&ev.id);
+                    rotate = true;
+                }
+                // Accepting a denied key replaces the accepted one: whoever holds the old
+                // key loses its session and, with the rotation, the publication key.
+                "accept" => rotate |= a.drop_session(&ev.id),
+                _ => {}
             }
         }
         if rotate && self.cfg.rotate_aes_key {
-            a.rotate("a minion key was rejected or deleted");
+            a.rotate("a minion key was rejected, deleted or replaced");
         }
         for ev in events {
             let mut data = Map::new();
