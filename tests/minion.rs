@@ -241,6 +241,15 @@ fn a_minion_refuses_a_master_whose_key_changed() {
     let log = mi.log();
     assert!(log.contains("the master's public key has changed"), "{log}");
     assert!(log.contains(&mi.pki().join("minion_master.pub").display().to_string()));
+    // Doing what the line says is enough: the running minion trusts the new key.
+    std::fs::remove_file(mi.pki().join("minion_master.pub")).unwrap();
+    mi.wait_log("authenticated with the master", 2);
+    assert!(mi
+        .log()
+        .contains("was removed: trusting the master's new key"));
+    let pin = std::fs::read_to_string(mi.pki().join("minion_master.pub")).unwrap();
+    let new_key = std::fs::read_to_string(m.pki().join("master.pub")).unwrap();
+    assert_eq!(pin.trim(), new_key.trim());
     let _ = mi.stop();
 }
 

@@ -429,6 +429,21 @@ impl Minion {
             log::warn!("dropped an auth reply whose signature does not verify");
             return;
         }
+        if self
+            .pinned
+            .as_ref()
+            .is_some_and(|pin| pin.trim() != a.master_pub.trim())
+        {
+            // The log line below says to remove the pin file: honour that without a restart
+            // (a tiny local file, read only when the master's key differs).
+            self.pinned = std::fs::read_to_string(&self.pin_path).ok();
+            if self.pinned.is_none() {
+                log::warn!(
+                    "{} was removed: trusting the master's new key",
+                    self.pin_path.display()
+                );
+            }
+        }
         match &self.pinned {
             Some(pin) if pin.trim() != a.master_pub.trim() => {
                 log::error!(
