@@ -124,7 +124,7 @@ impl BusClient {
 
     /// Waits for the next frame, up to `timeout` (None: forever).
     pub fn next_frame(&mut self, timeout: Option<Duration>) -> Result<(u8, Vec<u8>), ClientError> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.map(|t| crate::clock::later(Instant::now(), t));
         loop {
             match self.reader.next_frame() {
                 Some(Next::Frame(k, p)) => return Ok((k, p.to_vec())),

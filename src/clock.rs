@@ -135,3 +135,39 @@ mod tests {
         assert_eq!(asctime(at(1_704_362_400, 0)), "Thu Jan  4 10:00:00 2024");
     }
 }
+
+/// Delays past this are treated as "never" in practice: a century.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// `at + d` for deadlines and timers, saturating at a century ahead: a configured interval
+/// or a user's timeout of `u64::MAX` seconds must not overflow the clock (a panic).
+pub fn later(at: std::time::Instant, d: Duration) -> std::time::Instant {
+    at.checked_add(d.min(FOREVER)).unwrap_or(at)
+}
+
+/// A positive finite number of seconds as a `Duration`, at most a century (where
+/// `Duration::from_secs_f64` would panic on `1e300`).
+pub fn seconds(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs)
+        .unwrap_or(FOREVER)
+        .min(FOREVER)
+}
+
+#[cfg(test)]
+mod later_tests {
+    use super::*;
+
+    #[test]
+    fn huge_delays_saturate_instead_of_panicking() {
+        let now = std::time::Instant::now();
+        assert_eq!(
+            later(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
+        assert!(later(now, Duration::from_secs(u64::MAX)) > now + Duration::from_secs(1 << 30));
+        assert!(later(now, Duration::MAX) > now);
+        assert_eq!(seconds(1.5), Duration::from_millis(1500));
+        assert_eq!(seconds(1e300), FOREVER);
+        assert_eq!(seconds(f64::NAN), FOREVER);
+    }
+}

@@ -410,3 +410,37 @@ fn a_daemonized_minion_authenticates_answers_jobs_and_stops_on_sigterm() {
         (!status.contains("State:\tS") && !status.contains("State:\tR")).then_some(())
     });
 }
+
+#[test]
+fn huge_intervals_and_timeouts_do_not_overflow_the_clock() {
+    let m = Master::start_with(
+        "auto_accept: True\npublish_session: 18446744073709551615\nloop_interval: 18446744073709551615",
+    );
+    let mi = Minion::start(&m, "big1", "return_retry_timer: 18446744073709551615");
+    mi.wait_log("authenticated with the master", 1);
+    let out = mi.call(&["cmd.run", "echo hi", "timeout=1e300"]);
+    assert_eq!(stdout(&out), "local:\n    hi\n", "{}", stderr(&out));
+    let out = Command::new(bin("brine"))
+        .arg("-c")
+        .arg(m.conf())
+        .args([
+            "-t",
+            "1e300",
+            "--out",
+            "json",
+            "--static",
+            "big1",
+            "test.ping",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&out)).unwrap_or_default(),
+        serde_json::json!({"big1": true}),
+        "{}",
+        stderr(&out)
+    );
+    // Both daemons are still up and answering.
+    assert!(mi.call(&["test.ping"]).status.success());
+    assert!(m.run(&["manage.up"]).status.success());
+}

@@ -201,7 +201,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     let mut outstanding: BTreeSet<String> = minions.iter().cloned().collect();
     let mut retcodes: BTreeMap<String, i64> = BTreeMap::new();
     let mut no_return: Vec<String> = missing.clone();
-    let mut deadline = Instant::now() + timeout;
+    let mut deadline = crate::clock::later(Instant::now(), timeout);
     // jid of a find_job probe -> minions still running the job.
     let mut probe: Option<(String, Instant, BTreeSet<String>)> = None;
     while !outstanding.is_empty() {
@@ -256,7 +256,11 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
                             .and_then(Value::as_str)
                             .unwrap_or("")
                             .to_string();
-                        probe = Some((pjid, Instant::now() + gather, BTreeSet::new()));
+                        probe = Some((
+                            pjid,
+                            crate::clock::later(Instant::now(), gather),
+                            BTreeSet::new(),
+                        ));
                     }
                     Err(_) => break,
                 }
@@ -266,7 +270,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
                 if outstanding.is_empty() {
                     break;
                 }
-                deadline = Instant::now() + timeout;
+                deadline = crate::clock::later(Instant::now(), timeout);
             }
         }
         if outstanding.is_empty() {

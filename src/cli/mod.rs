@@ -199,7 +199,7 @@ pub fn seconds(
 ) -> Result<std::time::Duration, i32> {
     match parsed.value(name).map(str::parse::<f64>) {
         None => Ok(default),
-        Some(Ok(t)) if t > 0.0 && t.is_finite() => Ok(std::time::Duration::from_secs_f64(t)),
+        Some(Ok(t)) if t > 0.0 && t.is_finite() => Ok(crate::clock::seconds(t)),
         Some(_) => Err(fail(
             tool.name,
             format!("--{name} takes a positive number of seconds"),

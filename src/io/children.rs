@@ -218,7 +218,7 @@ impl Children {
                 pidfd,
                 out: Vec::new(),
                 err: Vec::new(),
-                deadline: spec.timeout.map(|t| Instant::now() + t),
+                deadline: spec.timeout.map(|t| crate::clock::later(Instant::now(), t)),
                 timed_out: false,
                 status: None,
             },

@@ -279,11 +279,17 @@ impl Master {
         if self.auth.is_some() {
             self.timers.set(
                 Timer::Rotate,
-                now.mono + std::time::Duration::from_secs(self.cfg.publish_session.max(1)),
+                crate::clock::later(
+                    now.mono,
+                    std::time::Duration::from_secs(self.cfg.publish_session.max(1)),
+                ),
             );
             self.timers.set(
                 Timer::Maintenance,
-                now.mono + std::time::Duration::from_secs(self.cfg.loop_interval.max(1)),
+                crate::clock::later(
+                    now.mono,
+                    std::time::Duration::from_secs(self.cfg.loop_interval.max(1)),
+                ),
             );
         }
     }
@@ -389,7 +395,10 @@ impl Master {
                     self.maintenance(now);
                     self.timers.set(
                         Timer::Maintenance,
-                        now.mono + std::time::Duration::from_secs(self.cfg.loop_interval.max(1)),
+                        crate::clock::later(
+                            now.mono,
+                            std::time::Duration::from_secs(self.cfg.loop_interval.max(1)),
+                        ),
                     );
                 }
                 Timer::Schedule(i) => self.run_scheduled(now, i),
@@ -399,7 +408,10 @@ impl Master {
                     }
                     self.timers.set(
                         Timer::Rotate,
-                        now.mono + std::time::Duration::from_secs(self.cfg.publish_session.max(1)),
+                        crate::clock::later(
+                            now.mono,
+                            std::time::Duration::from_secs(self.cfg.publish_session.max(1)),
+                        ),
                     );
                 }
             }

@@ -301,7 +301,10 @@ impl Minion {
                         self.send_load(&Load::Ping {});
                         self.timers.set(
                             Timer::Heartbeat,
-                            now.mono + Duration::from_secs(self.cfg.heartbeat_interval),
+                            crate::clock::later(
+                                now.mono,
+                                Duration::from_secs(self.cfg.heartbeat_interval),
+                            ),
                         );
                     }
                 }
@@ -324,7 +327,7 @@ impl Minion {
         self.timers.cancel(Timer::Reauth);
         self.timers.set(
             Timer::AuthTimeout,
-            now.mono + Duration::from_secs(self.cfg.auth_timeout.max(1)),
+            crate::clock::later(now.mono, Duration::from_secs(self.cfg.auth_timeout.max(1))),
         );
     }
 
@@ -351,7 +354,7 @@ impl Minion {
         self.timers.cancel(Timer::AuthTimeout);
         self.timers.set(
             Timer::AuthRetry,
-            now.mono + Duration::from_secs(wait.max(1)),
+            crate::clock::later(now.mono, Duration::from_secs(wait.max(1))),
         );
     }
 
@@ -549,7 +552,7 @@ impl Minion {
         self.timers.cancel(Timer::AuthTimeout);
         self.timers.set(
             Timer::Heartbeat,
-            now.mono + Duration::from_secs(self.cfg.heartbeat_interval),
+            crate::clock::later(now.mono, Duration::from_secs(self.cfg.heartbeat_interval)),
         );
         log::info!("authenticated with the master");
         if !self.started {
@@ -787,7 +790,8 @@ impl Minion {
             }
             Step::After(delay, ret) => {
                 self.write_proc(&origin, &data);
-                self.timers.set(Timer::Job(key), now.mono + delay);
+                self.timers
+                    .set(Timer::Job(key), crate::clock::later(now.mono, delay));
                 self.running.insert(
                     key,
                     Running {
@@ -960,7 +964,7 @@ impl Minion {
             load,
             ctr,
             tries: tries + 1,
-            due: now.mono + Duration::from_secs(wait),
+            due: crate::clock::later(now.mono, Duration::from_secs(wait)),
         });
         self.arm_return_retry();
     }
@@ -1105,7 +1109,7 @@ impl Minion {
                     );
                     self.timers.set(
                         Timer::Reauth,
-                        now.mono + Duration::from_millis(delay as u64),
+                        crate::clock::later(now.mono, Duration::from_millis(delay as u64)),
                     );
                 }
                 return;

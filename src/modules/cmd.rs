@@ -5,7 +5,6 @@ use super::{text, truthy, ChildResult, ChildSpec, Function, Ret, Step};
 use crate::signature::{Default, Param};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 const PARAMS: &[Param] = &[
     Param {
@@ -193,7 +192,7 @@ fn spawn(
     let timeout = match &a[9] {
         Value::Null => None,
         v => match v.as_f64().or_else(|| text(v).parse().ok()) {
-            Some(t) if t > 0.0 && t.is_finite() => Some(Duration::from_secs_f64(t)),
+            Some(t) if t > 0.0 && t.is_finite() => Some(crate::clock::seconds(t)),
             _ => return Step::Done(Ret::fail(format!("Invalid timeout '{}'", text(v)))),
         },
     };

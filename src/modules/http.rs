@@ -12,7 +12,6 @@ use super::{child, text, truthy, Function, Ret, Step};
 use crate::signature::{Default, Param};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use std::time::Duration;
 
 const PARAMS: &[Param] = &[Param {
     name: "url",
@@ -82,7 +81,7 @@ fn start(url: &Value, kw: &Map<String, Value>, defaults: Timeouts) -> Step {
     match build(url, kw, defaults) {
         Ok(q) => {
             // The child's own timeout ends the request first; this is a backstop.
-            let deadline = Duration::from_secs_f64(q.timeout + q.connect_timeout + 10.0);
+            let deadline = crate::clock::seconds(q.timeout + q.connect_timeout + 10.0);
             let request = serde_json::to_value(&q).unwrap_or(Value::Null);
             Step::Child(child::spec(QUERY.name, &request, deadline), child::finish)
         }
@@ -311,8 +310,8 @@ fn query(q: &Query) -> Value {
         .allow_non_standard_methods(true)
         .max_redirects(MAX_REDIRECTS)
         .user_agent(q.agent.as_str())
-        .timeout_connect(Some(Duration::from_secs_f64(q.connect_timeout)))
-        .timeout_global(Some(Duration::from_secs_f64(q.timeout)))
+        .timeout_connect(Some(crate::clock::seconds(q.connect_timeout)))
+        .timeout_global(Some(crate::clock::seconds(q.timeout)))
         .build()
         .into();
     let mut builder = ureq::http::Request::builder()
