@@ -28,6 +28,8 @@ struct Net {
     seen_pubs: Vec<Vec<u8>>,
     /// The publications each minion read (decrypted), in order.
     read: Vec<Vec<Value>>,
+    /// Minions cut off the network (a crash without goodbye): nothing to or from them.
+    cut: Vec<bool>,
 }
 
 const LISTENER: usize = 1;
@@ -41,7 +43,7 @@ impl Net {
         master_extra(&mut cfg);
         let keys = pki::load_or_generate(&cfg.pki_dir, "master").unwrap();
         let store = KeyStore::open(&cfg.pki_dir).unwrap();
-        let (policy, _) = AuthPolicy::load(cfg.auto_accept, false, None, None, 0);
+        let (policy, _) = AuthPolicy::load(cfg.auto_accept, false, None, None, cfg.max_minions);
         let auth = Auth::new(keys, store, policy, true);
         let base = Now::read();
         let mut master = Master::new(cfg, Some(auth));
@@ -73,6 +75,7 @@ impl Net {
             seen_requests: Vec::new(),
             seen_pubs: Vec::new(),
             read: Vec::new(),
+            cut: Vec::new(),
         };
         for i in 0..n {
             net.add_minion(&format!("m{i}"), None);
@@ -101,6 +104,7 @@ impl Net {
         m.start(self.now());
         self.minions.push(m);
         self.read.push(Vec::new());
+        self.cut.push(false);
         self.minions.len() - 1
     }
 
@@ -126,6 +130,9 @@ impl Net {
             }
             for (i, b) in std::mem::take(&mut self.to_master) {
                 moved = true;
+                if self.cut[i] {
+                    continue;
+                }
                 if self.drop_next > 0 {
                     self.drop_next -= 1;
                     continue;
@@ -147,12 +154,16 @@ impl Net {
                 match out {
                     ZOut::Reply { identity, payload } => {
                         let i = u32::from_be_bytes(identity[..4].try_into().unwrap()) as usize;
-                        self.minions[i].on_reply(now, &payload);
+                        if !self.cut[i] {
+                            self.minions[i].on_reply(now, &payload);
+                        }
                     }
                     ZOut::Publish(p) => {
                         self.seen_pubs.push(p.clone());
-                        for m in &mut self.minions {
-                            m.on_publication(now, &p);
+                        for (i, m) in self.minions.iter_mut().enumerate() {
+                            if !self.cut[i] {
+                                m.on_publication(now, &p);
+                            }
                         }
                     }
                 }
@@ -460,6 +471,73 @@ fn accepting_a_denied_key_ends_the_old_keys_session() {
     assert!(net.seen_pubs.len() > kid_before);
     assert!(net.read[0].is_empty(), "the replaced key reads nothing");
     assert!(!net.minions[0].is_accepted());
+}
+
+#[test]
+fn a_replayed_or_forged_auth_request_does_not_end_a_minions_session() {
+    let mut net = Net::new(1, |c| c.publish_session = 30);
+    net.pump();
+    assert!(net.minions[0].is_accepted());
+    let auth = net
+        .seen_requests
+        .iter()
+        .find(|(_, b)| {
+            matches!(
+                brine::proto::decode::<brine::proto::Request>(b),
+                Ok(brine::proto::Request::Auth { .. })
+            )
+        })
+        .map(|(_, b)| b.clone())
+        .expect("m0's auth request");
+    net.events();
+    // Anyone can send m0's (public) auth request again; the master answers it, but the
+    // session it makes is only usable with m0's secret key, so m0's own stays.
+    for _ in 0..3 {
+        let now = net.now();
+        net.master.handle(
+            now,
+            Input::Request {
+                identity: &7u32.to_be_bytes(),
+                payload: &auth,
+            },
+        );
+        net.master.take_zmq();
+    }
+    net.minions[0].fire_master("still/mine", json!({}));
+    net.pump();
+    assert_eq!(count(&net.events(), "still/mine"), 1);
+    assert_eq!(net.master.auth().unwrap().refusals.no_session, 0);
+    // A real re-auth by m0 (after the publish_session rotation) switches it to its new
+    // session.
+    net.advance(Duration::from_secs(31));
+    net.master.publish(&json!({"n": 1}));
+    net.pump();
+    net.advance(Duration::from_secs(12));
+    assert_eq!(net.read[0], vec![json!({"n": 1})]);
+    net.minions[0].fire_master("after/reauth", json!({}));
+    net.pump();
+    assert_eq!(count(&net.events(), "after/reauth"), 1);
+}
+
+#[test]
+fn a_minion_that_died_without_goodbye_stops_counting_against_max_minions() {
+    // Salt refuses a new minion when more than max_minions are connected.
+    let mut net = Net::new(2, |c| {
+        c.max_minions = 1;
+        c.presence_timeout = 30;
+    });
+    net.pump();
+    assert!(net.minions.iter().all(|m| m.is_accepted()));
+    let third = net.add_minion("m2", None);
+    net.pump();
+    assert!(
+        !net.minions[third].is_accepted(),
+        "full while m0 and m1 are there"
+    );
+    // m0 vanishes (no goodbye); once it has been silent past presence_timeout, m2 gets in.
+    net.cut[0] = true;
+    net.advance(Duration::from_secs(45));
+    assert!(net.minions[third].is_accepted());
 }
 
 fn wheel(net: &mut Net, fun: &str, kwarg: Value) {

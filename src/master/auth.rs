@@ -56,6 +56,13 @@ pub struct Auth {
     store: KeyStore,
     policy: AuthPolicy,
     sessions: HashMap<String, MinionSession>,
+    /// Sessions given by an auth reply and not used yet, by id. One becomes the minion's
+    /// session (replacing the old one) with its first request: only the holder of the
+    /// minion's secret key can open it, so an auth request replayed or forged by another
+    /// peer cannot knock a connected minion off its session.
+    fresh: HashMap<String, MinionSession>,
+    /// How recently a session must have spoken to count as connected (`max_minions`).
+    pub presence_window: std::time::Duration,
     session_key: SymKey,
     kid: u64,
     serial: u64,
@@ -76,6 +83,8 @@ impl Auth {
             store,
             policy,
             sessions: HashMap::new(),
+            fresh: HashMap::new(),
+            presence_window: std::time::Duration::from_secs(30),
             session_key,
             kid,
             serial: 0,
@@ -110,7 +119,8 @@ impl Auth {
 
     /// Forgets a minion's session (its key was rejected or deleted).
     pub fn drop_session(&mut self, id: &str) -> bool {
-        self.sessions.remove(id).is_some()
+        let fresh = self.fresh.remove(id).is_some();
+        self.sessions.remove(id).is_some() || fresh
     }
 
     /// Seals and signs a publication load.
@@ -174,21 +184,20 @@ impl Auth {
                 return Handled::Drop;
             }
         };
-        let connected = self.sessions.contains_key(id);
-        let decision = match pki::authorize_counted(
-            &self.store,
-            &self.policy,
-            id,
-            &key,
-            connected,
-            self.sessions.len(),
-        ) {
-            Ok(d) => d,
-            Err(e) => {
-                log::error!("auth for {id}: key store: {e}");
-                return Handled::Drop;
-            }
-        };
+        // Connected: spoke within the presence window (a minion that died without a
+        // goodbye stops counting against max_minions).
+        let window = self.presence_window;
+        let live = |s: &MinionSession| now.saturating_duration_since(s.last_seen) <= window;
+        let connected = self.sessions.get(id).is_some_and(live);
+        let count = self.sessions.values().filter(|s| live(s)).count();
+        let decision =
+            match pki::authorize_counted(&self.store, &self.policy, id, &key, connected, count) {
+                Ok(d) => d,
+                Err(e) => {
+                    log::error!("auth for {id}: key store: {e}");
+                    return Handled::Drop;
+                }
+            };
         let mut events = Vec::new();
         if self.auth_events {
             let mut data = Map::new();
@@ -219,7 +228,7 @@ impl Auth {
                     serial: self.serial,
                 };
                 let sealed = crypto::seal(&key.box_pub, &proto::encode(&session));
-                self.sessions.insert(
+                self.fresh.insert(
                     id.to_string(),
                     MinionSession {
                         sid,
@@ -229,7 +238,6 @@ impl Auth {
                         last_seen: now,
                     },
                 );
-                log::info!("minion {id} authenticated");
                 (AuthResult::Accepted, Some(sealed))
             }
             Verdict::Pending => (AuthResult::Pending, None),
@@ -270,7 +278,13 @@ impl Auth {
         data: &[u8],
         now: Instant,
     ) -> Handled {
-        let Some(s) = self.sessions.get_mut(id) else {
+        let fresh = self.fresh.get(id).is_some_and(|f| f.sid == sid);
+        let s = if fresh {
+            self.fresh.get_mut(id)
+        } else {
+            self.sessions.get_mut(id)
+        };
+        let Some(s) = s else {
             self.refusals.no_session += 1;
             log::info!(
                 "refused a request from {id:?}: no session (not authenticated or not accepted)"
@@ -290,6 +304,22 @@ impl Auth {
                 log::warn!("refused a request claiming to be {id}: it does not decrypt with that minion's key");
                 return Handled::Drop;
             }
+        };
+        // The minion opened its new session: it replaces the old one.
+        let s = if fresh {
+            match self.fresh.remove(id) {
+                Some(f) => {
+                    log::info!("minion {id} authenticated");
+                    self.sessions.insert(id.to_string(), f);
+                    match self.sessions.get_mut(id) {
+                        Some(s) => s,
+                        None => return Handled::Drop,
+                    }
+                }
+                None => return Handled::Drop,
+            }
+        } else {
+            s
         };
         // Checked after decryption so a forger cannot burn the real minion's counters.
         if ctr <= s.last_ctr {

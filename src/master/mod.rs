@@ -155,7 +155,10 @@ pub struct Master {
 
 impl Master {
     /// A master with this configuration; without `auth` it serves only its local bus.
-    pub fn new(cfg: MasterConfig, auth: Option<Auth>) -> Master {
+    pub fn new(cfg: MasterConfig, mut auth: Option<Auth>) -> Master {
+        if let Some(a) = auth.as_mut() {
+            a.presence_window = std::time::Duration::from_secs(cfg.presence_timeout.max(1));
+        }
         let bus = Bus::new(
             cfg.event_listener_buffer,
             Overflow::from_name(&cfg.event_listener_overflow).unwrap_or(Overflow::Drop),
@@ -521,6 +524,7 @@ impl Master {
                 log::warn!("{w}");
             }
             a.set_policy(policy, cfg.auth_events);
+            a.presence_window = std::time::Duration::from_secs(cfg.presence_timeout.max(1));
         }
         // Paths and ports are bound once: keep the ones in use until a restart.
         let (sock_dir, pki_dir) = (self.cfg.sock_dir.clone(), self.cfg.pki_dir.clone());
