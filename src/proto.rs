@@ -88,6 +88,14 @@ pub fn aad(id: &str, sid: u64, ctr: u64) -> Vec<u8> {
     v
 }
 
+/// The associated data of a reply to the request `aad(id, sid, ctr)`: different, so that a
+/// request's own ciphertext sent back to the minion is not taken for the master's answer.
+pub fn reply_aad(id: &str, sid: u64, ctr: u64) -> Vec<u8> {
+    let mut v = aad(id, sid, ctr);
+    v.extend_from_slice(b"reply");
+    v
+}
+
 /// The master's verdict on an auth attempt.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -206,7 +214,7 @@ pub enum Reply {
     #[serde(rename = "auth")]
     Auth(AuthReply),
     /// The answer to a sealed request: a `SealedReply` sealed with the request's key and
-    /// `aad(id, sid, ctr)`.
+    /// `reply_aad(id, sid, ctr)`.
     #[serde(rename = "sealed")]
     Sealed {
         /// The request counter this answers.

@@ -328,6 +328,15 @@ fn a_replayed_request_is_refused() {
     );
     assert_eq!(net.master.auth().unwrap().refusals.replayed, 1);
     assert_eq!(count(&net.events(), "once/only"), 0);
+    // The request's own ciphertext sent back to the minion is not the master's answer.
+    let Ok(brine::proto::Request::Sealed { ctr, data, .. }) = brine::proto::decode(&last) else {
+        panic!("a sealed request")
+    };
+    let reflected = brine::proto::encode(&brine::proto::Reply::Sealed { ctr, data });
+    let before = net.minions[0].drops.malformed;
+    let now = net.now();
+    net.minions[0].on_reply(now, &reflected);
+    assert_eq!(net.minions[0].drops.malformed, before + 1);
 }
 
 #[test]

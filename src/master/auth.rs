@@ -400,7 +400,7 @@ impl Auth {
         ret: Value,
     ) -> Handled {
         let plain = proto::encode(&proto::SealedReply { ctr, ok, ret });
-        let data = shared.encrypt(&proto::aad(id, sid, ctr), &plain);
+        let data = shared.encrypt(&proto::reply_aad(id, sid, ctr), &plain);
         Handled::Reply(proto::encode(&proto::Reply::Sealed {
             ctr,
             data: Bytes(data),

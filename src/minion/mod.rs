@@ -374,13 +374,23 @@ impl Minion {
                 let Phase::Accepted(s) = &self.phase else {
                     return;
                 };
-                let aad = proto::aad(&self.cfg.id, s.sid, ctr);
-                match s.shared.decrypt(&aad, &data.0) {
-                    Ok(_) => {
+                let aad = proto::reply_aad(&self.cfg.id, s.sid, ctr);
+                let answer = s
+                    .shared
+                    .decrypt(&aad, &data.0)
+                    .ok()
+                    .and_then(|plain| proto::decode::<proto::SealedReply>(&plain).ok())
+                    .filter(|r| r.ctr == ctr);
+                match answer {
+                    Some(r) => {
+                        if !r.ok {
+                            // Answered, so not sent again: the master could not use it.
+                            log::warn!("the master refused request {ctr}: {}", r.ret);
+                        }
                         self.returns.retain(|p| p.ctr != ctr);
                         self.unacked.retain(|(c, _)| *c != ctr);
                     }
-                    Err(_) => {
+                    None => {
                         self.drops.malformed += 1;
                         log::warn!("dropped a reply that does not decrypt with our session");
                     }
