@@ -69,11 +69,51 @@ fn the_key_life_cycle_with_events_and_brine_key_output() {
     wait_for("m1 pending again", T, || {
         m.pki().join("minions_pre/m1").exists().then_some(())
     });
-    drop(watch);
-    let _ = mi.stop();
-    // Everything above was on the bus.
+    // Reject it: at its next attempt the minion hears so and exits 1.
+    let rej = m.key(&["-r", "m1", "-y"], "");
+    assert!(
+        stdout(&rej).contains("Key for minion m1 rejected."),
+        "{}",
+        stdout(&rej)
+    );
+    assert!(m.pki().join("minions_rejected/m1").exists());
+    assert_eq!(mi.wait_exit(T), Some(1), "a rejected minion exits");
+    assert!(mi.log().contains("rejected our key"), "{}", mi.log());
     let text = m.log();
     assert!(text.contains("minion m1 authenticated"));
+    // Everything above was on the bus, in this order.
+    let mut watch = watch;
+    let _ = watch.kill();
+    let out = watch.wait_with_output().unwrap();
+    let seen: Vec<(String, String)> = json_lines(&String::from_utf8_lossy(&out.stdout))
+        .iter()
+        .filter(|e| e["data"]["id"] == "m1")
+        .filter_map(|e| {
+            let tag = e["tag"].as_str()?.to_string();
+            let act = e["data"]["act"].as_str().unwrap_or("").to_string();
+            (tag == "salt/auth" || tag == "salt/key" || tag.starts_with("salt/minion/"))
+                .then_some((tag, act))
+        })
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("salt/auth", "pend"),
+        ("salt/key", "accept"),
+        ("salt/auth", "accept"),
+        ("salt/minion/m1/start", ""),
+        ("salt/auth", "denied"),
+        ("salt/key", "delete"),
+        ("salt/auth", "pend"),
+        ("salt/key", "reject"),
+        // salt-spec §2.2: an attempt with a rejected key has no act.
+        ("salt/auth", ""),
+    ]
+    .iter()
+    .map(|(t, a)| (t.to_string(), a.to_string()))
+    .collect();
+    // Retries repeat an act (pend, pend, ...): compare the sequence without repeats.
+    let mut dedup = seen.clone();
+    dedup.dedup();
+    assert_eq!(dedup, want, "{seen:?}");
 }
 
 #[test]
