@@ -484,3 +484,97 @@ fn huge_intervals_and_timeouts_do_not_overflow_the_clock() {
     assert!(mi.call(&["test.ping"]).status.success());
     assert!(m.run(&["manage.up"]).status.success());
 }
+
+#[test]
+fn auth_options_on_real_daemons() {
+    let files = tempfile::tempdir().unwrap();
+    let (sign, reject) = (
+        files.path().join("autosign"),
+        files.path().join("autoreject"),
+    );
+    std::fs::write(&sign, "auto*\n").unwrap();
+    std::fs::write(&reject, "bad*\n").unwrap();
+    let policy = format!(
+        "autosign_file: {}\nautoreject_file: {}",
+        sign.display(),
+        reject.display()
+    );
+    let mut m = Master::start_with(&policy);
+    let watch = m.event(&["--tag", "*", "--json"]);
+    m.wait_subscribed(1);
+    // autosign_file accepts; start_event_grains picks grains; no legacy minion_start.
+    let auto = Minion::start(
+        &m,
+        "auto1",
+        "start_event_grains: [os, kernel]\nenable_legacy_startup_events: False",
+    );
+    auto.wait_log("authenticated with the master", 1);
+    // autoreject_file rejects; rejected_retry keeps the minion trying instead of exiting.
+    let bad = Minion::start(&m, "bad1", "rejected_retry: True");
+    bad.wait_log("retrying (rejected_retry)", 2);
+    assert!(m.pki().join("minions_rejected/bad1").exists());
+    let state = std::fs::read_to_string(format!("/proc/{}/status", bad.pid())).unwrap();
+    assert!(!state.contains("State:\tZ"), "bad1 keeps running");
+    // A pending key is asked for again after 1, 2, 3, 3 ... s (acceptance_wait_time_max).
+    let pend = Minion::start(&m, "pend1", "acceptance_wait_time_max: 3");
+    pend.wait_log("retrying in 3 s", 2);
+    let log = pend.log();
+    let waits: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("retrying in ").nth(1))
+        .collect();
+    assert_eq!(waits[..4], ["1 s", "2 s", "3 s", "3 s"], "{log}");
+    // auth_events off (SIGHUP): no salt/auth for a new minion, which still starts.
+    m.set_extra(&format!("{policy}\nauth_events: False"));
+    m.signal(libc::SIGHUP);
+    m.wait_log("configuration reloaded", 1);
+    let quiet = Minion::start(&m, "auto2", "");
+    quiet.wait_log("authenticated with the master", 1);
+    let mut watch = watch;
+    wait_for("auto2's start event", T, || {
+        m.log().contains("minion auto2 authenticated").then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = watch.kill();
+    let events = json_lines(&String::from_utf8_lossy(
+        &watch.wait_with_output().unwrap().stdout,
+    ));
+    let auth_act = |id: &str| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e["tag"] == "salt/auth" && e["data"]["id"] == id)
+            .map(|e| e["data"]["act"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(auth_act("auto1"), ["accept"]);
+    assert!(auth_act("bad1").len() >= 2);
+    assert_eq!(auth_act("bad1")[0], "reject");
+    assert!(auth_act("pend1").iter().all(|a| a == "pend"));
+    assert!(auth_act("auto2").is_empty(), "auth_events: False");
+    let start = |id: &str| {
+        events
+            .iter()
+            .find(|e| e["tag"] == format!("salt/minion/{id}/start"))
+            .cloned()
+    };
+    let s1 = start("auto1").expect("auto1 started");
+    let grains = s1["data"]["grains"].as_object().expect("grains");
+    assert!(
+        grains.contains_key("os") && grains.contains_key("kernel"),
+        "{s1}"
+    );
+    assert_eq!(grains.len(), 2);
+    assert!(start("auto2").is_some());
+    assert!(
+        !events
+            .iter()
+            .any(|e| e["tag"] == "minion_start" && e["data"]["id"] == "auto1"),
+        "enable_legacy_startup_events: False"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["tag"] == "minion_start" && e["data"]["id"] == "auto2"),
+        "legacy start events are on by default"
+    );
+}

@@ -332,7 +332,7 @@ impl Minion {
     }
 
     /// Waits `acceptance_wait_time` (growing to `acceptance_wait_time_max`) and retries.
-    fn wait_then_retry(&mut self, now: Now) {
+    fn wait_then_retry(&mut self, now: Now) -> u64 {
         self.attempts += 1;
         // Held publications wait for one re-auth, not for an acceptance that may come much
         // later: jobs that old are not to run.
@@ -352,10 +352,12 @@ impl Minion {
         };
         self.phase = Phase::Waiting;
         self.timers.cancel(Timer::AuthTimeout);
+        let wait = wait.max(1);
         self.timers.set(
             Timer::AuthRetry,
-            crate::clock::later(now.mono, Duration::from_secs(wait.max(1))),
+            crate::clock::later(now.mono, Duration::from_secs(wait)),
         );
+        wait
     }
 
     /// Handles a message from the request channel.
@@ -477,11 +479,8 @@ impl Minion {
         match a.ret {
             AuthResult::Accepted => self.accepted(now, a.sealed),
             AuthResult::Pending => {
-                log::info!(
-                    "the master has our key pending acceptance; retrying in {} s",
-                    self.cfg.acceptance_wait_time
-                );
-                self.wait_then_retry(now);
+                let wait = self.wait_then_retry(now);
+                log::info!("the master has our key pending acceptance; retrying in {wait} s");
             }
             AuthResult::Full => {
                 log::warn!("the master has reached max_minions; retrying later");
