@@ -217,6 +217,25 @@ fn fire_master_reaches_brine_event_wrapped_and_the_minion_bus_works() {
     let ev = json_lines(&stdout(&output_within(watch, T)));
     assert_eq!(ev[0]["data"]["data"]["result"], "ok");
     assert_eq!(ev[0]["data"]["data"]["grains"]["id"], "web1");
+    // with_env reports the environment of brine-call, as salt-call does, not the daemon's.
+    let watch = m.event(&["--tag", "myco/env", "--json", "--count", "1"]);
+    m.wait_subscribed(3);
+    let out = Command::new(bin("brine-call"))
+        .arg("-c")
+        .arg(mi.conf())
+        .env("BRINE_CALLER_ONLY", "yes")
+        .args([
+            "event.send",
+            "myco/env",
+            "with_env=[BRINE_CALLER_ONLY, HOME]",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ev = json_lines(&stdout(&output_within(watch, T)));
+    let env = &ev[0]["data"]["data"]["environ"];
+    assert_eq!(env["BRINE_CALLER_ONLY"], "yes", "{env}");
+    assert!(ev[0]["data"]["data"].get("__caller_environ__").is_none());
     // Unknown function.
     let out = mi.call(&["foo.bar"]);
     assert_eq!(out.status.code(), Some(1));

@@ -63,6 +63,23 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         }
         Err(e) => return fail(tool.name, e, 1),
     };
+    let mut kwarg = kwarg;
+    if fun == "event.send" && kwarg.contains_key("with_env") {
+        // Salt's salt-call reports its own environment; through the daemon that has to be
+        // sent along, or the daemon's would be reported.
+        let env = std::env::vars_os()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    serde_json::Value::String(v.to_string_lossy().into_owned()),
+                )
+            })
+            .collect();
+        kwarg.insert(
+            crate::modules::CALLER_ENVIRON.into(),
+            serde_json::Value::Object(env),
+        );
+    }
     let req = Request {
         fun: fun.clone(),
         arg,

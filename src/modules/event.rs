@@ -90,6 +90,9 @@ fn fire_master(c: &mut Call<'_>, a: &[Value], _: &Map<String, Value>) -> Step {
     Step::Done(Ret::ok(Value::Bool(true)))
 }
 
+/// The keyword brine-call uses to hand `event.send ... with_env=...` its own environment.
+pub const CALLER_ENVIRON: &str = "__caller_environ__";
+
 fn send(c: &mut Call<'_>, a: &[Value], extra: &Map<String, Value>) -> Step {
     let tag = text(&a[0]);
     let mut d = Map::new();
@@ -105,9 +108,13 @@ fn send(c: &mut Call<'_>, a: &[Value], extra: &Map<String, Value>) -> Step {
             _ => None,
         }
     };
-    let environ: Map<String, Value> = std::env::vars()
-        .map(|(k, v)| (k, Value::String(v)))
-        .collect();
+    // brine-call sends its own environment; a job from the master reports the minion's.
+    let environ: Map<String, Value> = match extra.get(CALLER_ENVIRON) {
+        Some(Value::Object(env)) => env.clone(),
+        _ => std::env::vars()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    };
     if let Some(env) = subset(&a[3], environ) {
         d.insert("environ".into(), env);
     }
@@ -121,7 +128,7 @@ fn send(c: &mut Call<'_>, a: &[Value], extra: &Map<String, Value>) -> Step {
         d.insert("saltenv".into(), Value::String("base".into()));
         d.insert("pillarenv".into(), Value::Null);
     }
-    for (k, v) in extra {
+    for (k, v) in extra.iter().filter(|(k, _)| k.as_str() != CALLER_ENVIRON) {
         d.insert(k.clone(), v.clone());
     }
     if let Value::Object(data) = &a[1] {

@@ -24,6 +24,8 @@ mod smtp;
 mod sys;
 mod test;
 
+pub use event::CALLER_ENVIRON;
+
 /// A function's result: the return value and the job's retcode (0 = success).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ret {
@@ -194,10 +196,11 @@ pub fn call(
         return Step::Done(Ret::fail(crate::runners::not_available(fun)));
     };
     let short = f.name.rsplit('.').next().unwrap_or(f.name);
-    // Salt drops the `__pub_*` keywords it adds to published calls before binding.
+    // Salt drops the `__pub_*` keywords it adds to published calls before binding; the
+    // one brine-call adds for event.send stays.
     let kwargs: Map<String, Value> = kwargs
         .iter()
-        .filter(|(k, _)| !k.starts_with("__"))
+        .filter(|(k, _)| !k.starts_with("__") || k.as_str() == CALLER_ENVIRON)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if f.varargs {
