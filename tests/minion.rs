@@ -597,3 +597,59 @@ fn auth_options_on_real_daemons() {
         "legacy start events are on by default"
     );
 }
+
+#[test]
+fn one_refused_swarm_minion_does_not_stop_the_others() {
+    let files = tempfile::tempdir().unwrap();
+    let reject = files.path().join("autoreject");
+    std::fs::write(&reject, "swarm-00001\n").unwrap();
+    let m = Master::start_with(&format!(
+        "auto_accept: True\nautoreject_file: {}",
+        reject.display()
+    ));
+    std::fs::write(
+        files.path().join("minion"),
+        format!(
+            "master: 127.0.0.1\nmaster_port: {}\npublish_port: {}\npki_dir: {}\nacceptance_wait_time: 1\nlog_level: info\n",
+            m.ret_port,
+            m.publish_port,
+            files.path().join("pki").display()
+        ),
+    )
+    .unwrap();
+    let log = files.path().join("swarm.stderr");
+    let mut swarm = Bg(Command::new(bin("brine-swarm"))
+        .arg("-c")
+        .arg(files.path())
+        .args(["--minions", "3"])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap());
+    wait_for("the refused minion to stop", T, || {
+        let text = std::fs::read_to_string(&log).ok()?;
+        text.contains("minion swarm-00001 stopped").then_some(())
+    });
+    m.wait_log("minion swarm-00000 authenticated", 1);
+    m.wait_log("minion swarm-00002 authenticated", 1);
+    assert!(swarm.0.try_wait().unwrap().is_none(), "the swarm runs on");
+    let out = Command::new(bin("brine"))
+        .arg("-c")
+        .arg(m.conf())
+        .args([
+            "--out",
+            "json",
+            "--static",
+            "-t",
+            "10",
+            "swarm-*",
+            "test.ping",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&out)).unwrap_or_default(),
+        serde_json::json!({"swarm-00000": true, "swarm-00002": true}),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -80,6 +80,8 @@ pub struct MinionLoop {
     slots: Vec<Slot>,
     reload: Option<Reloader>,
     exit: Option<i32>,
+    /// Swarm minions that stopped (their key was refused).
+    exited: usize,
     /// When to hand start-up pages back to the kernel (a while after start-up, once the
     /// pages it faulted in have settled where the kernel can reclaim them).
     release_at: Option<Instant>,
@@ -117,6 +119,7 @@ impl MinionLoop {
             slots: Vec::new(),
             reload: None,
             exit: None,
+            exited: 0,
             release_at: None,
             children: Children::new(CHILD_BASE),
             child_owner: HashMap::new(),
@@ -362,6 +365,7 @@ impl MinionLoop {
         // A swarm's minions settle one by one while others still start: only a lone daemon
         // drops its start-up pages.
         let alone = self.slots.len() == 1;
+        let total = self.slots.len();
         let mut settled = false;
         for (i, slot) in self.slots.iter_mut().enumerate() {
             while let Some(action) = slot.core.poll_action() {
@@ -379,7 +383,21 @@ impl MinionLoop {
                         }
                     }
                     Action::Publication(load) => slot.core.on_job(Now::read(), load),
-                    Action::Exit(code) => self.exit = Some(code),
+                    // In a swarm one refused minion stops alone; the loop ends with the last.
+                    Action::Exit(code) => {
+                        if alone {
+                            self.exit = Some(code);
+                        } else {
+                            log::error!(
+                                "minion {} stopped; the rest of the swarm goes on",
+                                slot.core.config().id
+                            );
+                            self.exited += 1;
+                            if self.exited >= total {
+                                self.exit = Some(code);
+                            }
+                        }
+                    }
                     Action::Settled => {
                         if alone {
                             settled = true;
