@@ -136,6 +136,30 @@ mod tests {
     }
 }
 
+/// Python's `time.asctime()` as Salt calls it, in local time (the `TZ` environment
+/// variable or /etc/localtime, through the C library).
+pub fn asctime_local(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs() as libc::time_t;
+    // SAFETY: localtime_r writes only into `tm`, which lives on this stack frame.
+    let offset = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&secs, &mut tm).is_null() {
+            0
+        } else {
+            tm.tm_gmtoff
+        }
+    };
+    let local = if offset >= 0 {
+        t.checked_add(Duration::from_secs(offset as u64))
+    } else {
+        t.checked_sub(Duration::from_secs(offset.unsigned_abs()))
+    };
+    asctime(local.unwrap_or(t))
+}
+
 /// Delays past this are treated as "never" in practice: a century.
 const FOREVER: Duration = Duration::from_secs(100 * 365 * 86_400);
 

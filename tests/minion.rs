@@ -653,3 +653,20 @@ fn one_refused_swarm_minion_does_not_stop_the_others() {
         stderr(&out)
     );
 }
+
+#[test]
+fn the_start_event_gives_local_time_as_salt_does() {
+    let m = Master::start_with("auto_accept: True");
+    let watch = m.event(&["--tag", "salt/minion/tz1/start", "--json", "--count", "1"]);
+    m.wait_subscribed(1);
+    // POSIX TZ "XYZ-3": three hours east of UTC.
+    let mi = Minion::start_with_env(&m, "tz1", "", &[("TZ", "XYZ-3")]);
+    mi.wait_log("authenticated with the master", 1);
+    let ev = json_lines(&stdout(&output_within(watch, T)));
+    let text = ev[0]["data"]["data"].as_str().unwrap().to_string();
+    let stamp = ev[0]["data"]["_stamp"].as_str().unwrap().to_string();
+    let utc_hour: u32 = stamp[11..13].parse().unwrap();
+    // "Minion tz1 started at Sun Nov 22 09:41:02 2026"
+    let local_hour: u32 = text.rsplit(' ').nth(1).unwrap()[..2].parse().unwrap();
+    assert_eq!(local_hour, (utc_hour + 3) % 24, "{text} vs {stamp}");
+}

@@ -585,7 +585,10 @@ impl Minion {
     /// `salt/minion/<id>/start` (and `minion_start`), once per process (salt-spec §2.3).
     fn fire_start(&mut self, now: Now) {
         let id = self.cfg.id.clone();
-        let text = format!("Minion {id} started at {}", crate::clock::asctime(now.wall));
+        let text = format!(
+            "Minion {id} started at {}",
+            crate::clock::asctime_local(now.wall)
+        );
         let mut extra = Map::new();
         if let Value::Array(names) = &self.cfg.start_event_grains {
             if !names.is_empty() {
