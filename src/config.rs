@@ -337,7 +337,10 @@ config_table! {
          refreshed.";
 
     auth_events: bool = true, shown "true",
-        "Whether the master fires salt/auth for every minion authentication.";
+        "Whether the master fires salt/auth for every minion authentication. New key files \
+         (pending, denied, rejected, auto-accepted) are written at most 200 a second after a \
+         burst of 2000; an attempt past that is answered pending, with no event, and the \
+         minion asks again after acceptance_wait_time.";
     auto_accept: bool = false, shown "false",
         "Accept every new minion key without review; only for trusted networks.";
     autosign_file: Option<PathBuf> = None, shown "unset",
@@ -350,7 +353,9 @@ config_table! {
         "Accept any key from any minion, replacing the key on file; this turns \
          authentication off and is for recovery only.";
     max_minions: u64 = 0, shown "0",
-        "Most minions connected at once; 0 means no limit.";
+        "Most minions connected at once (heard from within presence_timeout); 0 means no \
+         limit. As in Salt, a new minion is refused only when more than max_minions are \
+         connected.";
     publish_session: u64 = 86_400, shown "86400",
         "Seconds between rotations of the session key that encrypts publications.";
     rotate_aes_key: bool = true, shown "true",

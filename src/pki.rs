@@ -885,11 +885,18 @@ pub struct AuthDecision {
     pub act: Option<&'static str>,
     /// The event's `result`.
     pub result: bool,
+    /// Not decided: the budget of new key files was spent (no event, nothing written).
+    pub throttled: bool,
 }
 
 impl AuthDecision {
     fn new(reply: AuthReply, act: Option<&'static str>, result: bool) -> AuthDecision {
-        AuthDecision { reply, act, result }
+        AuthDecision {
+            reply,
+            act,
+            result,
+            throttled: false,
+        }
     }
 
     fn accept() -> AuthDecision {
@@ -935,6 +942,44 @@ pub fn authorize_counted(
     connected: bool,
     connected_count: usize,
 ) -> Result<AuthDecision, PkiError> {
+    let mut unlimited = u32::MAX;
+    authorize_limited(
+        store,
+        policy,
+        id,
+        key,
+        connected,
+        connected_count,
+        &mut unlimited,
+    )
+}
+
+/// Takes one new-key write from the budget, or answers "pending" (no event, nothing
+/// written) when it is spent.
+macro_rules! spend {
+    ($writes:expr) => {
+        if *$writes == 0 {
+            let mut d = AuthDecision::new(AuthReply::Pending, None, false);
+            d.throttled = true;
+            return Ok(d);
+        }
+        *$writes -= 1;
+    };
+}
+
+/// `authorize_counted` that writes at most `writes` new key files (pending, denied,
+/// rejected or accepted), counting them down. Past the budget an attempt that would write
+/// one is answered "pending" with no event and nothing written, so the minion asks again
+/// later: a flood of made-up ids cannot make the master sync files without end.
+pub fn authorize_limited(
+    store: &KeyStore,
+    policy: &AuthPolicy,
+    id: &str,
+    key: &PublicKey,
+    connected: bool,
+    connected_count: usize,
+    writes: &mut u32,
+) -> Result<AuthDecision, PkiError> {
     use AuthReply::*;
     use KeyState::{Accepted as Acc, Denied as Den, Pending as Pre, Rejected as Rej};
     if !valid_id(id) {
@@ -948,6 +993,7 @@ pub fn authorize_counted(
     // 2. open_mode skips every check and replaces whatever key is stored.
     if policy.open_mode {
         if !same_key(store.get(Acc, id)?, key) {
+            spend!(writes);
             store.put(Acc, id, &pem)?;
         }
         return Ok(AuthDecision::accept());
@@ -961,6 +1007,7 @@ pub fn authorize_counted(
         if same_key(store.get(Acc, id)?, key) {
             return Ok(AuthDecision::accept());
         }
+        spend!(writes);
         store.put(Den, id, &pem)?;
         return Ok(AuthDecision::new(Denied, Some("denied"), false));
     }
@@ -969,6 +1016,7 @@ pub fn authorize_counted(
     match store.entry(Pre, id)? {
         // 5. A new key.
         Entry::Missing => {
+            spend!(writes);
             if autoreject {
                 store.put(Rej, id, &pem)?;
                 Ok(AuthDecision::new(Rejected, Some("reject"), false))
@@ -996,6 +1044,7 @@ pub fn authorize_counted(
             }
             let same = same_key(store.get(Pre, id)?, key);
             if !same {
+                spend!(writes);
                 store.put(Den, id, &pem)?;
                 let act = if autosign { None } else { Some("denied") };
                 return Ok(AuthDecision::new(Denied, act, false));
@@ -1408,7 +1457,7 @@ mod tests {
     }
 
     fn d(reply: AuthReply, act: Option<&'static str>, result: bool) -> AuthDecision {
-        AuthDecision { reply, act, result }
+        AuthDecision::new(reply, act, result)
     }
 
     // The rows of salt-spec §2.2, in its order; `held` is [minions, minions_pre,

@@ -619,3 +619,57 @@ fn minions_reauth_after_a_master_restart() {
     assert_eq!(d["data"]["ok"], true);
     let _ = Instant::now();
 }
+
+#[test]
+fn a_flood_of_new_ids_writes_a_bounded_number_of_key_files() {
+    let mut net = Net::new(0, |c| c.auto_accept = false);
+    let dir = tempfile::tempdir().unwrap();
+    let keys = pki::load_or_generate(dir.path(), "minion").unwrap();
+    let public = keys.public.to_pem();
+    let auth = |id: String| {
+        brine::proto::encode(&brine::proto::Request::Auth {
+            id,
+            public: public.clone(),
+            nonce: brine::proto::serde_bytes_compat::Bytes(vec![0; 16]),
+        })
+    };
+    net.events();
+    let now = net.now();
+    for i in 0..2500 {
+        net.master.handle(
+            now,
+            Input::Request {
+                identity: b"flood",
+                payload: &auth(format!("flood{i}")),
+            },
+        );
+        net.master.take_zmq();
+    }
+    let pending = std::fs::read_dir(net.dir().join("pki/master/minions_pre"))
+        .unwrap()
+        .count();
+    assert_eq!(pending, 2000, "the burst, then nothing");
+    assert_eq!(net.master.auth().unwrap().refusals.throttled, 500);
+    assert_eq!(
+        count(&net.events(), "salt/auth"),
+        2000,
+        "no events for put-off attempts"
+    );
+    // The budget refills with time: a second later 200 more get in.
+    net.clock += Duration::from_secs(1);
+    let now = net.now();
+    for i in 2500..2800 {
+        net.master.handle(
+            now,
+            Input::Request {
+                identity: b"flood",
+                payload: &auth(format!("flood{i}")),
+            },
+        );
+        net.master.take_zmq();
+    }
+    let pending = std::fs::read_dir(net.dir().join("pki/master/minions_pre"))
+        .unwrap()
+        .count();
+    assert_eq!(pending, 2200);
+}

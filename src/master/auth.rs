@@ -33,7 +33,16 @@ pub struct Refusals {
     pub forged: u64,
     /// Events a minion fired about another minion or in the master's `salt/` tags.
     pub foreign: u64,
+    /// Auth attempts put off because new key files came faster than `KEY_WRITES_PER_SEC`.
+    pub throttled: u64,
 }
+
+/// New key files (pending, denied, rejected) the master writes per second at most, and
+/// in one burst: each is two fsyncs on the event loop, and a flood of made-up ids must
+/// neither stall it nor fill the disk at line rate. A legitimate new minion put off is
+/// answered "pending" and asks again after its acceptance_wait_time.
+const KEY_WRITES_PER_SEC: u32 = 200;
+const KEY_WRITE_BURST: u32 = 2000;
 
 /// What handling one request produced.
 pub enum Handled {
@@ -63,6 +72,9 @@ pub struct Auth {
     fresh: HashMap<String, MinionSession>,
     /// How recently a session must have spoken to count as connected (`max_minions`).
     pub presence_window: std::time::Duration,
+    /// New key files that may still be written now, and when the budget was last refilled.
+    key_writes: u32,
+    key_writes_at: Option<Instant>,
     session_key: SymKey,
     kid: u64,
     serial: u64,
@@ -85,6 +97,8 @@ impl Auth {
             sessions: HashMap::new(),
             fresh: HashMap::new(),
             presence_window: std::time::Duration::from_secs(30),
+            key_writes: KEY_WRITE_BURST,
+            key_writes_at: None,
             session_key,
             kid,
             serial: 0,
@@ -190,16 +204,40 @@ impl Auth {
         let live = |s: &MinionSession| now.saturating_duration_since(s.last_seen) <= window;
         let connected = self.sessions.get(id).is_some_and(live);
         let count = self.sessions.values().filter(|s| live(s)).count();
-        let decision =
-            match pki::authorize_counted(&self.store, &self.policy, id, &key, connected, count) {
-                Ok(d) => d,
-                Err(e) => {
-                    log::error!("auth for {id}: key store: {e}");
-                    return Handled::Drop;
-                }
-            };
+        let since = self.key_writes_at.map_or(std::time::Duration::ZERO, |t| {
+            now.saturating_duration_since(t)
+        });
+        let refill = (since.as_millis() as u64 * u64::from(KEY_WRITES_PER_SEC) / 1000) as u32;
+        if refill > 0 || self.key_writes_at.is_none() {
+            self.key_writes = self.key_writes.saturating_add(refill).min(KEY_WRITE_BURST);
+            self.key_writes_at = Some(now);
+        }
+        let decision = match pki::authorize_limited(
+            &self.store,
+            &self.policy,
+            id,
+            &key,
+            connected,
+            count,
+            &mut self.key_writes,
+        ) {
+            Ok(d) => d,
+            Err(e) => {
+                log::error!("auth for {id}: key store: {e}");
+                return Handled::Drop;
+            }
+        };
+        if decision.throttled {
+            self.refusals.throttled += 1;
+            if self.refusals.throttled.is_power_of_two() {
+                log::warn!(
+                    "new minion keys are coming faster than {KEY_WRITES_PER_SEC}/s; put off {} auth attempts so far (latest {id})",
+                    self.refusals.throttled
+                );
+            }
+        }
         let mut events = Vec::new();
-        if self.auth_events {
+        if self.auth_events && !decision.throttled {
             let mut data = Map::new();
             data.insert("id".into(), json!(id));
             data.insert("pub".into(), json!(public));
