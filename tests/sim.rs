@@ -547,6 +547,26 @@ fn a_minion_that_died_without_goodbye_stops_counting_against_max_minions() {
     net.cut[0] = true;
     net.advance(Duration::from_secs(45));
     assert!(net.minions[third].is_accepted());
+    // After an hour of silence its session is forgotten altogether.
+    assert!(net
+        .master
+        .auth()
+        .unwrap()
+        .connected()
+        .any(|(id, _)| id == "m0"));
+    net.advance(Duration::from_secs(3700));
+    assert!(!net
+        .master
+        .auth()
+        .unwrap()
+        .connected()
+        .any(|(id, _)| id == "m0"));
+    assert!(net
+        .master
+        .auth()
+        .unwrap()
+        .connected()
+        .any(|(id, _)| id == "m1"));
 }
 
 fn wheel(net: &mut Net, fun: &str, kwarg: Value) {

@@ -131,6 +131,21 @@ impl Auth {
         log::info!("rotated the session key ({why})");
     }
 
+    /// Forgets sessions of minions silent for an hour (and ten presence windows) and
+    /// session offers not taken up within that time: a minion that died without a goodbye
+    /// costs nothing for long, and one that comes back is told to re-authenticate.
+    pub fn prune(&mut self, now: Instant) {
+        let keep = (self.presence_window * 10).max(std::time::Duration::from_secs(3600));
+        let before = self.sessions.len() + self.fresh.len();
+        let alive = |s: &MinionSession| now.saturating_duration_since(s.last_seen) <= keep;
+        self.sessions.retain(|_, s| alive(s));
+        self.fresh.retain(|_, s| alive(s));
+        let gone = before - self.sessions.len() - self.fresh.len();
+        if gone > 0 {
+            log::info!("forgot {gone} sessions silent for {} s", keep.as_secs());
+        }
+    }
+
     /// Forgets a minion's session (its key was rejected or deleted).
     pub fn drop_session(&mut self, id: &str) -> bool {
         let fresh = self.fresh.remove(id).is_some();

@@ -396,6 +396,9 @@ impl Master {
                 Timer::Maintenance => {
                     self.presence(now);
                     self.maintenance(now);
+                    if let Some(a) = self.auth.as_mut() {
+                        a.prune(now.mono);
+                    }
                     self.timers.set(
                         Timer::Maintenance,
                         crate::clock::later(
