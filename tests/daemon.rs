@@ -154,3 +154,40 @@ fn a_second_master_on_the_same_socket_refuses_to_start() {
     c.subscribe(brine::matcher::MatchType::StartsWith, "")
         .unwrap();
 }
+
+#[test]
+fn relative_paths_and_pid_file_are_taken_from_where_it_was_started() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("conf")).unwrap();
+    std::fs::write(
+        dir.path().join("conf/master"),
+        format!(
+            "interface: 127.0.0.1\npublish_port: {}\nret_port: {}\npki_dir: pki\nsock_dir: run\ncachedir: cache\nlog_file: master.log\n",
+            free_port(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(bin("brine-master"))
+        .current_dir(dir.path())
+        .args(["-c", "conf", "-d", "--pid-file", "master.pid"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pid_file = dir.path().join("master.pid");
+    let pid: i32 = wait_for("the pid file", Duration::from_secs(10), || {
+        std::fs::read_to_string(&pid_file).ok()?.trim().parse().ok()
+    });
+    let sock = brine::client::master_socket(&dir.path().join("run"));
+    wait_for("the socket", Duration::from_secs(10), || {
+        brine::client::BusClient::connect(&sock).ok()
+    });
+    // The job cache opened after detaching, under the start directory, not under /.
+    wait_for("the cache", Duration::from_secs(10), || {
+        dir.path().join("cache").exists().then_some(())
+    });
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    wait_for("the pid file to go", Duration::from_secs(10), || {
+        (!pid_file.exists()).then_some(())
+    });
+}

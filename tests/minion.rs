@@ -477,6 +477,8 @@ fn huge_intervals_and_timeouts_do_not_overflow_the_clock() {
     );
     let mi = Minion::start(&m, "big1", "return_retry_timer: 18446744073709551615");
     mi.wait_log("authenticated with the master", 1);
+    // Also: the minion has unmapped its start-up pages by now and runs on.
+    mi.wait_log("unmapped start-up pages", 1);
     let out = mi.call(&["cmd.run", "echo hi", "timeout=1e300"]);
     assert_eq!(stdout(&out), "local:\n    hi\n", "{}", stderr(&out));
     let out = Command::new(bin("brine"))

@@ -457,7 +457,14 @@ fn accepting_a_denied_key_ends_the_old_keys_session() {
     net.pump();
     assert!(!net.minions[imp].is_accepted());
     net.events();
-    let kid_before = net.seen_pubs.len();
+    let kid = |p: &Vec<u8>| {
+        brine::proto::decode::<brine::proto::Publication>(p)
+            .unwrap()
+            .kid
+    };
+    net.master.publish(&json!({"n": 0}));
+    net.pump();
+    let kid_before = kid(net.seen_pubs.last().unwrap());
     wheel(
         &mut net,
         "wheel.key.accept",
@@ -477,7 +484,7 @@ fn accepting_a_denied_key_ends_the_old_keys_session() {
     net.master.publish(&json!({"n": 1}));
     net.pump();
     net.advance(Duration::from_secs(25));
-    assert!(net.seen_pubs.len() > kid_before);
+    assert_ne!(kid(net.seen_pubs.last().unwrap()), kid_before, "rotated");
     assert!(net.read[0].is_empty(), "the replaced key reads nothing");
     assert!(!net.minions[0].is_accepted());
 }

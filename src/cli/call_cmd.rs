@@ -64,7 +64,8 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         Err(e) => return fail(tool.name, e, 1),
     };
     let mut kwarg = kwarg;
-    if fun == "event.send" && kwarg.contains_key("with_env") {
+    // with_env by keyword, or fourth positionally (TAG DATA PRELOAD WITH_ENV ...).
+    if fun == "event.send" && (kwarg.contains_key("with_env") || arg.len() > 3) {
         // Salt's salt-call reports its own environment; through the daemon that has to be
         // sent along, or the daemon's would be reported.
         let env = std::env::vars_os()

@@ -14,6 +14,15 @@ pub trait DaemonConfig: Sized + 'static {
     fn log_level_mut(&mut self) -> &mut String;
     /// Where a detached daemon logs.
     fn log_file(&self) -> &Path;
+    /// Resolves relative paths against `base` (the directory the daemon was started in),
+    /// since a detached daemon works from `/`.
+    fn absolutize(&mut self, base: &Path);
+}
+
+fn resolve(base: &Path, p: &mut PathBuf) {
+    if p.is_relative() {
+        *p = base.join(&*p);
+    }
 }
 
 impl DaemonConfig for MasterConfig {
@@ -25,6 +34,23 @@ impl DaemonConfig for MasterConfig {
     }
     fn log_file(&self) -> &Path {
         &self.log_file
+    }
+    fn absolutize(&mut self, base: &Path) {
+        for p in [
+            &mut self.pki_dir,
+            &mut self.cachedir,
+            &mut self.sock_dir,
+            &mut self.log_file,
+            &mut self.sqlite_queue_dir,
+        ] {
+            resolve(base, p);
+        }
+        for p in [&mut self.autosign_file, &mut self.autoreject_file]
+            .into_iter()
+            .flatten()
+        {
+            resolve(base, p);
+        }
     }
 }
 
@@ -38,6 +64,16 @@ impl DaemonConfig for MinionConfig {
     fn log_file(&self) -> &Path {
         &self.log_file
     }
+    fn absolutize(&mut self, base: &Path) {
+        for p in [
+            &mut self.pki_dir,
+            &mut self.cachedir,
+            &mut self.sock_dir,
+            &mut self.log_file,
+        ] {
+            resolve(base, p);
+        }
+    }
 }
 
 /// A daemon whose flags are read, configuration loaded and logging set up.
@@ -45,6 +81,8 @@ pub struct Started<C> {
     tool: &'static flags::Tool,
     parsed: flags::Parsed,
     dir: PathBuf,
+    /// The directory the daemon was started in, for relative paths in its configuration.
+    cwd: PathBuf,
     /// The configuration, `--log-level` applied.
     pub cfg: C,
 }
@@ -69,7 +107,9 @@ pub fn start<C: DaemonConfig>(
     // Absolute, because a daemon changes its directory to / and SIGHUP re-reads it.
     let dir = conf_dir(&parsed);
     let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let (mut cfg, warnings) = C::load(&dir).map_err(|e| fail(tool.name, e, EXIT_USAGE))?;
+    cfg.absolutize(&cwd);
     if let Some(l) = parsed.value("log-level") {
         *cfg.log_level_mut() = l.to_string();
     }
@@ -99,6 +139,7 @@ pub fn start<C: DaemonConfig>(
         tool,
         parsed,
         dir,
+        cwd,
         cfg,
     })
 }
@@ -107,9 +148,11 @@ impl<C: DaemonConfig> Started<C> {
     /// Re-reads the configuration on SIGHUP; a `--log-level` flag keeps winning.
     pub fn reloader(&self) -> Box<dyn FnMut() -> Result<C, String>> {
         let dir = self.dir.clone();
+        let cwd = self.cwd.clone();
         let cli_level = self.parsed.value("log-level").map(str::to_string);
         Box::new(move || {
             let (mut cfg, warnings) = C::load(&dir).map_err(|e| e.to_string())?;
+            cfg.absolutize(&cwd);
             for w in &warnings {
                 log::warn!("{w}");
             }
@@ -138,11 +181,9 @@ impl<C: DaemonConfig> Started<C> {
                 return Err(self.fail(format!("cannot daemonize: {e}")));
             }
         }
-        match self
-            .parsed
-            .value("pid-file")
-            .map(|p| PidFile::create(p.as_ref()))
-        {
+        // Relative to where the daemon was started, not to / where it now works.
+        let path = self.parsed.value("pid-file").map(|p| self.cwd.join(p));
+        match path.map(|p| PidFile::create(&p)) {
             Some(Ok(p)) => Ok(Some(p)),
             Some(Err(e)) => Err(self.fail(format!("pid file: {e}"))),
             None => Ok(None),

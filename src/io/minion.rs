@@ -378,7 +378,10 @@ impl MinionLoop {
                     Action::PinMaster(pem) => {
                         let path = slot.core.config().pki_dir.join("minion_master.pub");
                         match std::fs::write(&path, pem) {
-                            Ok(()) => log::info!("pinned the master's key in {}", path.display()),
+                            Ok(()) => {
+                                slot.core.pin_saved();
+                                log::info!("pinned the master's key in {}", path.display());
+                            }
                             Err(e) => log::error!("cannot write {}: {e}", path.display()),
                         }
                     }

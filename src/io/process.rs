@@ -71,7 +71,7 @@ impl Drop for PidFile {
 ///
 /// `MADV_DONTNEED` on a private file mapping drops this process's page-table entries and
 /// any private copies of its pages, so it is applied only to mappings that cannot be
-/// written and have no private copies (`Anonymous: 0 kB`): that leaves out the relocated
+/// written and have no private copies (`Anonymous: 0 kB` and `Swap: 0 kB`): that leaves out the relocated
 /// (RELRO) pages, the data and the heap. Pages other processes map, such as libc's, stay
 /// where they are; `MADV_PAGEOUT` would skip those, and it could not split the large
 /// page-cache folios read-ahead makes, so it left much of our own code mapped.
@@ -82,7 +82,7 @@ pub fn release_startup_pages() -> usize {
     let mut released = 0usize;
     for (start, end) in releasable(&smaps) {
         // SAFETY: the range is one of this process's own mappings as the kernel listed it, a
-        // read-only file mapping without private copies: dropping its entries loses nothing,
+        // read-only file mapping without private copies in memory or swap: dropping its entries loses nothing,
         // the next access maps the file's page again.
         let r =
             unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
@@ -96,10 +96,24 @@ pub fn release_startup_pages() -> usize {
 }
 
 /// The `(start, end)` of every mapping in `smaps` that is a read-only file mapping without
-/// private (anonymous) pages.
+/// private pages, in memory (`Anonymous:`) or swapped out (`Swap:`): a relocated page
+/// in swap is a private copy too, and dropping it would bring back the unrelocated file
+/// page.
 fn releasable(smaps: &str) -> Vec<(usize, usize)> {
+    struct Candidate {
+        range: (usize, usize),
+        anonymous: Option<bool>,
+        swap: Option<bool>,
+    }
+    fn finish(c: Option<Candidate>, out: &mut Vec<(usize, usize)>) {
+        if let Some(c) = c {
+            if c.anonymous == Some(true) && c.swap == Some(true) {
+                out.push(c.range);
+            }
+        }
+    }
     let mut out = Vec::new();
-    let mut current: Option<(usize, usize)> = None;
+    let mut current: Option<Candidate> = None;
     for line in smaps.lines() {
         let mut f = line.split_whitespace();
         let Some(first) = f.next() else {
@@ -107,7 +121,7 @@ fn releasable(smaps: &str) -> Vec<(usize, usize)> {
         };
         if let Some((a, b)) = first.split_once('-') {
             // A mapping's header: range, perms, offset, device, inode, path.
-            current = None;
+            finish(current.take(), &mut out);
             let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
             else {
                 continue;
@@ -116,16 +130,22 @@ fn releasable(smaps: &str) -> Vec<(usize, usize)> {
             // A path in the sixth field: a file mapping, not the heap, a stack or [vdso].
             let file = f.nth(3).is_some_and(|p| p.starts_with('/'));
             if file && end > start && perms.starts_with('r') && !perms.contains('w') {
-                current = Some((start, end));
+                current = Some(Candidate {
+                    range: (start, end),
+                    anonymous: None,
+                    swap: None,
+                });
             }
-        } else if first == "Anonymous:" {
-            if let Some(range) = current.take() {
-                if f.next() == Some("0") {
-                    out.push(range);
-                }
+        } else if let Some(c) = current.as_mut() {
+            let zero = f.next() == Some("0");
+            match first {
+                "Anonymous:" => c.anonymous = Some(zero),
+                "Swap:" => c.swap = Some(zero),
+                _ => {}
             }
         }
     }
+    finish(current, &mut out);
     out
 }
 #[cfg(test)]
@@ -136,13 +156,19 @@ mod tests {
 55d0c0000000-55d0c0100000 r--p 00000000 fe:01 42 /usr/bin/brine-minion
 Size:               1024 kB
 Anonymous:             0 kB
+Swap:                  0 kB
 VmFlags: rd mr mw me dw sd
 55d0c0100000-55d0c0800000 r-xp 00100000 fe:01 42 /usr/bin/brine-minion
 Size:               7168 kB
 Anonymous:             0 kB
+Swap:                  0 kB
 55d0c0800000-55d0c0880000 r--p 00800000 fe:01 42 /usr/bin/brine-minion
 Size:                512 kB
 Anonymous:           420 kB
+Swap:                  0 kB
+55d0c0890000-55d0c08a0000 r--p 00890000 fe:01 42 /usr/bin/brine-minion
+Anonymous:             0 kB
+Swap:                 64 kB
 55d0c0880000-55d0c0890000 rw-p 00880000 fe:01 42 /usr/bin/brine-minion
 Anonymous:            64 kB
 55d0c1000000-55d0c1100000 rw-p 00000000 00:00 0 [heap]
@@ -152,6 +178,9 @@ Anonymous:             0 kB
 7f0000010000-7f0000020000 ---p 00000000 fe:01 43 /usr/lib/libc.so.6
 Anonymous:             0 kB
 7f0000020000-7f0000030000 r-xp 00010000 fe:01 43 /usr/lib/x86_64-linux-gnu/libc.so.6
+Anonymous:             0 kB
+Swap:                  0 kB
+7f0000040000-7f0000050000 r--p 00000000 fe:01 44 /usr/lib/no-swap-line.so
 Anonymous:             0 kB
 ";
 
@@ -169,24 +198,21 @@ Anonymous:             0 kB
 
     #[test]
     fn garbage_lines_release_nothing() {
-        assert!(releasable("zz-yy r--p 0 0 0 /x\nAnonymous: 0 kB\n\n-\nAnonymous:\n").is_empty());
+        assert!(
+            releasable("zz-yy r--p 0 0 0 /x\nAnonymous: 0 kB\nSwap: 0 kB\n\n-\nAnonymous:\n")
+                .is_empty()
+        );
     }
 
     #[test]
-    fn a_process_runs_on_after_its_pages_are_released() {
+    fn this_process_code_is_among_the_releasable_mappings() {
+        // Only parsed here: madvise in a test binary whose other threads map and unmap
+        // files could meet a range reused between reading smaps and the call. The daemon
+        // releases with one thread of its own (tests/minion.rs runs jobs after it).
         let text = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
-        // This test binary's own code is among the mappings released.
-        let here = a_process_runs_on_after_its_pages_are_released as fn() as usize;
+        let here = this_process_code_is_among_the_releasable_mappings as fn() as usize;
         assert!(releasable(&text)
             .iter()
             .any(|&(a, b)| a <= here && here < b));
-        assert!(release_startup_pages() > 0);
-        // Code, constants, relocated pointers and the heap are all still there.
-        let v: Vec<String> = (0..1000).map(|i| format!("{i:x}")).collect();
-        assert_eq!(v[255], "ff");
-        assert_eq!(
-            crate::cli::output::json_dumps(&serde_json::json!({"a": [1]}), None, false, true),
-            r#"{"a": [1]}"#
-        );
     }
 }

@@ -218,14 +218,31 @@ impl Auth {
         let window = self.presence_window;
         let live = |s: &MinionSession| now.saturating_duration_since(s.last_seen) <= window;
         let connected = self.sessions.get(id).is_some_and(live);
-        let count = self.sessions.values().filter(|s| live(s)).count();
+        // Minions that took up a session offer but have not used it yet count too.
+        let count = self.sessions.values().filter(|s| live(s)).count()
+            + self
+                .fresh
+                .iter()
+                .filter(|(k, s)| live(s) && *k != id && !self.sessions.contains_key(*k))
+                .count();
         let since = self.key_writes_at.map_or(std::time::Duration::ZERO, |t| {
             now.saturating_duration_since(t)
         });
-        let refill = (since.as_millis() as u64 * u64::from(KEY_WRITES_PER_SEC) / 1000) as u32;
-        if refill > 0 || self.key_writes_at.is_none() {
-            self.key_writes = self.key_writes.saturating_add(refill).min(KEY_WRITE_BURST);
-            self.key_writes_at = Some(now);
+        let per_write = std::time::Duration::from_secs(1) / KEY_WRITES_PER_SEC;
+        let refill = (since.as_nanos() / per_write.as_nanos()).min(u128::from(KEY_WRITE_BURST));
+        match self.key_writes_at {
+            None => self.key_writes_at = Some(now),
+            Some(at) if refill > 0 => {
+                // Keep the part of a write not earned yet, so the rate is the rate.
+                let refill = refill as u32;
+                self.key_writes = self.key_writes.saturating_add(refill).min(KEY_WRITE_BURST);
+                self.key_writes_at = Some(if refill >= KEY_WRITE_BURST {
+                    now
+                } else {
+                    at + per_write * refill
+                });
+            }
+            Some(_) => {}
         }
         let decision = match pki::authorize_limited(
             &self.store,

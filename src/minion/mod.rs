@@ -112,6 +112,11 @@ pub struct Minion {
     cfg: MinionConfig,
     keys: KeyPair,
     pin_path: PathBuf,
+    /// The pin is on disk (read at start or written since): only then does a missing pin
+    /// file mean the operator removed it.
+    pin_on_disk: bool,
+    /// A re-auth from a session is under way: publications under a new key are held.
+    holding: bool,
     pinned: Option<String>,
     phase: Phase,
     ctr: u64,
@@ -200,6 +205,8 @@ impl Minion {
             MatchType::from_name(&cfg.event_match_type).unwrap_or(MatchType::StartsWith);
         Minion {
             pin_path: cfg.pki_dir.join("minion_master.pub"),
+            pin_on_disk: pinned.is_some(),
+            holding: false,
             cfg,
             keys,
             pinned,
@@ -335,7 +342,8 @@ impl Minion {
     fn wait_then_retry(&mut self, now: Now) -> u64 {
         self.attempts += 1;
         // Held publications wait for one re-auth, not for an acceptance that may come much
-        // later: jobs that old are not to run.
+        // later: jobs that old are not to run, nor are those published meanwhile.
+        self.holding = false;
         if !self.held.is_empty() {
             log::warn!(
                 "dropped {} publications held for a re-auth that was not accepted",
@@ -451,12 +459,19 @@ impl Minion {
         {
             // The log line below says to remove the pin file: honour that without a restart
             // (a tiny local file, read only when the master's key differs).
-            self.pinned = std::fs::read_to_string(&self.pin_path).ok();
-            if self.pinned.is_none() {
-                log::warn!(
-                    "{} was removed: trusting the master's new key",
-                    self.pin_path.display()
-                );
+            match std::fs::read_to_string(&self.pin_path) {
+                Ok(text) => self.pinned = Some(text),
+                // Only a pin file that was there and is gone now trusts a new key: an
+                // unreadable file, or a pin never written, keeps refusing.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.pin_on_disk => {
+                    log::warn!(
+                        "{} was removed: trusting the master's new key",
+                        self.pin_path.display()
+                    );
+                    self.pinned = None;
+                    self.pin_on_disk = false;
+                }
+                Err(_) => {}
             }
         }
         match &self.pinned {
@@ -1005,9 +1020,15 @@ impl Minion {
         self.arm_return_retry();
     }
 
+    /// The io layer wrote the pin file.
+    pub fn pin_saved(&mut self) {
+        self.pin_on_disk = true;
+    }
+
     /// Remembers the publication key of the session being left.
     fn retire_session(&mut self) {
         if let Phase::Accepted(s) = &self.phase {
+            self.holding = true;
             let kid = s.kid;
             if !self.old_kids.contains(&kid) {
                 if self.old_kids.len() >= MAX_OLD_KIDS {
@@ -1036,6 +1057,7 @@ impl Minion {
     /// each serial once. They came live while the minion lacked the key, so unlike other
     /// publications they may be older than the session.
     fn read_held(&mut self) {
+        self.holding = false;
         let held = std::mem::take(&mut self.held);
         let Phase::Accepted(s) = &mut self.phase else {
             return;
@@ -1126,9 +1148,10 @@ impl Minion {
                 }
                 return;
             }
-            // A re-auth is under way: this is for the key it will bring. (Before the first
-            // acceptance nothing is kept: jobs from before it are not this minion's.)
-            Phase::Authenticating { .. } | Phase::Waiting if self.started => {
+            // A re-auth from a session is under way: this is for the key it will bring.
+            // (Not before the first acceptance, nor once a re-auth was turned down: jobs
+            // from then are not this minion's to run.)
+            Phase::Authenticating { .. } if self.holding => {
                 self.hold(bytes);
                 return;
             }

@@ -200,7 +200,9 @@ pub fn call(
     // one brine-call adds for event.send stays.
     let kwargs: Map<String, Value> = kwargs
         .iter()
-        .filter(|(k, _)| !k.starts_with("__") || k.as_str() == CALLER_ENVIRON)
+        .filter(|(k, _)| {
+            !k.starts_with("__") || (k.as_str() == CALLER_ENVIRON && fun == "event.send")
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if f.varargs {
