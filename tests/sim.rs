@@ -521,7 +521,14 @@ fn a_replayed_or_forged_auth_request_does_not_end_a_minions_session() {
     }
     net.minions[0].fire_master("still/mine", json!({}));
     net.pump();
-    assert_eq!(count(&net.events(), "still/mine"), 1);
+    let ev = net.events();
+    assert_eq!(count(&ev, "still/mine"), 1);
+    assert_eq!(
+        count(&ev, "salt/auth"),
+        0,
+        "a replayed auth request is refused outright"
+    );
+    assert_eq!(net.master.auth().unwrap().refusals.replayed, 3);
     assert_eq!(net.master.auth().unwrap().refusals.no_session, 0);
     // A real re-auth by m0 (after the publish_session rotation) switches it to its new
     // session.

@@ -5,7 +5,7 @@ use crate::crypto::{self, SymKey};
 use crate::pki::{self, AuthPolicy, AuthReply as Verdict, KeyPair, KeyStore, PublicKey};
 use crate::proto::{self, serde_bytes_compat::Bytes, AuthResult, Load, Request};
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 /// A minion the master has accepted and handed a session.
@@ -42,6 +42,9 @@ pub struct Refusals {
 /// neither stall it nor fill the disk at line rate. A legitimate new minion put off is
 /// answered "pending" and asks again after its acceptance_wait_time.
 const KEY_WRITES_PER_SEC: u32 = 200;
+
+/// Accepted auth nonces remembered per minion.
+const AUTH_NONCES_KEPT: usize = 8;
 const KEY_WRITE_BURST: u32 = 2000;
 
 /// What handling one request produced.
@@ -70,6 +73,10 @@ pub struct Auth {
     /// minion's secret key can open it, so an auth request replayed or forged by another
     /// peer cannot knock a connected minion off its session.
     fresh: HashMap<String, MinionSession>,
+    /// Nonces of the last accepted auth requests, by id: the same request sent again (a
+    /// replay, the request being public) is refused, so it cannot replace the offer the
+    /// minion is about to take up.
+    auth_nonces: HashMap<String, VecDeque<Vec<u8>>>,
     /// How recently a session must have spoken to count as connected (`max_minions`).
     pub presence_window: std::time::Duration,
     /// New key files that may still be written now, and when the budget was last refilled.
@@ -96,6 +103,7 @@ impl Auth {
             policy,
             sessions: HashMap::new(),
             fresh: HashMap::new(),
+            auth_nonces: HashMap::new(),
             presence_window: std::time::Duration::from_secs(30),
             key_writes: KEY_WRITE_BURST,
             key_writes_at: None,
@@ -215,6 +223,15 @@ impl Auth {
         };
         // Connected: spoke within the presence window (a minion that died without a
         // goodbye stops counting against max_minions).
+        if self
+            .auth_nonces
+            .get(id)
+            .is_some_and(|seen| seen.iter().any(|n| n[..] == nonce[..]))
+        {
+            self.refusals.replayed += 1;
+            log::warn!("refused a replayed auth request for {id}");
+            return Handled::Drop;
+        }
         let window = self.presence_window;
         let live = |s: &MinionSession| now.saturating_duration_since(s.last_seen) <= window;
         let connected = self.sessions.get(id).is_some_and(live);
@@ -298,6 +315,11 @@ impl Auth {
                     serial: self.serial,
                 };
                 let sealed = crypto::seal(&key.box_pub, &proto::encode(&session));
+                let seen = self.auth_nonces.entry(id.to_string()).or_default();
+                if seen.len() >= AUTH_NONCES_KEPT {
+                    seen.pop_front();
+                }
+                seen.push_back(nonce.to_vec());
                 self.fresh.insert(
                     id.to_string(),
                     MinionSession {
