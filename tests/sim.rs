@@ -667,22 +667,24 @@ fn a_flood_of_new_ids_writes_a_bounded_number_of_key_files() {
             nonce: brine::proto::serde_bytes_compat::Bytes(vec![0; 16]),
         })
     };
+    let flood = |net: &mut Net, ids: std::ops::Range<u32>| {
+        let now = net.now();
+        for i in ids {
+            net.master.handle(
+                now,
+                Input::Request {
+                    identity: b"flood",
+                    payload: &auth(format!("flood{i}")),
+                },
+            );
+            net.master.take_zmq();
+        }
+        std::fs::read_dir(net.dir().join("pki/master/minions_pre"))
+            .unwrap()
+            .count()
+    };
     net.events();
-    let now = net.now();
-    for i in 0..2500 {
-        net.master.handle(
-            now,
-            Input::Request {
-                identity: b"flood",
-                payload: &auth(format!("flood{i}")),
-            },
-        );
-        net.master.take_zmq();
-    }
-    let pending = std::fs::read_dir(net.dir().join("pki/master/minions_pre"))
-        .unwrap()
-        .count();
-    assert_eq!(pending, 2000, "the burst, then nothing");
+    assert_eq!(flood(&mut net, 0..2500), 2000, "the burst, then nothing");
     assert_eq!(net.master.auth().unwrap().refusals.throttled, 500);
     assert_eq!(
         count(&net.events(), "salt/auth"),
@@ -691,19 +693,5 @@ fn a_flood_of_new_ids_writes_a_bounded_number_of_key_files() {
     );
     // The budget refills with time: a second later 200 more get in.
     net.clock += Duration::from_secs(1);
-    let now = net.now();
-    for i in 2500..2800 {
-        net.master.handle(
-            now,
-            Input::Request {
-                identity: b"flood",
-                payload: &auth(format!("flood{i}")),
-            },
-        );
-        net.master.take_zmq();
-    }
-    let pending = std::fs::read_dir(net.dir().join("pki/master/minions_pre"))
-        .unwrap()
-        .count();
-    assert_eq!(pending, 2200);
+    assert_eq!(flood(&mut net, 2500..2800), 2200);
 }

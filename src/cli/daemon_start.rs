@@ -25,56 +25,36 @@ fn resolve(base: &Path, p: &mut PathBuf) {
     }
 }
 
-impl DaemonConfig for MasterConfig {
-    fn load(dir: &Path) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
-        MasterConfig::load(dir)
-    }
-    fn log_level_mut(&mut self) -> &mut String {
-        &mut self.log_level
-    }
-    fn log_file(&self) -> &Path {
-        &self.log_file
-    }
-    fn absolutize(&mut self, base: &Path) {
-        for p in [
-            &mut self.pki_dir,
-            &mut self.cachedir,
-            &mut self.sock_dir,
-            &mut self.log_file,
-            &mut self.sqlite_queue_dir,
-        ] {
-            resolve(base, p);
+/// The accessors both configurations have under the same names, and the paths `absolutize`
+/// resolves.
+macro_rules! daemon_config {
+    ($config:ty, [$($path:ident),*], [$($optional:ident),*]) => {
+        impl DaemonConfig for $config {
+            fn load(dir: &Path) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
+                <$config>::load(dir)
+            }
+            fn log_level_mut(&mut self) -> &mut String {
+                &mut self.log_level
+            }
+            fn log_file(&self) -> &Path {
+                &self.log_file
+            }
+            fn absolutize(&mut self, base: &Path) {
+                $(resolve(base, &mut self.$path);)*
+                $(if let Some(p) = self.$optional.as_mut() {
+                    resolve(base, p);
+                })*
+            }
         }
-        for p in [&mut self.autosign_file, &mut self.autoreject_file]
-            .into_iter()
-            .flatten()
-        {
-            resolve(base, p);
-        }
-    }
+    };
 }
 
-impl DaemonConfig for MinionConfig {
-    fn load(dir: &Path) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
-        MinionConfig::load(dir)
-    }
-    fn log_level_mut(&mut self) -> &mut String {
-        &mut self.log_level
-    }
-    fn log_file(&self) -> &Path {
-        &self.log_file
-    }
-    fn absolutize(&mut self, base: &Path) {
-        for p in [
-            &mut self.pki_dir,
-            &mut self.cachedir,
-            &mut self.sock_dir,
-            &mut self.log_file,
-        ] {
-            resolve(base, p);
-        }
-    }
-}
+daemon_config!(
+    MasterConfig,
+    [pki_dir, cachedir, sock_dir, log_file, sqlite_queue_dir],
+    [autosign_file, autoreject_file]
+);
+daemon_config!(MinionConfig, [pki_dir, cachedir, sock_dir, log_file], []);
 
 /// A daemon whose flags are read, configuration loaded and logging set up.
 pub struct Started<C> {

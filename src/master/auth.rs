@@ -235,13 +235,18 @@ impl Auth {
         let window = self.presence_window;
         let live = |s: &MinionSession| now.saturating_duration_since(s.last_seen) <= window;
         let connected = self.sessions.get(id).is_some_and(live);
-        // Minions that took up a session offer but have not used it yet count too.
-        let count = self.sessions.values().filter(|s| live(s)).count()
-            + self
-                .fresh
-                .iter()
-                .filter(|(k, s)| live(s) && *k != id && !self.sessions.contains_key(*k))
-                .count();
+        // Minions that took up a session offer but have not used it yet count too. Only
+        // counted when there is a limit: it walks every session.
+        let count = if self.policy.max_minions > 0 {
+            self.sessions.values().filter(|s| live(s)).count()
+                + self
+                    .fresh
+                    .iter()
+                    .filter(|(k, s)| live(s) && *k != id && !self.sessions.contains_key(*k))
+                    .count()
+        } else {
+            0
+        };
         let since = self.key_writes_at.map_or(std::time::Duration::ZERO, |t| {
             now.saturating_duration_since(t)
         });
