@@ -74,6 +74,15 @@ pub struct BusClient {
     stream: UnixStream,
     reader: FrameReader,
     max_event_size: usize,
+    skipped: u64,
+}
+
+fn read_event(frame: &[u8]) -> Result<OwnedEvent, wire::WireError> {
+    let ev = wire::Event::decode(frame, usize::MAX)?;
+    Ok(OwnedEvent {
+        tag: ev.tag().to_string(),
+        data: ev.value()?,
+    })
 }
 
 impl BusClient {
@@ -90,7 +99,13 @@ impl BusClient {
             // Events from the daemon can be up to its max_event_size; leave room.
             reader: FrameReader::new(64 << 20),
             max_event_size: 64 << 20,
+            skipped: 0,
         })
+    }
+
+    /// Events skipped so far because they could not be read.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
     }
 
     /// The underlying stream, for tools that read frames themselves (benchmarks).
@@ -171,11 +186,16 @@ impl BusClient {
             let (k, p) = self.next_frame(timeout)?;
             match k {
                 kind::EVENT => {
-                    let ev = wire::Event::decode(&p, usize::MAX).map_err(ClientError::Wire)?;
-                    return Ok(OwnedEvent {
-                        tag: ev.tag().to_string(),
-                        data: ev.value().map_err(ClientError::Wire)?,
-                    });
+                    // The daemon refuses at fire what cannot be read here; an event that still
+                    // cannot be read is skipped, not a reason to drop the connection and the
+                    // events behind it.
+                    match read_event(&p) {
+                        Ok(ev) => return Ok(ev),
+                        Err(e) => {
+                            self.skipped += 1;
+                            log::warn!("skipped an event the daemon sent that cannot be read: {e}");
+                        }
+                    }
                 }
                 kind::ERROR => {
                     return Err(ClientError::Refused(

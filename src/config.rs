@@ -267,7 +267,7 @@ config_table! {
     pub struct MasterConfig in "master", documented by MASTER_KEYS, finished by finish_master,
         module options by no_module_options;
 
-    interface: String = "0.0.0.0".to_owned(), shown "0.0.0.0",
+    interface: String = "0.0.0.0".to_owned(), shown "0.0.0.0", check ip_address,
         "Address the publisher and the request server bind to.";
     publish_port: u16 = 4505, shown "4505",
         "TCP port of the publisher, which sends jobs to minions.";
@@ -361,7 +361,7 @@ config_table! {
     rotate_aes_key: bool = true, shown "true",
         "Whether the session key is rotated at once when a minion key is deleted or rejected.";
 
-    reactor: Value = Value::Array(Vec::new()), shown "[]",
+    reactor: Value = Value::Array(Vec::new()), shown "[]", check list_or_path,
         "Reactor rules: a list of maps, each from a tag pattern to a list of rule files, or the \
          path of a YAML file holding that list (see brine-reactor(5)).";
     reactor_refresh_interval: u64 = 60, shown "60",
@@ -372,16 +372,16 @@ config_table! {
         "Most reactions waiting for a worker; past it new ones are dropped and logged. 0 means \
          no limit.";
 
-    nodegroups: Value = Value::Object(serde_json::Map::new()), shown "{}",
+    nodegroups: Value = Value::Object(serde_json::Map::new()), shown "{}", check map,
         "Named targets: a map from a group name to a compound expression or a list of minion \
          ids.";
     sqlite_queue_dir: PathBuf = PathBuf::from("/var/cache/brine/master/queues"),
         shown "cachedir/queues",
         "Directory of the queues of Salt's sqlite queue backend.";
-    runner_queue: Value = Value::Null, shown "unset",
+    runner_queue: Value = Value::Null, shown "unset", check map_or_unset,
         "Default queue and backend of queue.insert_runner and queue.process_runner, as a map \
          with queue and backend.";
-    schedule: Value = Value::Object(serde_json::Map::new()), shown "{}",
+    schedule: Value = Value::Object(serde_json::Map::new()), shown "{}", check map,
         "The master's schedule: a map from a job name to what to run and when, as in Salt.";
 }
 
@@ -431,11 +431,11 @@ config_table! {
     heartbeat_interval: u64 = 5, shown "5", check positive_u64,
         "Seconds between heartbeats to the master. They keep the minion present and make it \
          notice a master restart (and re-authenticate) within a few seconds.";
-    grains: Value = Value::Object(serde_json::Map::new()), shown "{}",
+    grains: Value = Value::Object(serde_json::Map::new()), shown "{}", check map,
         "Static grains: a map that is merged over the computed grains (it wins).";
-    start_event_grains: Value = Value::Array(Vec::new()), shown "[]",
+    start_event_grains: Value = Value::Array(Vec::new()), shown "[]", check list,
         "Names of grains to include in the salt/minion/ID/start event.";
-    reactor: Value = Value::Array(Vec::new()), shown "[]",
+    reactor: Value = Value::Array(Vec::new()), shown "[]", check list_or_path,
         "Reactor rules of the minion's own reactor, which watches the minion's bus and runs \
          caller reactions (execution functions on this minion); same syntax as the master's \
          (see brine-reactor(5)).";
@@ -622,6 +622,56 @@ fn one_of(value: String, allowed: &[&str]) -> Result<String, String> {
             allowed.join(", "),
             quote(&value)
         ))
+    }
+}
+
+/// `interface`: an IPv4 or IPv6 address, as Salt requires (a name would need a DNS lookup
+/// at bind time, and the error would name the port).
+fn ip_address(value: String) -> Result<String, String> {
+    match value.parse::<std::net::IpAddr>() {
+        Ok(_) => Ok(value),
+        Err(_) => Err(format!(
+            "expected an IP address (such as 0.0.0.0 or ::), found {}",
+            quote(&value)
+        )),
+    }
+}
+
+/// A map; an empty key (`schedule:` with nothing after it) is the empty map.
+fn map(value: Value) -> Result<Value, String> {
+    match value {
+        Value::Null => Ok(Value::Object(serde_json::Map::new())),
+        Value::Object(_) => Ok(value),
+        other => Err(expected("a map", &other)),
+    }
+}
+
+/// A map, or unset.
+fn map_or_unset(value: Value) -> Result<Value, String> {
+    match value {
+        Value::Null | Value::Object(_) => Ok(value),
+        other => Err(expected("a map", &other)),
+    }
+}
+
+/// A list; an empty key is the empty list.
+fn list(value: Value) -> Result<Value, String> {
+    match value {
+        Value::Null => Ok(Value::Array(Vec::new())),
+        Value::Array(_) => Ok(value),
+        other => Err(expected("a list", &other)),
+    }
+}
+
+/// `reactor`: a list of rules, or the path of a file holding one.
+fn list_or_path(value: Value) -> Result<Value, String> {
+    match value {
+        Value::Null => Ok(Value::Array(Vec::new())),
+        Value::Array(_) | Value::String(_) => Ok(value),
+        other => Err(expected(
+            "a list of rules or the path of a file holding one",
+            &other,
+        )),
     }
 }
 

@@ -327,7 +327,14 @@ fn temp_path(path: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    // A dot first, so listings (ours and Salt's) skip it while it exists.
+    // A dot first, so listings (ours and Salt's) skip it while it exists. The name is cut
+    // so that a minion id of the longest allowed length (255 bytes, NAME_MAX) still has a
+    // temp file name the file system takes.
+    let mut cut = name.len().min(200);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let name = &name[..cut];
     path.with_file_name(format!(
         ".{name}.{}.{:08x}.tmp",
         std::process::id(),

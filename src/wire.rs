@@ -45,6 +45,9 @@ pub enum WireError {
     TooDeep,
     /// Bytes follow the msgpack map.
     TrailingBytes(usize),
+    /// Valid msgpack that listeners cannot read (a non-string key, binary data), at this
+    /// byte offset of the data.
+    NotListenable(usize, &'static str),
     /// The event or frame is larger than the limit.
     TooLarge {
         /// Its size in bytes.
@@ -69,6 +72,12 @@ impl fmt::Display for WireError {
             WireError::BadMsgpack(at) => write!(f, "malformed msgpack at byte {at} of the data"),
             WireError::TooDeep => write!(f, "event data nests deeper than {MAX_DEPTH} levels"),
             WireError::TrailingBytes(n) => write!(f, "{n} trailing bytes after the event data"),
+            WireError::NotListenable(at, what) => {
+                write!(
+                    f,
+                    "event data holds {what} at byte {at}, which listeners cannot read"
+                )
+            }
             WireError::TooLarge { size, max } => {
                 write!(f, "event of {size} bytes is over max_event_size {max}")
             }
@@ -170,13 +179,21 @@ fn be_len(buf: &[u8], pos: usize, width: usize) -> Result<usize, WireError> {
     }
 }
 
+const NOT_UTF8: &str = "a string that is not UTF-8";
+
 /// Walks one msgpack value starting at `pos` without allocating and without recursion;
 /// returns where it ends. Each level of nesting keeps a count of the items still to skip.
+///
+/// Only what every listener can read passes: strings are UTF-8, map keys are strings, and
+/// there are no binary or extension values, so the master never forwards an event that its
+/// own clients (which read data as JSON-like maps) would have to refuse.
 fn skip_value(buf: &[u8], pos: usize, _depth: usize) -> Result<usize, WireError> {
     // Items left to read at each open level. Left uninitialized: only levels up to `depth`
     // are ever read, and each is written when it opens (zeroing the whole stack was a good
     // part of every decode).
     let mut left = [const { std::mem::MaybeUninit::<u32>::uninit() }; MAX_DEPTH + 1];
+    // Bit `d` set: level `d` is a map, whose items alternate key, value.
+    let mut maps: u128 = 0;
     let mut depth = 0;
     left[0].write(1);
     let mut p = pos;
@@ -187,48 +204,65 @@ fn skip_value(buf: &[u8], pos: usize, _depth: usize) -> Result<usize, WireError>
             if depth == 0 {
                 return Ok(p);
             }
+            maps &= !(1u128 << depth);
             depth -= 1;
             // SAFETY: as above, for the enclosing level.
             n = unsafe { left[depth].assume_init() };
         }
         left[depth].write(n - 1);
+        // In a map the count left is even exactly before each key.
+        let key = maps & (1u128 << depth) != 0 && n % 2 == 0;
         let at = p;
         let marker = *buf.get(p).ok_or(WireError::BadMsgpack(p))?;
         p += 1;
         // The common case first: a short string (map keys, most values).
         if marker & 0xe0 == 0xa0 {
-            p += (marker & 0x1f) as usize;
-            if p > buf.len() {
+            let end = p + (marker & 0x1f) as usize;
+            if end > buf.len() {
                 return Err(WireError::BadMsgpack(at));
             }
+            if std::str::from_utf8(&buf[p..end]).is_err() {
+                return Err(WireError::NotListenable(at, NOT_UTF8));
+            }
+            p = end;
             continue;
+        }
+        if key && !matches!(marker, 0xd9..=0xdb) {
+            return Err(WireError::NotListenable(
+                at,
+                "a map key that is not a string",
+            ));
         }
         // (bytes to skip after the marker, items to descend into)
         let (skip, items) = match marker {
             0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => continue,
-            0xa0..=0xbf => ((marker & 0x1f) as usize, 0),
             0x80..=0x8f => (0, (marker & 0x0f) as usize * 2),
             0x90..=0x9f => (0, (marker & 0x0f) as usize),
-            0xc4 | 0xd9 => (1 + be_len(buf, p, 1)?, 0),
-            0xc5 | 0xda => (2 + be_len(buf, p, 2)?, 0),
-            0xc6 | 0xdb => (4 + be_len(buf, p, 4)?, 0),
-            0xc7 => (2 + be_len(buf, p, 1)?, 0),
-            0xc8 => (3 + be_len(buf, p, 2)?, 0),
-            0xc9 => (5 + be_len(buf, p, 4)?, 0),
+            0xd9..=0xdb => {
+                let width = 1 << (marker - 0xd9);
+                let len = be_len(buf, p, width)?;
+                let start = p + width;
+                let end = start.checked_add(len).filter(|&e| e <= buf.len());
+                let Some(end) = end else {
+                    return Err(WireError::BadMsgpack(at));
+                };
+                if std::str::from_utf8(&buf[start..end]).is_err() {
+                    return Err(WireError::NotListenable(at, NOT_UTF8));
+                }
+                (width + len, 0)
+            }
+            0xc4..=0xc9 | 0xd4..=0xd8 => {
+                return Err(WireError::NotListenable(at, "a binary or extension value"))
+            }
             0xca | 0xce | 0xd2 => (4, 0),
             0xcb | 0xcf | 0xd3 => (8, 0),
             0xcc | 0xd0 => (1, 0),
             0xcd | 0xd1 => (2, 0),
-            0xd4 => (2, 0),
-            0xd5 => (3, 0),
-            0xd6 => (5, 0),
-            0xd7 => (9, 0),
-            0xd8 => (17, 0),
             0xdc => (2, be_len(buf, p, 2)?),
             0xdd => (4, be_len(buf, p, 4)?),
             0xde => (2, be_len(buf, p, 2)? * 2),
             0xdf => (4, be_len(buf, p, 4)?.saturating_mul(2)),
-            0xc1 => return Err(WireError::BadMsgpack(at)),
+            0xc1 | 0xa0..=0xbf => return Err(WireError::BadMsgpack(at)),
         };
         p = match p.checked_add(skip) {
             Some(end) if end <= buf.len() => end,
@@ -244,6 +278,9 @@ fn skip_value(buf: &[u8], pos: usize, _depth: usize) -> Result<usize, WireError>
             }
             depth += 1;
             left[depth].write(items as u32);
+            if matches!(marker, 0x80..=0x8f | 0xde | 0xdf) {
+                maps |= 1u128 << depth;
+            }
         }
     }
 }
@@ -256,9 +293,13 @@ pub fn encode<T: Serialize + ?Sized>(tag: &str, data: &T) -> Result<Vec<u8>, Wir
     out.extend_from_slice(TAGEND);
     rmp_serde::encode::write_named(&mut out, data).map_err(|e| WireError::Data(e.to_string()))?;
     match out.get(tag.len() + 2) {
-        Some(0x80..=0x8f) | Some(0xde) | Some(0xdf) => Ok(out),
-        _ => Err(WireError::BodyNotMap),
+        Some(0x80..=0x8f) | Some(0xde) | Some(0xdf) => {}
+        _ => return Err(WireError::BodyNotMap),
     }
+    // The same rule as for events fired by clients: nothing a listener would refuse (data
+    // nested past the limit, from a runner's arguments) leaves the daemon.
+    skip_value(&out[tag.len() + 2..], 0, 0)?;
+    Ok(out)
 }
 
 /// Rejects tags that cannot survive a decode.
@@ -651,6 +692,46 @@ mod tests {
             Event::decode(&with(b"t", &deep), max).unwrap_err(),
             WireError::TooDeep
         );
+    }
+
+    #[test]
+    fn what_a_listener_cannot_read_is_refused_and_the_rest_reads_back() {
+        let with = |body: &[u8]| [&b"t"[..], TAGEND, body].concat();
+        let max = DEFAULT_MAX_EVENT_SIZE;
+        let refused = |body: &[u8]| match Event::decode(&with(body), max) {
+            Err(WireError::NotListenable(..)) => {}
+            other => panic!("{body:x?}: {other:?}"),
+        };
+        // {"k": <fixstr ff fe>}, and the same as str8.
+        refused(&[0x81, 0xa1, b'k', 0xa2, 0xff, 0xfe]);
+        refused(&[0x81, 0xa1, b'k', 0xd9, 0x02, 0xff, 0xfe]);
+        // A non-UTF-8 key.
+        refused(&[0x81, 0xa2, 0xc3, 0x28, 0x01]);
+        // {1: 2}, {nil: 1}, {[]: 1}: keys that are not strings.
+        refused(&[0x81, 0x01, 0x02]);
+        refused(&[0x81, 0xc0, 0x01]);
+        refused(&[0x81, 0x90, 0x01]);
+        // A nested map's integer key, after a good pair.
+        refused(&[0x82, 0xa1, b'a', 0x01, 0xa1, b'b', 0x81, 0x05, 0x06]);
+        // bin8 and fixext1.
+        refused(&[0x81, 0xa1, b'k', 0xc4, 0x01, 0x00]);
+        refused(&[0x81, 0xa1, b'k', 0xd4, 0x01, 0x00]);
+        // Integers, lists, nested maps and long strings are all fine, and read back.
+        let good = rmp_serde::to_vec_named(&json!({
+            "a": [1, -5, 3.5, null, true, "x".repeat(300), {"b": {"c": []}}],
+            "é": "ü",
+        }))
+        .unwrap();
+        let framed = with(&good);
+        let ev = Event::decode(&framed, max).unwrap();
+        assert_eq!(ev.value().unwrap()["é"], "ü");
+        // 63 levels below the top map decode, and the listener reads them.
+        let mut deep = vec![0x81, 0xa1, b'k'];
+        deep.extend(std::iter::repeat_n(0x91, 62));
+        deep.push(0xc0);
+        let framed = with(&deep);
+        let ev = Event::decode(&framed, max).unwrap();
+        assert!(ev.value().is_ok());
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub trait DaemonConfig: Sized + 'static {
     /// Resolves relative paths against `base` (the directory the daemon was started in),
     /// since a detached daemon works from `/`.
     fn absolutize(&mut self, base: &Path);
+    /// The main file's name in the configuration directory.
+    const FILE: &'static str;
 }
 
 fn resolve(base: &Path, p: &mut PathBuf) {
@@ -28,8 +30,9 @@ fn resolve(base: &Path, p: &mut PathBuf) {
 /// The accessors both configurations have under the same names, and the paths `absolutize`
 /// resolves.
 macro_rules! daemon_config {
-    ($config:ty, [$($path:ident),*], [$($optional:ident),*]) => {
+    ($config:ty, $file:literal, [$($path:ident),*], [$($optional:ident),*]) => {
         impl DaemonConfig for $config {
+            const FILE: &'static str = $file;
             fn load(dir: &Path) -> Result<(Self, Vec<ConfigWarning>), ConfigError> {
                 <$config>::load(dir)
             }
@@ -51,10 +54,16 @@ macro_rules! daemon_config {
 
 daemon_config!(
     MasterConfig,
+    "master",
     [pki_dir, cachedir, sock_dir, log_file, sqlite_queue_dir],
     [autosign_file, autoreject_file]
 );
-daemon_config!(MinionConfig, [pki_dir, cachedir, sock_dir, log_file], []);
+daemon_config!(
+    MinionConfig,
+    "minion",
+    [pki_dir, cachedir, sock_dir, log_file],
+    []
+);
 
 /// A daemon whose flags are read, configuration loaded and logging set up.
 pub struct Started<C> {
@@ -65,6 +74,8 @@ pub struct Started<C> {
     cwd: PathBuf,
     /// The configuration, `--log-level` applied.
     pub cfg: C,
+    /// With `--daemon`, the pipe the command's process waits on until start-up is done.
+    readiness: std::cell::RefCell<Option<process::Readiness>>,
 }
 
 /// Parses the flags, loads the configuration and starts logging (to stderr, or to
@@ -121,6 +132,7 @@ pub fn start<C: DaemonConfig>(
         dir,
         cwd,
         cfg,
+        readiness: std::cell::RefCell::new(None),
     })
 }
 
@@ -130,7 +142,17 @@ impl<C: DaemonConfig> Started<C> {
         let dir = self.dir.clone();
         let cwd = self.cwd.clone();
         let cli_level = self.parsed.value("log-level").map(str::to_string);
+        // A main file that was there at start and is gone now is a mistake (or a package
+        // upgrade half done), not a wish for every default: the daemon keeps what it runs.
+        let main = dir.join(C::FILE);
+        let had_main = main.exists();
         Box::new(move || {
+            if had_main && !main.exists() {
+                return Err(format!(
+                    "{} is gone (it was there at start); create it again or restart the daemon",
+                    main.display()
+                ));
+            }
             let (mut cfg, warnings) = C::load(&dir).map_err(|e| e.to_string())?;
             cfg.absolutize(&cwd);
             for w in &warnings {
@@ -149,16 +171,30 @@ impl<C: DaemonConfig> Started<C> {
         if self.parsed.has("daemon") {
             log::error!("{e}");
         }
+        // Detached: the terminal is the waiting process's, which prints it and exits 1.
+        if let Some(r) = self.readiness.borrow_mut().take() {
+            r.failed(&e.to_string());
+            return 1;
+        }
         fail(self.tool.name, e, 1)
     }
 
+    /// Start-up is done: a detached daemon lets the process that ran it exit 0.
+    pub fn ready(&self) {
+        if let Some(r) = self.readiness.borrow_mut().take() {
+            r.ready();
+        }
+    }
+
     /// Detaches with `--daemon` and writes `--pid-file` (removed when the guard drops).
-    /// Call it after what can fail on the terminal and before ZeroMQ or LMDB start: their
-    /// threads and locks do not survive the fork.
+    /// Call it before ZeroMQ or LMDB start (their threads and locks do not survive the
+    /// fork), and [`Started::ready`] once they did: until then the process that ran the
+    /// command waits, and prints any error passed to [`Started::fail`].
     pub fn detach(&self) -> Result<Option<PidFile>, i32> {
         if self.parsed.has("daemon") {
-            if let Err(e) = process::daemonize() {
-                return Err(self.fail(format!("cannot daemonize: {e}")));
+            match process::daemonize(self.tool.name) {
+                Ok(r) => *self.readiness.borrow_mut() = Some(r),
+                Err(e) => return Err(self.fail(format!("cannot daemonize: {e}"))),
             }
         }
         // Relative to where the daemon was started, not to / where it now works.

@@ -20,5 +20,9 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         Ok(p) => p,
         Err(status) => return status,
     };
-    daemon_start::exit_status(d.run().map(|()| 0))
+    match d.run(|| s.ready()) {
+        Ok(()) => 0,
+        // Before readiness the error goes to the waiting terminal; after it, to the log.
+        Err(e) => s.fail(e),
+    }
 }

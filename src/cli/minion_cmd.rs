@@ -45,5 +45,6 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     if let Err(e) = lp.add(cfg, keys, true) {
         return s.fail(e);
     }
+    s.ready();
     daemon_start::exit_status(lp.run())
 }

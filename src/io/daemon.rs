@@ -189,13 +189,15 @@ impl MasterDaemon {
         Ok(())
     }
 
-    /// Runs until SIGTERM or SIGINT, then removes the socket file.
-    pub fn run(mut self) -> Result<(), DaemonError> {
+    /// Runs until SIGTERM or SIGINT, then removes the socket file; `ready` is called once
+    /// the store is open and the ports are bound.
+    pub fn run(mut self, ready: impl FnOnce()) -> Result<(), DaemonError> {
         // LMDB, like ZeroMQ, must not cross a fork: both start here, after daemonizing.
         let store =
             crate::store::Store::open(&self.core.config().cachedir).map_err(DaemonError::Store)?;
         self.core.set_store(store).map_err(DaemonError::Store)?;
         self.start_zmq()?;
+        ready();
         let mut events = Events::with_capacity(1024);
         let result = loop {
             let now = Now::read();

@@ -69,6 +69,8 @@ pub struct LocalServer {
     next_id: usize,
     still_ready: BTreeSet<usize>,
     max_frame: usize,
+    /// The socket file is ours to remove.
+    bound: bool,
 }
 
 impl LocalServer {
@@ -90,6 +92,7 @@ impl LocalServer {
             next_id: FIRST_CLIENT,
             still_ready: BTreeSet::new(),
             max_frame,
+            bound: true,
         })
     }
 
@@ -288,9 +291,23 @@ impl LocalServer {
             self.close(id, registry);
         }
         let _ = registry.deregister(&mut self.listener);
-        if let Err(e) = std::fs::remove_file(&self.path) {
-            log::warn!("cannot remove {}: {e}", self.path.display());
-        }
+        self.remove_socket();
         ids
+    }
+
+    fn remove_socket(&mut self) {
+        if std::mem::take(&mut self.bound) {
+            if let Err(e) = std::fs::remove_file(&self.path) {
+                log::warn!("cannot remove {}: {e}", self.path.display());
+            }
+        }
+    }
+}
+
+/// A daemon that fails after binding (a pid file it cannot write, a store it cannot open)
+/// leaves no socket file behind.
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        self.remove_socket();
     }
 }

@@ -3,17 +3,109 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// The detached daemon's end of the readiness pipe: the process that ran the command waits
+/// on the other end, so start-up errors reach the terminal and set its exit status.
+#[derive(Debug)]
+pub struct Readiness {
+    fd: libc::c_int,
+}
+
+impl Readiness {
+    /// Start-up is done: the waiting process exits 0.
+    pub fn ready(self) {
+        self.send(b"");
+    }
+
+    /// Start-up failed: the waiting process prints `why` and exits 1.
+    pub fn failed(self, why: &str) {
+        // One line: the parent prints it as it comes.
+        self.send(why.replace('\n', " ").as_bytes());
+    }
+
+    fn send(self, msg: &[u8]) {
+        // The first byte says which: '+' ready, '-' failed (then the message).
+        let mut buf = Vec::with_capacity(msg.len() + 1);
+        buf.push(if msg.is_empty() { b'+' } else { b'-' });
+        buf.extend_from_slice(msg);
+        let mut off = 0;
+        while off < buf.len() {
+            // SAFETY: writing a live buffer to our own pipe descriptor.
+            let n = unsafe { libc::write(self.fd, buf[off..].as_ptr().cast(), buf.len() - off) };
+            if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            if n <= 0 {
+                break;
+            }
+            off += n as usize;
+        }
+    }
+}
+
+impl Drop for Readiness {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor is ours and closed once.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+/// What the process that ran the command learnt from the pipe.
+fn await_readiness(fd: libc::c_int) -> Result<(), String> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: reading into a live buffer from our own pipe descriptor.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        if n <= 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n as usize]);
+        if got.len() > 64 << 10 {
+            break;
+        }
+    }
+    match got.split_first() {
+        Some((b'+', _)) => Ok(()),
+        Some((_, why)) => Err(String::from_utf8_lossy(why).into_owned()),
+        None => Err("the daemon exited during start-up without saying why".into()),
+    }
+}
+
 /// Detaches from the terminal: fork, setsid, fork again, chdir to /, stdio to /dev/null.
-/// Returns only in the final daemon process; the parents exit 0.
-pub fn daemonize() -> io::Result<()> {
+/// Returns only in the final daemon process, with the readiness pipe it must answer on;
+/// the process that ran the command waits for that answer and exits 0 once the daemon
+/// says it is ready, or prints why it failed and exits 1 (also when it died silently).
+pub fn daemonize(tool: &str) -> io::Result<Readiness> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 fills the array with two new descriptors; close-on-exec keeps them out
+    // of the daemon's children.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    let (read_end, write_end) = (fds[0], fds[1]);
     // SAFETY: called before any thread is started; the children only continue running
     // this same single-threaded program.
     unsafe {
         match libc::fork() {
             -1 => return Err(io::Error::last_os_error()),
             0 => {}
-            _ => libc::_exit(0),
+            _ => {
+                libc::close(write_end);
+                let status = match await_readiness(read_end) {
+                    Ok(()) => 0,
+                    Err(why) => {
+                        eprintln!("{tool}: {why}");
+                        1
+                    }
+                };
+                libc::_exit(status);
+            }
         }
+        libc::close(read_end);
+        let ready = Readiness { fd: write_end };
         if libc::setsid() == -1 {
             return Err(io::Error::last_os_error());
         }
@@ -34,8 +126,8 @@ pub fn daemonize() -> io::Result<()> {
                 libc::close(fd);
             }
         }
+        Ok(ready)
     }
-    Ok(())
 }
 
 /// A pid file that is removed when dropped.

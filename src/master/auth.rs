@@ -575,22 +575,50 @@ fn minion_events(
     (out, refused)
 }
 
-/// May minion `id` fire `tag`? Any tag outside `salt/`; inside it only the tags that
-/// name this minion where Salt puts a minion id (`salt/minion/<id>/...`,
-/// `salt/beacon/<id>/...`, `salt/job/<jid>/ret/<id>`, `salt/job/<jid>/prog/<id>/...`).
-/// The rest of `salt/` (auth, key, job publications, runner, wheel, presence, reactor and
-/// queue events) is the master's to fire.
+/// May minion `id` fire `tag`?
+///
+/// No tag from a minion may hold an empty, `.` or `..` segment: a consumer that
+/// normalizes the path would read `salt/minion/m1/../m2/start` as m2's.
+///
+/// Outside `salt/` anything else goes. Inside it, only the tags that name this minion where
+/// Salt puts a minion id, in Salt's own shapes: `salt/minion/<id>/...`,
+/// `salt/beacon/<id>/...`, `salt/job/<jid>/ret/<id>` and `salt/job/<jid>/prog/<id>/<n>`. The
+/// rest of `salt/` (auth, key, job publications, runner, wheel, presence, reactor and queue
+/// events) is the master's to fire.
+///
+/// Reactor and listener globs match with fnmatch, whose `*` crosses `/`: `salt/job/*/ret/m2`
+/// takes any `salt/job/` tag that ends in `/ret/m2` for m2's return. So a `salt/job/` tag is
+/// also read the way such a glob reads it, and refused unless every minion id it could be
+/// read to name (after any `ret` as its next-to-last segment, after any `prog`) is the
+/// sender's: `salt/job/1/prog/m1/ret/m2` is refused, and so is `salt/job/1/prog/ret/m2` from
+/// a minion named `ret`.
 fn own_tag(id: &str, tag: &str) -> bool {
-    let Some(rest) = tag.strip_prefix("salt/") else {
+    let parts: Vec<&str> = tag.split('/').collect();
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || *p == "." || *p == "..")
+    {
+        return false;
+    }
+    let Some(("salt", rest)) = parts.split_first().map(|(a, r)| (*a, r)) else {
         return true;
     };
-    let parts: Vec<&str> = rest.split('/').collect();
-    match parts.as_slice() {
-        ["minion" | "beacon", who, ..] => *who == id,
-        ["job", _, "ret", who] => *who == id,
-        ["job", _, "prog", who, ..] => *who == id,
+    match rest {
+        ["minion" | "beacon", who, _, ..] => *who == id,
+        ["job", _, "ret", who] | ["job", _, "prog", who, _] => {
+            *who == id && job_tag_names_only(id, &rest[2..])
+        }
         _ => false,
     }
+}
+
+/// Every minion id a glob could read in the segments after `salt/job/<jid>/` is `id`.
+fn job_tag_names_only(id: &str, after_jid: &[&str]) -> bool {
+    let n = after_jid.len();
+    if n >= 2 && after_jid[n - 2] == "ret" && after_jid[n - 1] != id {
+        return false;
+    }
+    after_jid.windows(2).all(|w| w[0] != "prog" || w[1] == id)
 }
 
 #[cfg(test)]
@@ -602,7 +630,7 @@ mod tests {
         for ok in [
             "myco/app/refresh",
             "salt/minion/m1/start",
-            "salt/beacon/m1/inotify//etc/x",
+            "salt/beacon/m1/inotify/etc/x",
             "salt/job/20260101/ret/m1",
             "salt/job/20260101/prog/m1/0",
         ] {
@@ -621,8 +649,48 @@ mod tests {
             "salt/reactor/error",
             "salt/",
             "salt/minion",
+            "salt/minion/m1",
+            // CVE-2025-22239's class: a tag that a glob for another minion's namespace takes.
+            "salt/job/20260101/prog/m1/ret/other",
+            "salt/job/20260101/prog/m1/x/ret/other",
+            "salt/job/20260101/prog/m1/prog/other/1",
+            "salt/minion/m1/../other/start",
+            "salt/minion/m1//start",
+            "salt/minion/m1/./start",
+            "salt/beacon/m1/inotify//etc/x",
+            "myco/../salt/minion/other/start",
+            "myco//x",
+            "myco/x/",
         ] {
             assert!(!own_tag("m1", bad), "{bad}");
+        }
+        // A minion whose id is a word of the job namespace cannot use it to name another:
+        // `salt/job/*/ret/5` would take minion ret's progress tags for minion 5's return,
+        // so they are refused (its returns still go through).
+        assert!(!own_tag("ret", "salt/job/1/prog/ret/other"));
+        assert!(!own_tag("ret", "salt/job/1/prog/ret/5"));
+        assert!(own_tag("ret", "salt/job/1/ret/ret"));
+        assert!(own_tag("prog", "salt/job/1/ret/prog"));
+        // The globs reactors use, against every tag a minion m1 may fire: none of them can
+        // be taken for another minion's.
+        let globs = [
+            "salt/job/*/ret/other",
+            "salt/job/*/prog/other/*",
+            "salt/minion/other/*",
+            "salt/beacon/other/*",
+        ];
+        for tag in [
+            "salt/job/1/ret/m1",
+            "salt/job/1/prog/m1/3",
+            "salt/minion/m1/start",
+            "salt/beacon/m1/load",
+        ] {
+            assert!(own_tag("m1", tag), "{tag}");
+            for g in globs {
+                let f =
+                    crate::matcher::TagFilter::new(crate::matcher::MatchType::Fnmatch, g).unwrap();
+                assert!(!f.is_match(tag), "{g} takes {tag}");
+            }
         }
     }
 

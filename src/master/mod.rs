@@ -105,6 +105,20 @@ pub enum ZOut {
     Publish(Vec<u8>),
 }
 
+/// Most jobs `jobs.active` tracks; past it the oldest is forgotten (its returns are still
+/// stored and fired when they come).
+pub const MAX_ACTIVE_JOBS: usize = 100_000;
+
+/// A job some of whose minions have not returned.
+#[derive(Debug)]
+struct ActiveJob {
+    /// The minions still out.
+    minions: Vec<String>,
+    /// Past this the job is forgotten: its timeout plus `keep_jobs_seconds`, when the job
+    /// cache has forgotten it too.
+    forget_at: Instant,
+}
+
 /// The master's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Timer {
@@ -130,8 +144,9 @@ pub struct Master {
     presence_prev: Option<std::collections::BTreeSet<String>>,
     /// Cached grains per minion, for grain targeting.
     grains: std::collections::HashMap<String, Map<String, Value>>,
-    /// Jobs whose minions have not all returned: jid -> minions still out.
-    running_jobs: std::collections::BTreeMap<String, Vec<String>>,
+    /// Jobs whose minions have not all returned: jid -> minions still out, and when to
+    /// forget the job if they never do. Jids sort by time, so the first is the oldest.
+    running_jobs: std::collections::BTreeMap<String, ActiveJob>,
     store: Option<crate::store::Store>,
     cache: Option<crate::jobs::JobCache>,
     minion_data: Option<crate::store::Table>,
@@ -151,6 +166,8 @@ pub struct Master {
     reactor_work: std::collections::VecDeque<react::Work>,
     /// Reactions dropped because that queue was full.
     reactor_dropped: u64,
+    /// Active jobs forgotten because the table was full.
+    active_jobs_evicted: u64,
 }
 
 impl Master {
@@ -193,6 +210,7 @@ impl Master {
             reactor,
             reactor_work: std::collections::VecDeque::new(),
             reactor_dropped: 0,
+            active_jobs_evicted: 0,
         }
     }
 
@@ -265,8 +283,17 @@ impl Master {
         self.cache.as_ref()
     }
 
-    /// Maintenance work of each `loop_interval`: old jobs leave the cache.
+    /// Maintenance work of each `loop_interval`: old jobs leave the cache, and jobs whose
+    /// minions never answered leave the active table.
     fn maintenance(&mut self, now: Now) {
+        let before = self.running_jobs.len();
+        self.running_jobs.retain(|_, j| j.forget_at > now.mono);
+        if self.running_jobs.len() < before {
+            log::info!(
+                "forgot {} jobs whose minions never returned",
+                before - self.running_jobs.len()
+            );
+        }
         if let Some(cache) = self.cache.as_ref() {
             match cache.clean_old(now.wall, self.cfg.keep_jobs_seconds) {
                 Ok(0) => {}
@@ -708,10 +735,10 @@ impl runners::jobs::JobsContext for RunCtx<'_> {
         self.master
             .running_jobs
             .iter()
-            .map(|(jid, minions)| runners::jobs::ActiveJob {
+            .map(|(jid, job)| runners::jobs::ActiveJob {
                 jid: jid.clone(),
                 load: cache.load(jid).ok().flatten().unwrap_or_default(),
-                running: minions.iter().map(|m| (m.clone(), None)).collect(),
+                running: job.minions.iter().map(|m| (m.clone(), None)).collect(),
             })
             .collect()
     }

@@ -100,7 +100,7 @@ impl Master {
             load.insert("delimiter".into(), json!(delimiter));
         }
         self.publish(&Value::Object(load));
-        self.running_jobs.insert(jid.clone(), minions.clone());
+        self.track_job(now, &jid, &minions, req);
         Answer {
             jid: Some(jid.clone()),
             ret: json!({
@@ -150,13 +150,47 @@ impl Master {
             log::debug!("return of {id} for {jid} arrived again; already stored and fired");
             return;
         }
-        if let Some(left) = self.running_jobs.get_mut(&jid) {
-            left.retain(|m| m != id);
-            if left.is_empty() {
+        if let Some(job) = self.running_jobs.get_mut(&jid) {
+            job.minions.retain(|m| m != id);
+            if job.minions.is_empty() {
                 self.running_jobs.remove(&jid);
             }
         }
         self.fire(&format!("salt/job/{jid}/ret/{id}"), load, now);
+    }
+
+    /// Tracks a published job for `jobs.active` until its minions return, or until its
+    /// timeout plus `keep_jobs_seconds` has passed; the table holds at most
+    /// [`super::MAX_ACTIVE_JOBS`], the oldest giving way.
+    fn track_job(&mut self, now: Now, jid: &str, minions: &[String], req: &Request) {
+        let timeout = req
+            .kwarg
+            .get("timeout")
+            .and_then(Value::as_f64)
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .map_or(self.cfg.timeout as f64, |t| t);
+        let keep = crate::clock::seconds(timeout)
+            .saturating_add(Duration::from_secs(self.cfg.keep_jobs_seconds));
+        while self.running_jobs.len() >= super::MAX_ACTIVE_JOBS {
+            if self.running_jobs.pop_first().is_none() {
+                break;
+            }
+            self.active_jobs_evicted += 1;
+            if self.active_jobs_evicted.is_power_of_two() {
+                log::warn!(
+                    "more than {} active jobs: forgot the oldest ({} so far)",
+                    super::MAX_ACTIVE_JOBS,
+                    self.active_jobs_evicted
+                );
+            }
+        }
+        self.running_jobs.insert(
+            jid.to_owned(),
+            super::ActiveJob {
+                minions: minions.to_vec(),
+                forget_at: crate::clock::later(now.mono, keep),
+            },
+        );
     }
 
     /// Caches a minion's grains for grain targeting.
