@@ -156,6 +156,8 @@ struct Client {
     pid: i32,
     out: OutBuf,
     filters: Vec<TagFilter>,
+    /// A filter that takes every tag was added: the others need not be tried.
+    all: bool,
     lost: u64,
     lost_total: u64,
 }
@@ -189,7 +191,14 @@ pub struct Bus {
     tapped_bytes: usize,
     tap_dropped: u64,
     tap_dropping: bool,
+    max_subscriptions: usize,
+    /// A client that held much memory left: the loop may give the heap back.
+    trim_wanted: bool,
 }
+
+/// Subscriptions one client may hold unless configured otherwise
+/// (`event_listener_max_subscriptions`).
+pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 256;
 
 /// Events kept for the reactor at most; past it they are dropped and counted.
 pub const TAP_LIMIT: usize = 10_000;
@@ -215,7 +224,20 @@ impl Bus {
             tapped_bytes: 0,
             tap_dropped: 0,
             tap_dropping: false,
+            max_subscriptions: DEFAULT_MAX_SUBSCRIPTIONS,
+            trim_wanted: false,
         }
+    }
+
+    /// Sets how many subscriptions one client may hold (`event_listener_max_subscriptions`).
+    pub fn set_max_subscriptions(&mut self, max: usize) {
+        self.max_subscriptions = max.max(1);
+    }
+
+    /// True once after a client that held much memory (many filters, a big buffer) left:
+    /// the loop gives free heap back to the kernel then.
+    pub fn take_trim_hint(&mut self) -> bool {
+        std::mem::take(&mut self.trim_wanted)
     }
 
     /// Keeps the events whose tag matches one of these rules for the reactor (None: none).
@@ -263,7 +285,15 @@ impl Bus {
     /// Tells a client why its frame was refused, logs it and counts it.
     pub fn refuse(&mut self, id: ClientId, why: &str) {
         self.refused += 1;
-        log::warn!("local client {id}: {why}");
+        // Per client process and kind of refusal: a flood of bad frames is one line and a
+        // count, not a line each.
+        let pid = self.clients.get(&id).map_or(0, |c| c.pid);
+        let cause = why.split(':').next().unwrap_or(why);
+        crate::log_limited!(
+            Warn,
+            format!("local:{pid}:{cause}"),
+            "local client {id} (pid {pid}): {why}"
+        );
         self.reply(id, kind::ERROR, why.as_bytes());
     }
 
@@ -318,6 +348,28 @@ impl Bus {
                         }
                     },
                 };
+                if let Some(c) = self.clients.get(&id) {
+                    // A filter the client has, or one that everything it has already takes,
+                    // adds nothing: matching costs the same however often it is sent.
+                    if c.all
+                        || c.filters
+                            .iter()
+                            .any(|f| f.match_type() == mt && f.pattern() == sub.tag)
+                    {
+                        return Local::Nothing;
+                    }
+                    // Checked before compiling: a regex costs memory to build.
+                    if c.filters.len() >= self.max_subscriptions {
+                        let max = self.max_subscriptions;
+                        self.refuse(
+                            id,
+                            &format!(
+                                "bad subscription: this connection already holds {max} subscriptions (event_listener_max_subscriptions)"
+                            ),
+                        );
+                        return Local::Nothing;
+                    }
+                }
                 match TagFilter::new(mt, &sub.tag) {
                     Ok(f) => {
                         log::debug!(
@@ -359,6 +411,7 @@ impl Bus {
                 pid,
                 out: OutBuf::default(),
                 filters: Vec::new(),
+                all: false,
                 lost: 0,
                 lost_total: 0,
             },
@@ -368,6 +421,9 @@ impl Bus {
     /// Forgets a client.
     pub fn close(&mut self, id: ClientId) {
         if let Some(c) = self.clients.remove(&id) {
+            if c.filters.len() > 32 || c.out.buf.capacity() > 1 << 20 {
+                self.trim_wanted = true;
+            }
             if c.lost_total > 0 {
                 log::info!(
                     "bus listener {id} (pid {}) left having lost {} events",
@@ -393,6 +449,11 @@ impl Bus {
     /// Adds a tag filter to a client, making it a listener.
     pub fn subscribe(&mut self, id: ClientId, filter: TagFilter) {
         if let Some(c) = self.clients.get_mut(&id) {
+            if filter.matches_all() {
+                c.filters.clear();
+                c.filters.shrink_to_fit();
+                c.all = true;
+            }
             c.filters.push(filter);
         }
     }
@@ -424,7 +485,7 @@ impl Bus {
         }
         let frame_len = wire::FRAME_HEADER + 1 + event.len();
         for (&id, c) in self.clients.iter_mut() {
-            if !c.filters.iter().any(|f| f.is_match(tag)) {
+            if !c.all && !c.filters.iter().any(|f| f.is_match(tag)) {
                 continue;
             }
             if c.lost > 0 && !queue_lost_notice(id, c, self.limit, frame_len, now) {

@@ -27,6 +27,8 @@ pub fn minion_socket(sock_dir: &Path) -> PathBuf {
 pub enum ClientError {
     /// Nothing listens at the path.
     NoDaemon(PathBuf),
+    /// This user may not open the socket (or a directory on its way).
+    Denied(PathBuf),
     /// The daemon closed the connection.
     Closed,
     /// Nothing arrived in time.
@@ -43,6 +45,11 @@ impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ClientError::NoDaemon(p) => write!(f, "no event bus at {}", p.display()),
+            ClientError::Denied(p) => write!(
+                f,
+                "permission denied on {}: only root and the daemon's user may use it; run as one of them (sudo) or set sock_dir to a directory you can reach",
+                p.display()
+            ),
             ClientError::Closed => write!(f, "the daemon closed the connection"),
             ClientError::Timeout => write!(f, "timed out waiting for the daemon"),
             ClientError::Refused(why) => write!(f, "refused: {why}"),
@@ -92,6 +99,7 @@ impl BusClient {
             io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
                 ClientError::NoDaemon(path.to_path_buf())
             }
+            io::ErrorKind::PermissionDenied => ClientError::Denied(path.to_path_buf()),
             _ => ClientError::Io(e),
         })?;
         Ok(BusClient {
@@ -115,8 +123,21 @@ impl BusClient {
 
     /// Sends one raw frame.
     pub fn send_frame(&mut self, k: u8, payload: &[u8]) -> Result<(), ClientError> {
-        self.stream.write_all(&wire::frame(k, payload))?;
-        Ok(())
+        match self.stream.write_all(&wire::frame(k, payload)) {
+            Ok(()) => Ok(()),
+            // The daemon hung up, perhaps after saying why: read that rather than report
+            // a broken pipe.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(self.why_closed()),
+            Err(e) => Err(ClientError::Io(e)),
+        }
+    }
+
+    /// What the daemon said before it closed the connection, if anything.
+    fn why_closed(&mut self) -> ClientError {
+        match self.next_frame(Some(Duration::from_millis(200))) {
+            Ok((kind::ERROR, p)) => ClientError::Refused(String::from_utf8_lossy(&p).into_owned()),
+            _ => ClientError::Closed,
+        }
     }
 
     /// Fires an event (stamped, trimmed to `max_event_size`).

@@ -273,6 +273,14 @@ config_table! {
         "TCP port of the publisher, which sends jobs to minions.";
     ret_port: u16 = 4506, shown "4506",
         "TCP port of the request server, where minions authenticate and send returns and events.";
+    pub_hwm: usize = 1000, shown "1000", check positive_usize,
+        "Most publications queued for one peer of the publisher (Salt's default): a peer that \
+         does not read costs at most this many publications of memory, then misses the \
+         newest. A peer that stops answering ZeroMQ heartbeats is disconnected after \
+         pub_heartbeat_timeout.";
+    pub_heartbeat_timeout: u64 = 30, shown "30", check positive_u64,
+        "Seconds a peer of the publisher may go without answering a heartbeat (sent every \
+         5 seconds) before it is disconnected and what was queued for it is freed.";
     worker_threads: u64 = 5, shown "5",
         "Accepted for compatibility with Salt and unused: brine serves every request on one \
          event loop.";
@@ -307,6 +315,10 @@ config_table! {
         check event_listener_overflow,
         "What happens to a listener that is too slow: drop (it loses events and is told how \
          many) or disconnect.";
+    event_listener_max_subscriptions: usize = 256, shown "256", check positive_usize,
+        "Most tag filters one bus connection may hold; a subscription past it is refused with \
+         an error. A filter sent again, or one that a match-everything filter already covers, \
+         is not counted.";
 
     timeout: u64 = 5, shown "5",
         "Seconds the command line waits for minions' returns before it reports the missing \
@@ -453,6 +465,9 @@ config_table! {
         check event_listener_overflow,
         "What happens to a listener whose buffer is full: drop (count its lost events) or \
          disconnect.";
+    event_listener_max_subscriptions: usize = 256, shown "256", check positive_usize,
+        "Most tag filters one minion bus connection may hold; a subscription past it is \
+         refused with an error. Repeated and redundant filters are not counted.";
     return_retry_timer: u64 = 5, shown "5",
         "Seconds before a job return the master did not acknowledge is sent again.";
     return_retry_timer_max: u64 = 10, shown "10",

@@ -2,10 +2,12 @@
 //! prefixes that journald understands) in the foreground, or to `log_file` with a
 //! timestamp when daemonized. Daemons never print to stdout.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Where log lines go.
 enum Sink {
@@ -107,9 +109,127 @@ pub fn init(
     Ok(())
 }
 
+/// `log_limited!(Warn, key, "format", args...)`: a log line through [`limited`], formatted
+/// only when the level is enabled.
+#[macro_export]
+macro_rules! log_limited {
+    ($lvl:ident, $key:expr, $($arg:tt)+) => {
+        if ::log::Level::$lvl <= ::log::max_level() {
+            $crate::log::limited(::log::Level::$lvl, &$key, &format!($($arg)+))
+        }
+    };
+}
+
+/// How long repeats of one peer's line with one cause are counted instead of written.
+pub const REPEAT_WINDOW: Duration = Duration::from_secs(10);
+
+/// Keys the limiter remembers; past it the oldest windows are reported and forgotten.
+const MAX_KEYS: usize = 4096;
+
+struct Window {
+    since: Instant,
+    suppressed: u64,
+    level: log::Level,
+    last: String,
+}
+
+static LIMITER: Mutex<Option<HashMap<String, Window>>> = Mutex::new(None);
+
+/// Logs a line a peer can cause (a malformed frame, a refused auth, a failing reactor file)
+/// without letting the peer flood the log: per `key` (the peer and the cause), the first line
+/// is written in full, repeats within [`REPEAT_WINDOW`] are only counted, and the count is
+/// written with the next line after the window (or by [`flush_limited`]).
+pub fn limited(level: log::Level, key: &str, message: &str) {
+    if level > log::max_level() {
+        return;
+    }
+    let now = Instant::now();
+    let Ok(mut guard) = LIMITER.lock() else {
+        return;
+    };
+    let map = guard.get_or_insert_with(HashMap::new);
+    if let Some(w) = map.get_mut(key) {
+        if now.saturating_duration_since(w.since) < REPEAT_WINDOW {
+            w.suppressed += 1;
+            w.last.clear();
+            w.last.push_str(message);
+            return;
+        }
+        let suppressed = std::mem::take(&mut w.suppressed);
+        w.since = now;
+        drop(guard);
+        if suppressed > 0 {
+            log::log!(
+                level,
+                "{message} (and {suppressed} more like it in {} s)",
+                REPEAT_WINDOW.as_secs()
+            );
+        } else {
+            log::log!(level, "{message}");
+        }
+        return;
+    }
+    if map.len() >= MAX_KEYS {
+        report(map, now, Duration::ZERO);
+        map.clear();
+    }
+    map.insert(
+        key.to_owned(),
+        Window {
+            since: now,
+            suppressed: 0,
+            level,
+            last: String::new(),
+        },
+    );
+    drop(guard);
+    log::log!(level, "{message}");
+}
+
+/// Writes the counts of repeats whose window has closed and forgets quiet keys; the
+/// daemons call it from their maintenance tick, so a flood that stopped is still told.
+pub fn flush_limited() {
+    let Ok(mut guard) = LIMITER.lock() else {
+        return;
+    };
+    if let Some(map) = guard.as_mut() {
+        let now = Instant::now();
+        report(map, now, REPEAT_WINDOW);
+        map.retain(|_, w| now.saturating_duration_since(w.since) < REPEAT_WINDOW);
+    }
+}
+
+fn report(map: &mut HashMap<String, Window>, now: Instant, older_than: Duration) {
+    for w in map.values_mut() {
+        if w.suppressed > 0 && now.saturating_duration_since(w.since) >= older_than {
+            log::log!(
+                w.level,
+                "{} (repeated {} more times in {} s)",
+                w.last,
+                w.suppressed,
+                now.saturating_duration_since(w.since).as_secs().max(1)
+            );
+            w.suppressed = 0;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeats_are_counted_not_written() {
+        log::set_max_level(log::LevelFilter::Warn);
+        let key = "test-peer:cause";
+        for i in 0..1000 {
+            limited(log::Level::Warn, key, &format!("line {i}"));
+        }
+        let guard = LIMITER.lock().unwrap();
+        let w = &guard.as_ref().unwrap()[key];
+        assert_eq!(w.suppressed, 999);
+        assert_eq!(w.last, "line 999");
+    }
 
     #[test]
     fn salt_level_names() {

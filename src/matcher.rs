@@ -814,6 +814,11 @@ impl TagFilter {
         }
     }
 
+    /// True when it takes every tag.
+    pub fn matches_all(&self) -> bool {
+        matches!(self.test, Test::All)
+    }
+
     /// The match type it was compiled with.
     pub fn match_type(&self) -> MatchType {
         self.match_type

@@ -121,10 +121,28 @@ impl std::error::Error for StoreError {}
 
 impl Inner {
     fn lmdb(&self, op: &'static str, err: heed::Error) -> StoreError {
+        // LMDB reports a write that found no room as EIO (or ENOSPC): look at the disk, so
+        // the operator reads "full" rather than "Input/output error".
+        let io_kind = match &err {
+            heed::Error::Io(e) => Some(e.raw_os_error()),
+            heed::Error::Mdb(heed::MdbError::Other(code)) => Some(Some(*code)),
+            _ => None,
+        };
+        let mut text = err.to_string();
+        if matches!(io_kind, Some(Some(libc::EIO | libc::ENOSPC | libc::EDQUOT))) {
+            if let Some(free) = free_bytes(&self.path) {
+                if free < 16 << 20 {
+                    text = format!(
+                        "the disk holding {} is full ({free} bytes free): free some space ({text})",
+                        self.path.display()
+                    );
+                }
+            }
+        }
         StoreError::Lmdb {
             path: self.path.clone(),
             op,
-            err: err.to_string(),
+            err: text,
         }
     }
 
@@ -384,6 +402,18 @@ impl Store {
         // SAFETY: as in `grow`; size 0 tells LMDB to take the size recorded in the file.
         unsafe { self.inner.env.resize(0) }.map_err(|e| self.inner.lmdb("adopt map size", e))
     }
+}
+
+/// Bytes an unprivileged writer may still use on the file system holding `path`.
+fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs fills the struct for a NUL-terminated path.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
 }
 
 /// Creates `path` (and missing parents) and restricts it to its owner.

@@ -525,6 +525,15 @@ impl FrameReader {
             self.buf.drain(..self.start);
             self.start = 0;
         }
+        // A reader that once held a big frame gives the memory back when it is empty again.
+        if self.buf.is_empty() && self.buf.capacity() > 256 * 1024 {
+            self.buf = Vec::new();
+        }
+    }
+
+    /// Frees what a finished burst left allocated (call when nothing is mid-frame).
+    pub fn shrink(&mut self) {
+        self.compact();
     }
 
     /// True when a partial frame (or a skip) is pending.

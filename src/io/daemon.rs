@@ -14,11 +14,15 @@ use crate::master::{auth::Auth, Input, Master, Now, ZOut};
 use crate::pki::{self, AuthPolicy, KeyStore};
 use mio::{Events, Poll, Token};
 use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::time::Duration;
 
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const ROUTER: Token = Token(2);
+
+/// How often the loop gives free heap memory back to the kernel.
+const TRIM_EVERY: Duration = Duration::from_secs(10);
 
 /// Messages taken from the request port per turn before local clients get their go.
 const ZMQ_BUDGET: usize = 4096;
@@ -110,12 +114,16 @@ impl MasterDaemon {
             log::warn!("{w}");
         }
         let auth = Auth::new(keys, store, policy, cfg.auth_events);
-        std::fs::create_dir_all(&cfg.cachedir).map_err(|e| {
-            DaemonError::Io(
-                "cachedir",
-                io::Error::new(e.kind(), format!("{}: {e}", cfg.cachedir.display())),
-            )
-        })?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&cfg.cachedir)
+            .map_err(|e| {
+                DaemonError::Io(
+                    "cachedir",
+                    io::Error::new(e.kind(), format!("{}: {e}", cfg.cachedir.display())),
+                )
+            })?;
         // ZeroMQ starts an I/O thread, which would not survive a fork: the sockets are made
         // in `run`, after daemonizing. Check the ports now so a conflict is reported on the
         // terminal.
@@ -132,6 +140,13 @@ impl MasterDaemon {
                     )
                 })?;
             }
+        }
+        for w in super::process::wider_than_private(&[
+            &cfg.cachedir,
+            &cfg.sqlite_queue_dir,
+            &cfg.pki_dir,
+        ]) {
+            log::warn!("{w}");
         }
         let mut core = Master::new(cfg, Some(auth));
         core.start(Now::read());
@@ -160,7 +175,15 @@ impl MasterDaemon {
         router
             .set_max_msg_size(hard_limit)
             .map_err(DaemonError::Zmq)?;
-        publisher.set_hwm(100_000).map_err(DaemonError::Zmq)?;
+        // What a peer that does not read can cost is pub_hwm publications; one that stops
+        // answering heartbeats is dropped, and its queue freed.
+        publisher
+            .set_hwm(i32::try_from(cfg.pub_hwm).unwrap_or(i32::MAX))
+            .map_err(DaemonError::Zmq)?;
+        let hb_timeout = cfg.pub_heartbeat_timeout.saturating_mul(1000);
+        publisher
+            .set_heartbeat(5_000, i32::try_from(hb_timeout).unwrap_or(i32::MAX))
+            .map_err(DaemonError::Zmq)?;
         router.set_hwm(100_000).map_err(DaemonError::Zmq)?;
         let host = if cfg.interface.contains(':') {
             format!("[{}]", cfg.interface)
@@ -199,11 +222,13 @@ impl MasterDaemon {
         self.start_zmq()?;
         ready();
         let mut events = Events::with_capacity(1024);
+        let mut next_trim = std::time::Instant::now() + TRIM_EVERY;
         let result = loop {
             let now = Now::read();
-            let mut timeout = self
-                .core
-                .next_timeout()
+            let mut timeout = [self.core.next_timeout(), self.local.next_deadline()]
+                .into_iter()
+                .flatten()
+                .min()
                 .map(|at| at.saturating_duration_since(now.mono));
             // ZMQ_FD is edge-triggered: messages may wait in the router with no new edge
             // coming, so look at the cached events before sleeping.
@@ -254,9 +279,18 @@ impl MasterDaemon {
             self.drain_router();
             self.local
                 .read_ready(self.poll.registry(), &mut to_core(&mut self.core));
+            self.local
+                .sweep(self.poll.registry(), &mut to_core(&mut self.core));
             let now = Now::read();
             if self.core.next_timeout().is_some_and(|at| at <= now.mono) {
                 self.core.handle(now, Input::Tick);
+            }
+            // ZeroMQ's queues for peers that left (a stuck subscriber's publications) and
+            // bursts of clients are freed inside glibc, which keeps the pages: hand them back
+            // now and then.
+            if now.mono >= next_trim {
+                super::process::trim_heap();
+                next_trim = now.mono + TRIM_EVERY;
             }
             // One commit for everything this turn wrote, then the replies that waited on it.
             self.core.react(Now::read());
@@ -300,20 +334,24 @@ impl MasterDaemon {
                 Ok(Some(p)) => p,
                 Ok(None) => break,
                 Err(e) => {
-                    log::warn!("request port: {e}");
+                    crate::log_limited!(Warn, "request-port:recv", "request port: {e}");
                     break;
                 }
             };
             // A DEALER's message arrives as [routing id, payload].
             if parts.len() != 2 {
-                log::warn!(
+                crate::log_limited!(
+                    Warn,
+                    "request-port:parts",
                     "dropped a request of {} parts on the request port (expected 2)",
                     parts.len()
                 );
                 continue;
             }
             if parts[1].len() > max {
-                log::warn!(
+                crate::log_limited!(
+                    Warn,
+                    "request-port:size",
                     "dropped a request of {} bytes on the request port (over max_event_size)",
                     parts[1].len()
                 );
@@ -342,8 +380,12 @@ impl MasterDaemon {
             };
             match sent {
                 Ok(true) => {}
-                Ok(false) => log::warn!("dropped an outgoing message: high-water mark reached"),
-                Err(e) => log::warn!("send: {e}"),
+                Ok(false) => crate::log_limited!(
+                    Warn,
+                    "zmq:hwm",
+                    "dropped an outgoing message: high-water mark reached"
+                ),
+                Err(e) => crate::log_limited!(Warn, "zmq:send", "send: {e}"),
             }
         }
     }

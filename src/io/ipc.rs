@@ -99,6 +99,10 @@ pub struct Conn {
     pub reader: FrameReader,
     /// The peer's credentials.
     pub cred: PeerCred,
+    /// Bytes of an unfinished frame held for it, as last counted.
+    pub held: usize,
+    /// Since when it has been in the middle of a frame.
+    pub mid_since: Option<std::time::Instant>,
 }
 
 /// What one bounded read pass on a connection saw.

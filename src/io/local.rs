@@ -12,10 +12,19 @@ use mio::{Interest, Registry, Token};
 use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 /// Bytes read from one client per turn before the others get their go.
 const READ_BUDGET: usize = 1 << 20;
+
+/// How long a client may sit in the middle of a frame before it is cut off.
+pub const PARTIAL_FRAME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Bytes of unfinished frames all clients together may hold (at least four frames of the
+/// largest size): past it the client that has been mid-frame the longest is cut off.
+pub fn partial_limit(max_frame: usize) -> usize {
+    max_frame.saturating_mul(4).max(64 << 20)
+}
 
 /// Client tokens start here; lower tokens belong to the daemon's other sources.
 pub const FIRST_CLIENT: usize = 16;
@@ -71,6 +80,8 @@ pub struct LocalServer {
     max_frame: usize,
     /// The socket file is ours to remove.
     bound: bool,
+    /// Bytes held in unfinished frames, all clients together.
+    held: usize,
 }
 
 impl LocalServer {
@@ -93,6 +104,7 @@ impl LocalServer {
             still_ready: BTreeSet::new(),
             max_frame,
             bound: true,
+            held: 0,
         })
     }
 
@@ -124,11 +136,24 @@ impl LocalServer {
                         }
                     };
                     if !ipc::uid_allowed(cred.uid) {
-                        log::warn!(
+                        crate::log_limited!(
+                            Warn,
+                            format!("local-uid:{}", cred.uid),
                             "refused a local client: uid {} (pid {}) may not use {}",
                             cred.uid,
                             cred.pid,
                             self.path.display()
+                        );
+                        // Say why before hanging up (best effort: the socket is new and
+                        // its buffer empty).
+                        let why = format!(
+                            "uid {} may not use {}: only root and the daemon's user may",
+                            cred.uid,
+                            self.path.display()
+                        );
+                        let _ = std::io::Write::write(
+                            &mut stream,
+                            &crate::wire::frame(crate::wire::kind::ERROR, why.as_bytes()),
                         );
                         continue;
                     }
@@ -153,6 +178,8 @@ impl LocalServer {
                             stream,
                             reader: FrameReader::new(self.max_frame),
                             cred,
+                            held: 0,
+                            mid_since: None,
                         },
                     );
                     on(LocalInput::Opened { id, pid: cred.pid });
@@ -209,6 +236,15 @@ impl LocalServer {
                 Next::Empty => LocalInput::Empty { id },
             });
         }
+        let now_held = conn.reader.buffered();
+        self.held = self.held - conn.held + now_held;
+        conn.held = now_held;
+        if now_held == 0 {
+            conn.mid_since = None;
+            conn.reader.shrink();
+        } else if conn.mid_since.is_none() {
+            conn.mid_since = Some(Instant::now());
+        }
         match status {
             Ok(ReadStatus::Drained) => {}
             Ok(ReadStatus::Budget) => {
@@ -216,7 +252,9 @@ impl LocalServer {
             }
             Ok(ReadStatus::Closed) => {
                 if conn.reader.is_mid_frame() {
-                    log::info!(
+                    crate::log_limited!(
+                        Info,
+                        format!("local-cut:{}", conn.cred.pid),
                         "local client {id} (pid {}) disconnected in the middle of a frame ({} bytes dropped)",
                         conn.cred.pid,
                         conn.reader.buffered()
@@ -272,12 +310,76 @@ impl LocalServer {
             self.close(id, registry);
             closed.push(id);
         }
+        if bus.take_trim_hint() {
+            super::process::trim_heap();
+        }
         closed
+    }
+
+    /// Cuts off clients that hold the unfinished-frame budget: past the total, the one
+    /// mid-frame the longest goes first; and any mid-frame for [`PARTIAL_FRAME_TIMEOUT`].
+    /// The loop calls it every turn (it costs nothing while no client is mid-frame).
+    pub fn sweep(&mut self, registry: &Registry, on: &mut dyn FnMut(LocalInput<'_>)) {
+        if self.held == 0 {
+            return;
+        }
+        let limit = partial_limit(self.max_frame);
+        let now = Instant::now();
+        loop {
+            let oldest = self
+                .conns
+                .iter()
+                .filter_map(|(&id, c)| c.mid_since.map(|t| (t, id)))
+                .min();
+            let Some((since, id)) = oldest else {
+                break;
+            };
+            let stale = now.saturating_duration_since(since) >= PARTIAL_FRAME_TIMEOUT;
+            if !stale && self.held <= limit {
+                break;
+            }
+            if let Some(c) = self.conns.get(&id) {
+                let why = if stale {
+                    format!(
+                        "sat in the middle of a frame for {} s",
+                        PARTIAL_FRAME_TIMEOUT.as_secs()
+                    )
+                } else {
+                    format!(
+                        "unfinished frames of all clients hold {} bytes (limit {limit}), and it has held one the longest",
+                        self.held
+                    )
+                };
+                crate::log::limited(
+                    log::Level::Warn,
+                    "local-partial",
+                    &format!(
+                        "local client {id} (pid {}) cut off: {why} ({} bytes dropped)",
+                        c.cred.pid, c.held
+                    ),
+                );
+            }
+            self.close(id, registry);
+            on(LocalInput::Closed { id });
+        }
+    }
+
+    /// When [`LocalServer::sweep`] next has work: the oldest unfinished frame's timeout.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if self.held == 0 {
+            return None;
+        }
+        self.conns
+            .values()
+            .filter_map(|c| c.mid_since)
+            .min()
+            .map(|t| t + PARTIAL_FRAME_TIMEOUT)
     }
 
     /// Disconnects one client (the caller tells its core).
     pub fn close(&mut self, id: usize, registry: &Registry) {
         if let Some(mut conn) = self.conns.remove(&id) {
+            self.held -= conn.held;
             let _ = registry.deregister(&mut conn.stream);
             log::debug!("local client {id} disconnected");
         }

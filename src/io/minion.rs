@@ -221,6 +221,10 @@ impl MinionLoop {
                 let left = d.saturating_duration_since(now);
                 timeout = Some(timeout.map_or(left, |t| t.min(left)));
             }
+            if let Some(d) = self.local.as_ref().and_then(|l| l.next_deadline()) {
+                let left = d.saturating_duration_since(now);
+                timeout = Some(timeout.map_or(left, |t| t.min(left)));
+            }
             if let Some(d) = self.release_at {
                 let left = d.saturating_duration_since(now);
                 timeout = Some(timeout.map_or(left, |t| t.min(left)));
@@ -317,12 +321,17 @@ impl MinionLoop {
                         if let [payload] = &parts[..] {
                             slot.core.on_reply(now, payload);
                         } else {
-                            log::warn!("dropped a reply of {} parts", parts.len());
+                            crate::log_limited!(
+                                Warn,
+                                "dealer:parts",
+                                "dropped a reply of {} parts",
+                                parts.len()
+                            );
                         }
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        log::warn!("request channel: {e}");
+                        crate::log_limited!(Warn, "dealer:recv", "request channel: {e}");
                         break;
                     }
                 }
@@ -336,12 +345,17 @@ impl MinionLoop {
                         if let [payload] = &parts[..] {
                             slot.core.on_publication(now, payload);
                         } else {
-                            log::warn!("dropped a publication of {} parts", parts.len());
+                            crate::log_limited!(
+                                Warn,
+                                "sub:parts",
+                                "dropped a publication of {} parts",
+                                parts.len()
+                            );
                         }
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        log::warn!("publish channel: {e}");
+                        crate::log_limited!(Warn, "sub:recv", "publish channel: {e}");
                         break;
                     }
                 }
@@ -472,6 +486,9 @@ impl MinionLoop {
             return;
         };
         local.read_ready(self.poll.registry(), &mut |input| {
+            feed(&mut slot.core, input)
+        });
+        local.sweep(self.poll.registry(), &mut |input| {
             feed(&mut slot.core, input)
         });
     }

@@ -116,6 +116,17 @@ impl ZSocket {
             .map_err(zerr("set maxmsgsize"))
     }
 
+    /// Sends a ZMTP heartbeat every `ivl_ms` and drops a peer that sends nothing back for
+    /// `timeout_ms`.
+    pub fn set_heartbeat(&self, ivl_ms: i32, timeout_ms: i32) -> Result<(), ZError> {
+        self.sock
+            .set_heartbeat_ivl(ivl_ms)
+            .map_err(zerr("set heartbeat_ivl"))?;
+        self.sock
+            .set_heartbeat_timeout(timeout_ms)
+            .map_err(zerr("set heartbeat_timeout"))
+    }
+
     /// Reconnect backoff for connecting sockets, in milliseconds.
     pub fn set_reconnect(&self, ivl_ms: i32, max_ms: i32) -> Result<(), ZError> {
         self.sock

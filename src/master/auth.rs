@@ -185,7 +185,9 @@ impl Auth {
             Ok(r) => r,
             Err(e) => {
                 self.refusals.malformed += 1;
-                log::warn!(
+                crate::log_limited!(
+                    Warn,
+                    "request-port:malformed",
                     "dropped a malformed request of {} bytes on the request port: {e}",
                     payload.len()
                 );
@@ -210,14 +212,22 @@ impl Auth {
     ) -> Handled {
         if !pki::valid_id(id) {
             self.refusals.malformed += 1;
-            log::warn!("refused auth for an invalid minion id {id:?}");
+            crate::log_limited!(
+                Warn,
+                "auth:invalid-id",
+                "refused auth for an invalid minion id {id:?}"
+            );
             return Handled::Drop;
         }
         let key = match PublicKey::from_pem(public) {
             Ok(k) => k,
             Err(e) => {
                 self.refusals.malformed += 1;
-                log::warn!("refused auth for {id}: bad public key: {e}");
+                crate::log_limited!(
+                    Warn,
+                    "auth:bad-key",
+                    "refused auth for {id}: bad public key: {e}"
+                );
                 return Handled::Drop;
             }
         };
@@ -229,7 +239,11 @@ impl Auth {
             .is_some_and(|seen| seen.iter().any(|n| n[..] == nonce[..]))
         {
             self.refusals.replayed += 1;
-            log::warn!("refused a replayed auth request for {id}");
+            crate::log_limited!(
+                Warn,
+                format!("auth:replay:{id}"),
+                "refused a replayed auth request for {id}"
+            );
             return Handled::Drop;
         }
         let window = self.presence_window;
@@ -277,7 +291,7 @@ impl Auth {
         ) {
             Ok(d) => d,
             Err(e) => {
-                log::error!("auth for {id}: key store: {e}");
+                crate::log_limited!(Error, "auth:store", "auth for {id}: key store: {e}");
                 return Handled::Drop;
             }
         };
@@ -309,7 +323,7 @@ impl Auth {
                 let shared = match SymKey::shared(&self.keys.boxk, &key.box_pub) {
                     Ok(s) => s,
                     Err(e) => {
-                        log::warn!("refused auth for {id}: {e}");
+                        crate::log_limited!(Warn, "auth:refused", "refused auth for {id}: {e}");
                         return Handled::Drop;
                     }
                 };
@@ -398,7 +412,11 @@ impl Auth {
             Ok(p) => p,
             Err(_) => {
                 self.refusals.forged += 1;
-                log::warn!("refused a request claiming to be {id}: it does not decrypt with that minion's key");
+                crate::log_limited!(
+                    Warn,
+                    "request:forged",
+                    "refused a request claiming to be {id}: it does not decrypt with that minion's key"
+                );
                 return Handled::Drop;
             }
         };
@@ -421,7 +439,11 @@ impl Auth {
         // Checked after decryption so a forger cannot burn the real minion's counters.
         if ctr <= s.last_ctr {
             self.refusals.replayed += 1;
-            log::warn!("refused a replayed request from {id} (counter {ctr})");
+            crate::log_limited!(
+                Warn,
+                format!("request:replay:{id}"),
+                "refused a replayed request from {id} (counter {ctr})"
+            );
             return Handled::Drop;
         }
         s.last_ctr = ctr;
@@ -434,7 +456,11 @@ impl Auth {
             Ok(l) => l,
             Err(e) => {
                 self.refusals.malformed += 1;
-                log::warn!("dropped a malformed request from {id}: {e}");
+                crate::log_limited!(
+                    Warn,
+                    format!("request:malformed:{id}"),
+                    "dropped a malformed request from {id}: {e}"
+                );
                 return self.sealed_reply(&shared, id, sid, ctr, false, json!(e));
             }
         };
@@ -528,7 +554,9 @@ fn minion_events(
             out.push((tag, data));
         } else {
             refused += 1;
-            log::warn!(
+            crate::log_limited!(
+                Warn,
+                format!("event:foreign:{id}"),
                 "refused event {tag} from minion {id}: it names another minion or the master"
             );
         }
@@ -554,7 +582,11 @@ fn minion_events(
         return (out, refused);
     };
     if !own_tag(id, &tag) {
-        log::warn!("refused event {tag} from minion {id}: it names another minion or the master");
+        crate::log_limited!(
+            Warn,
+            format!("event:foreign:{id}"),
+            "refused event {tag} from minion {id}: it names another minion or the master"
+        );
         return (out, 1);
     }
     let mut load = Map::new();

@@ -187,6 +187,7 @@ impl Master {
         let schedule = schedule::load(&cfg.schedule);
         let reactor = react::engine(&cfg);
         let mut bus = bus;
+        bus.set_max_subscriptions(cfg.event_listener_max_subscriptions);
         bus.set_tap(Some(reactor.matcher()));
         Master {
             cfg,
@@ -286,6 +287,7 @@ impl Master {
     /// Maintenance work of each `loop_interval`: old jobs leave the cache, and jobs whose
     /// minions never answered leave the active table.
     fn maintenance(&mut self, now: Now) {
+        crate::log::flush_limited();
         let before = self.running_jobs.len();
         self.running_jobs.retain(|_, j| j.forget_at > now.mono);
         if self.running_jobs.len() < before {
@@ -540,6 +542,8 @@ impl Master {
             Overflow::from_name(&cfg.event_listener_overflow).unwrap_or(Overflow::Drop),
             cfg.max_event_size,
         );
+        self.bus
+            .set_max_subscriptions(cfg.event_listener_max_subscriptions);
         self.default_match =
             MatchType::from_name(&cfg.event_match_type).unwrap_or(MatchType::StartsWith);
         if let Some(a) = self.auth.as_mut() {

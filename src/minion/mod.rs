@@ -195,11 +195,13 @@ impl Minion {
     /// `bus` it also runs a local event bus (the daemon does; swarm minions do not).
     pub fn new(cfg: MinionConfig, keys: KeyPair, pinned: Option<String>, bus: bool) -> Minion {
         let bus = bus.then(|| {
-            Bus::new(
+            let mut bus = Bus::new(
                 cfg.event_listener_buffer,
                 Overflow::from_name(&cfg.event_listener_overflow).unwrap_or(Overflow::Drop),
                 cfg.max_event_size,
-            )
+            );
+            bus.set_max_subscriptions(cfg.event_listener_max_subscriptions);
+            bus
         });
         let default_match =
             MatchType::from_name(&cfg.event_match_type).unwrap_or(MatchType::StartsWith);
@@ -374,7 +376,11 @@ impl Minion {
             Ok(r) => r,
             Err(e) => {
                 self.drops.malformed += 1;
-                log::warn!("dropped a malformed reply from the master: {e}");
+                crate::log_limited!(
+                    Warn,
+                    "master-reply:malformed",
+                    "dropped a malformed reply from the master: {e}"
+                );
                 return;
             }
         };
@@ -402,7 +408,11 @@ impl Minion {
                     }
                     None => {
                         self.drops.malformed += 1;
-                        log::warn!("dropped a reply that does not decrypt with our session");
+                        crate::log_limited!(
+                            Warn,
+                            "master-reply:decrypt",
+                            "dropped a reply that does not decrypt with our session"
+                        );
                     }
                 }
             }
@@ -437,7 +447,11 @@ impl Minion {
             Ok(k) => k,
             Err(e) => {
                 self.drops.malformed += 1;
-                log::warn!("dropped an auth reply with a bad master key: {e}");
+                crate::log_limited!(
+                    Warn,
+                    "auth-reply:key",
+                    "dropped an auth reply with a bad master key: {e}"
+                );
                 return;
             }
         };
@@ -449,7 +463,11 @@ impl Minion {
         );
         if !crypto::verify(&master.sign_pub, &signed, &a.sig.0) {
             self.drops.forged += 1;
-            log::warn!("dropped an auth reply whose signature does not verify");
+            crate::log_limited!(
+                Warn,
+                "auth-reply:sig",
+                "dropped an auth reply whose signature does not verify"
+            );
             return;
         }
         if self
@@ -739,12 +757,16 @@ impl Minion {
     /// Runs a job published by the master, if it targets this minion.
     pub fn on_job(&mut self, now: Now, load: Value) {
         let Value::Object(load) = load else {
-            log::warn!("dropped a publication that is not a map");
+            crate::log_limited!(Warn, "pub:map", "dropped a publication that is not a map");
             return;
         };
         let field = |k: &str| load.get(k).and_then(Value::as_str).map(str::to_string);
         let (Some(jid), Some(fun)) = (field("jid"), field("fun")) else {
-            log::warn!("dropped a publication without jid or fun");
+            crate::log_limited!(
+                Warn,
+                "pub:fields",
+                "dropped a publication without jid or fun"
+            );
             return;
         };
         let tgt = load.get("tgt").cloned().unwrap_or(Value::Null);
@@ -1101,7 +1123,11 @@ impl Minion {
             Ok(p) => p,
             Err(e) => {
                 self.drops.malformed += 1;
-                log::warn!("dropped a malformed publication: {e}");
+                crate::log_limited!(
+                    Warn,
+                    "pub:malformed",
+                    "dropped a malformed publication: {e}"
+                );
                 return;
             }
         };
@@ -1118,7 +1144,11 @@ impl Minion {
             &p.sig.0,
         ) {
             self.drops.forged += 1;
-            log::warn!("dropped a publication whose signature does not verify");
+            crate::log_limited!(
+                Warn,
+                "pub:sig",
+                "dropped a publication whose signature does not verify"
+            );
             return;
         }
         if self.old_kids.contains(&p.kid) {
@@ -1372,6 +1402,7 @@ impl Minion {
                 Overflow::from_name(&cfg.event_listener_overflow).unwrap_or(Overflow::Drop),
                 cfg.max_event_size,
             );
+            bus.set_max_subscriptions(cfg.event_listener_max_subscriptions);
         }
         self.default_match =
             MatchType::from_name(&cfg.event_match_type).unwrap_or(MatchType::StartsWith);

@@ -285,14 +285,17 @@ pub enum QueueError {
     },
     /// A stored item could not be read back.
     Corrupt(String),
+    /// The request names something the backend cannot hold (a reserved queue name).
+    Invalid(String),
 }
 
 impl fmt::Display for QueueError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            QueueError::Unavailable(m) | QueueError::Store(m) | QueueError::Corrupt(m) => {
-                f.write_str(m)
-            }
+            QueueError::Unavailable(m)
+            | QueueError::Store(m)
+            | QueueError::Corrupt(m)
+            | QueueError::Invalid(m) => f.write_str(m),
             QueueError::Sqlite { path, err } => write!(f, "{}: {err}", path.display()),
             QueueError::Io { path, err } => write!(f, "{}: {err}", path.display()),
         }

@@ -19,6 +19,7 @@ use super::{Items, Op, Outcome, Quantity, QueueError, EXISTS_MANY, EXISTS_ONE};
 use rusqlite::{params, Connection, OpenFlags};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -32,6 +33,21 @@ pub struct Sqlite {
 }
 
 /// SQLite's message for an error, as Salt shows it after `sqlite error:`.
+/// Names SQLite keeps for itself (`sqlite_master`, `sqlite_sequence`, ...) cannot be a
+/// queue's table, and `NAME.db` must fit a file name: refused before any file is made.
+fn check_file_name(name: &str) -> Result<(), QueueError> {
+    let why = if name.len() > 252 {
+        "it is longer than 252 bytes, too long for NAME.db"
+    } else if name.len() >= 7 && name[..7].eq_ignore_ascii_case("sqlite_") {
+        "names starting with sqlite_ are reserved by SQLite"
+    } else {
+        return Ok(());
+    };
+    Err(QueueError::Invalid(format!(
+        "invalid queue name '{name}': {why}"
+    )))
+}
+
 fn message(e: &rusqlite::Error) -> String {
     match e {
         rusqlite::Error::SqliteFailure(_, Some(m)) => m.clone(),
@@ -95,11 +111,28 @@ impl Sqlite {
     /// The connection to `name`'s file, opened (and the file made) on first use.
     fn conn(&mut self, name: &str) -> Result<&Connection, QueueError> {
         if !self.conns.contains_key(name) {
-            std::fs::create_dir_all(&self.dir).map_err(|err| QueueError::Io {
-                path: self.dir.clone(),
-                err,
-            })?;
+            check_file_name(name)?;
+            // Queued items are the master's business: the directory and files are private.
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&self.dir)
+                .map_err(|err| QueueError::Io {
+                    path: self.dir.clone(),
+                    err,
+                })?;
             let path = self.path(name);
+            // SQLite would create the file with the umask's mode (0644); make it first.
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|err| QueueError::Io {
+                    path: path.clone(),
+                    err,
+                })?;
             let conn = Connection::open_with_flags(
                 &path,
                 OpenFlags::SQLITE_OPEN_READ_WRITE
