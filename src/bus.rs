@@ -187,7 +187,9 @@ pub struct Bus {
     /// The reactor's rules: events whose tag matches one are also kept for the reactor.
     tap: Option<std::sync::Arc<crate::reactor::RuleSet>>,
     tap_scratch: Vec<usize>,
-    tapped: std::collections::VecDeque<(String, Vec<u8>)>,
+    tapped: std::collections::VecDeque<Tapped>,
+    /// How many reactions led to the events published now (see [`Bus::set_chain`]).
+    chain: u8,
     tapped_bytes: usize,
     tap_dropped: u64,
     tap_dropping: bool,
@@ -199,6 +201,17 @@ pub struct Bus {
 /// Subscriptions one client may hold unless configured otherwise
 /// (`event_listener_max_subscriptions`).
 pub const DEFAULT_MAX_SUBSCRIPTIONS: usize = 256;
+
+/// An event kept for the reactor.
+#[derive(Debug)]
+pub struct Tapped {
+    /// Its tag.
+    pub tag: String,
+    /// The encoded event.
+    pub event: Vec<u8>,
+    /// How many reactions, one causing the next, led to it (0: none did).
+    pub chain: u8,
+}
 
 /// Events kept for the reactor at most; past it they are dropped and counted.
 pub const TAP_LIMIT: usize = 10_000;
@@ -221,6 +234,7 @@ impl Bus {
             tap: None,
             tap_scratch: Vec::new(),
             tapped: std::collections::VecDeque::new(),
+            chain: 0,
             tapped_bytes: 0,
             tap_dropped: 0,
             tap_dropping: false,
@@ -245,14 +259,20 @@ impl Bus {
         self.tap = rules.filter(|r| !r.is_empty());
     }
 
-    /// Takes up to `max` events kept for the reactor, oldest first: (tag, encoded event).
-    pub fn take_tapped(&mut self, max: usize) -> Vec<(String, Vec<u8>)> {
+    /// Takes up to `max` events kept for the reactor, oldest first.
+    pub fn take_tapped(&mut self, max: usize) -> Vec<Tapped> {
         let n = max.min(self.tapped.len());
-        let out: Vec<(String, Vec<u8>)> = self.tapped.drain(..n).collect();
+        let out: Vec<Tapped> = self.tapped.drain(..n).collect();
         self.tapped_bytes = self
             .tapped_bytes
-            .saturating_sub(out.iter().map(|(t, e)| t.len() + e.len()).sum());
+            .saturating_sub(out.iter().map(|t| t.tag.len() + t.event.len()).sum());
         out
+    }
+
+    /// Events published from now on were caused by a chain of `n` reactions (0: by none);
+    /// the reactor reads it back from [`Tapped::chain`] to stop loops.
+    pub fn set_chain(&mut self, n: u8) {
+        self.chain = n;
     }
 
     /// True while events wait for the reactor.
@@ -466,7 +486,11 @@ impl Bus {
             if !self.tap_scratch.is_empty() {
                 let size = tag.len() + event.len();
                 if self.tapped.len() < TAP_LIMIT && self.tapped_bytes + size <= TAP_BYTES {
-                    self.tapped.push_back((tag.to_owned(), event.to_vec()));
+                    self.tapped.push_back(Tapped {
+                        tag: tag.to_owned(),
+                        event: event.to_vec(),
+                        chain: self.chain,
+                    });
                     self.tapped_bytes += size;
                     self.tap_dropping = false;
                 } else {

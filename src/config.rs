@@ -380,6 +380,12 @@ config_table! {
         "Seconds a reactor client is kept before it is built afresh.";
     reactor_worker_threads: usize = 10, shown "10", check positive_usize,
         "Number of workers that run runner and wheel reactions, and so how many run at once.";
+    reactor_render_timeout: u64 = 5, shown "5", check positive_u64,
+        "Seconds the reactor's renderer process may take over one event's SLS files; past it \
+         the renderer is stopped and restarted, and the event gets a salt/reactor/error.";
+    reactor_render_memory: u64 = 512, shown "512", check positive_u64,
+        "MiB of address space the reactor's renderer process may use; a template that needs \
+         more stops it (the master is untouched) and its event gets a salt/reactor/error.";
     reactor_worker_hwm: usize = 10_000, shown "10000",
         "Most reactions waiting for a worker; past it new ones are dropped and logged. 0 means \
          no limit.";

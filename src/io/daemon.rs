@@ -7,6 +7,7 @@
 
 use super::ipc;
 use super::local::{LocalInput, LocalServer};
+use super::renderer::{Done, Renderer};
 use super::signals::{SignalAction, Signals};
 use super::zsock::{ZContext, ZError, ZKind, ZSocket};
 use crate::config::MasterConfig;
@@ -20,6 +21,8 @@ use std::time::Duration;
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const ROUTER: Token = Token(2);
+const RENDER_OUT: Token = Token(3);
+const RENDER_IN: Token = Token(4);
 
 /// How often the loop gives free heap memory back to the kernel.
 const TRIM_EVERY: Duration = Duration::from_secs(10);
@@ -82,6 +85,7 @@ pub struct MasterDaemon {
     core: Master,
     reload: Reloader,
     zmq: Option<Zmq>,
+    renderer: Renderer,
 }
 
 /// The master's ZeroMQ sockets.
@@ -148,7 +152,14 @@ impl MasterDaemon {
         ]) {
             log::warn!("{w}");
         }
+        let renderer = Renderer::new(
+            RENDER_OUT,
+            RENDER_IN,
+            crate::clock::seconds(cfg.reactor_render_timeout as f64),
+            cfg.reactor_render_memory.saturating_mul(1 << 20),
+        );
         let mut core = Master::new(cfg, Some(auth));
+        core.set_renderer(true);
         core.start(Now::read());
         Ok(MasterDaemon {
             poll,
@@ -157,6 +168,7 @@ impl MasterDaemon {
             core,
             reload,
             zmq: None,
+            renderer,
         })
     }
 
@@ -225,11 +237,15 @@ impl MasterDaemon {
         let mut next_trim = std::time::Instant::now() + TRIM_EVERY;
         let result = loop {
             let now = Now::read();
-            let mut timeout = [self.core.next_timeout(), self.local.next_deadline()]
-                .into_iter()
-                .flatten()
-                .min()
-                .map(|at| at.saturating_duration_since(now.mono));
+            let mut timeout = [
+                self.core.next_timeout(),
+                self.local.next_deadline(),
+                self.renderer.next_deadline(),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| at.saturating_duration_since(now.mono));
             // ZMQ_FD is edge-triggered: messages may wait in the router with no new edge
             // coming, so look at the cached events before sleeping.
             if self.local.has_ready()
@@ -263,6 +279,10 @@ impl MasterDaemon {
                             z.router.refresh();
                         }
                     }
+                    t if self.renderer.owns(t) => {
+                        let done = self.renderer.on_event(self.poll.registry(), t);
+                        self.rendered(done);
+                    }
                     Token(id) => {
                         let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
                         let closed = self.local.on_event(
@@ -294,6 +314,7 @@ impl MasterDaemon {
             }
             // One commit for everything this turn wrote, then the replies that waited on it.
             self.core.react(Now::read());
+            self.render();
             self.core.commit(Now::read());
             self.send_zmq();
             let closed = self
@@ -311,6 +332,30 @@ impl MasterDaemon {
             z.router.deregister(self.poll.registry());
         }
         result
+    }
+
+    /// Hands the renderer process the core's new render jobs, and the core what finished.
+    fn render(&mut self) {
+        let jobs = self.core.take_renders();
+        if !jobs.is_empty() {
+            let (gen, env) = self.core.render_env();
+            self.renderer.set_env(gen, env);
+            for job in &jobs {
+                self.renderer.submit(self.poll.registry(), job);
+            }
+        }
+        let done = self.renderer.check(self.poll.registry());
+        self.rendered(done);
+    }
+
+    fn rendered(&mut self, done: Vec<Done>) {
+        for d in done {
+            let r = match d {
+                Done::Rendered(reply) => Ok(reply),
+                Done::Failed(f) => Err((f.seq, f.why)),
+            };
+            self.core.handle(Now::read(), Input::Rendered(r));
+        }
     }
 
     /// Tells the core about clients the I/O layer closed.

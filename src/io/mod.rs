@@ -7,6 +7,7 @@ pub mod ipc;
 pub mod local;
 pub mod minion;
 pub mod process;
+pub mod renderer;
 pub mod signals;
 pub mod timers;
 pub mod zsock;

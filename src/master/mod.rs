@@ -89,6 +89,8 @@ pub enum Input<'a> {
     },
     /// The loop woke for the core's deadline.
     Tick,
+    /// The renderer process answered a render job, or the job failed (its number, why).
+    Rendered(Result<crate::reactor::RenderReply, (u64, String)>),
 }
 
 /// What the core wants sent on its ZeroMQ sockets.
@@ -168,6 +170,15 @@ pub struct Master {
     reactor_dropped: u64,
     /// Active jobs forgotten because the table was full.
     active_jobs_evicted: u64,
+    /// Reactor files go to a renderer process (the daemon's loop has one).
+    render_in_child: bool,
+    /// Renders for the loop to hand the renderer process.
+    render_out: Vec<crate::reactor::RenderJob>,
+    /// Events whose renders are out, by job number.
+    renders: std::collections::BTreeMap<u64, react::PendingRender>,
+    render_seq: u64,
+    /// Changes when the render environment does (a reload).
+    render_env_gen: u64,
 }
 
 impl Master {
@@ -212,6 +223,11 @@ impl Master {
             reactor_work: std::collections::VecDeque::new(),
             reactor_dropped: 0,
             active_jobs_evicted: 0,
+            render_in_child: false,
+            render_out: Vec::new(),
+            renders: std::collections::BTreeMap::new(),
+            render_seq: 0,
+            render_env_gen: 0,
         }
     }
 
@@ -516,6 +532,7 @@ impl Master {
             Input::Opened { id, pid } => self.bus.open(id, pid),
             Input::Closed { id } => {
                 self.forget_client(id);
+                self.forget_dry_client(id);
                 self.bus.close(id)
             }
             Input::Frame { id, kind, payload } => self.frame(now, id, kind, payload),
@@ -530,6 +547,7 @@ impl Master {
             Input::Reload(cfg) => self.reload(now, *cfg),
             Input::Request { identity, payload } => self.zmq_request(now, identity, payload),
             Input::Tick => self.tick(now),
+            Input::Rendered(r) => self.rendered(now, r),
         }
     }
 

@@ -5,7 +5,7 @@
 use super::{Master, Now};
 use crate::bus::Request;
 use crate::reactor::engine::{self, Engine, Reacted};
-use crate::reactor::{Call, Reaction, RenderEnv};
+use crate::reactor::{Call, Reaction, RenderEnv, RenderJob, RenderReply};
 use serde_json::{json, Map, Value};
 
 /// Events the reactor handles per loop turn (the rest wait for the next turn).
@@ -47,8 +47,32 @@ pub(super) fn engine(cfg: &crate::config::MasterConfig) -> Engine {
     Engine::new(rules, env)
 }
 
+/// Reactions one after the other (a runner reaction firing an event another reaction
+/// takes, ...) after which the reactor stops following the chain: a rule whose runner
+/// reaction fires its own tag ends there instead of looping without end.
+pub const MAX_CHAIN: u8 = 8;
+
+/// An event whose files are with the renderer process.
+pub(super) struct PendingRender {
+    tag: String,
+    chain: u8,
+    /// What gathering found (rules, files, missing ones); `compiled` comes with the reply.
+    reacted: Reacted,
+    /// Set for `reactor.test`: the run to answer.
+    dry: Option<DryRun>,
+}
+
+/// A `reactor.test` waiting for its render.
+pub(super) struct DryRun {
+    client: Option<crate::bus::ClientId>,
+    jid: String,
+    load: Map<String, Value>,
+}
+
 /// A runner or wheel reaction waiting for its turn.
 pub(super) struct Work {
+    /// How many reactions led to it (events it fires carry one more).
+    chain: u8,
     id: String,
     wheel: bool,
     fun: String,
@@ -64,32 +88,55 @@ impl Master {
             log::error!("{e}");
         }
         self.reactor.env.opts = public_opts(&self.cfg);
+        self.render_env_gen += 1;
         self.reactor.set_rules(rules);
         self.bus.set_tap(Some(self.reactor.matcher()));
     }
 
     /// True while the reactor has events or reactions waiting.
     pub(super) fn reactor_busy(&self) -> bool {
-        self.bus.has_tapped() || !self.reactor_work.is_empty()
+        self.bus.has_tapped() || !self.reactor_work.is_empty() || !self.render_out.is_empty()
+    }
+
+    /// Renders the I/O layer's renderer process should do, oldest first. With none taken
+    /// (no renderer: tests, tools) the core renders in-process; see [`Master::set_renderer`].
+    pub fn take_renders(&mut self) -> Vec<RenderJob> {
+        std::mem::take(&mut self.render_out)
+    }
+
+    /// From now on reactor files are rendered by a renderer process: the loop takes the
+    /// jobs with [`Master::take_renders`] and hands back [`super::Input::Rendered`].
+    pub fn set_renderer(&mut self, on: bool) {
+        self.render_in_child = on;
+    }
+
+    /// The render environment and its generation (it changes with a reload).
+    pub fn render_env(&self) -> (u64, &RenderEnv) {
+        (self.render_env_gen, &self.reactor.env)
     }
 
     /// Handles the events the bus kept for the reactor, then runs waiting reactions.
     pub fn react(&mut self, now: Now) {
-        for (tag, raw) in self.bus.take_tapped(EVENTS_PER_TURN) {
-            self.react_one(now, &tag, &raw);
+        for t in self.bus.take_tapped(EVENTS_PER_TURN) {
+            self.react_one(now, &t.tag, &t.event, t.chain);
         }
         for _ in 0..WORK_PER_TURN {
             let Some(w) = self.reactor_work.pop_front() else {
                 break;
             };
             let kind = if w.wheel { "wheel" } else { "runner" };
+            // What the reaction fires is one more link of its chain.
+            self.bus.set_chain(w.chain);
             let answer = if w.wheel {
                 Some(self.wheel_call(now, &w.fun, w.arg, w.kwarg, "Reactor"))
             } else {
                 self.run_internal(now, &w.fun, w.arg, w.kwarg, "Reactor")
             };
+            self.bus.set_chain(0);
             if let Some(a) = answer.filter(|a| !a.success) {
-                log::error!(
+                crate::log_limited!(
+                    Error,
+                    format!("reactor:failed:{}", w.id),
                     "Reactor '{}' failed to execute {kind} '{}': {}",
                     w.id,
                     w.fun,
@@ -99,7 +146,7 @@ impl Master {
         }
     }
 
-    fn react_one(&mut self, now: Now, tag: &str, raw: &[u8]) {
+    fn react_one(&mut self, now: Now, tag: &str, raw: &[u8], chain: u8) {
         let data = match crate::wire::Event::decode(raw, usize::MAX).and_then(|e| e.value()) {
             Ok(m) => m,
             Err(e) => {
@@ -111,17 +158,118 @@ impl Master {
         if data.get("user").and_then(Value::as_str) == Some("Reactor") {
             return;
         }
-        let r = self
-            .reactor
-            .react(tag, &data, now.mono, &engine::master_signatures, false);
+        if chain >= MAX_CHAIN {
+            crate::log_limited!(
+                Warn,
+                format!("reactor:chain:{tag}"),
+                "reactor: {tag} comes at the end of a chain of {chain} reactions, each fired by the one before; not reacting to it (a rule whose reaction fires an event it matches would loop)"
+            );
+            return;
+        }
+        if !self.render_in_child {
+            let r = self
+                .reactor
+                .react(tag, &data, now.mono, &engine::master_signatures, false);
+            self.log_throttled(tag, &r);
+            self.reacted(now, tag, chain, &r);
+            return;
+        }
+        let r = self.reactor.gather(tag, &data, now.mono, false);
+        self.log_throttled(tag, &r);
+        if r.texts.is_empty() {
+            self.reacted(now, tag, chain, &r);
+            return;
+        }
+        self.send_to_renderer(tag, data, chain, r, None);
+    }
+
+    fn log_throttled(&self, tag: &str, r: &Reacted) {
         for &i in &r.throttled {
             if let Some(rule) = self.reactor.rules().get(i) {
                 log::debug!("reactor: {tag} throttled by the rule for {}", rule.tag);
             }
         }
-        if let Some(reactions) = self.reaction_errors(now, tag, &r) {
+    }
+
+    /// Hands an event's files to the renderer process; the rest waits for its reply.
+    fn send_to_renderer(
+        &mut self,
+        tag: &str,
+        data: Map<String, Value>,
+        chain: u8,
+        mut reacted: Reacted,
+        dry: Option<DryRun>,
+    ) {
+        self.render_seq += 1;
+        self.render_out.push(RenderJob {
+            seq: self.render_seq,
+            files: std::mem::take(&mut reacted.texts),
+            tag: tag.to_owned(),
+            data,
+        });
+        self.renders.insert(
+            self.render_seq,
+            PendingRender {
+                tag: tag.to_owned(),
+                chain,
+                reacted,
+                dry,
+            },
+        );
+    }
+
+    /// The renderer process answered (or failed) one event's files.
+    pub(super) fn rendered(&mut self, now: Now, result: Result<RenderReply, (u64, String)>) {
+        let (seq, outcome) = match result {
+            Ok(reply) => (reply.seq, Ok(reply.compiled)),
+            Err((seq, why)) => (seq, Err(why)),
+        };
+        let Some(mut p) = self.renders.remove(&seq) else {
+            return;
+        };
+        match outcome {
+            Ok(compiled) => p.reacted.compiled = Some(compiled),
+            Err(why) => {
+                let file = p
+                    .reacted
+                    .files
+                    .first()
+                    .map(|f| f.display().to_string())
+                    .unwrap_or_default();
+                p.reacted
+                    .missing
+                    .push((file.clone(), format!("{file}: {why}")));
+            }
+        }
+        match p.dry {
+            Some(d) => {
+                let value = self.dry_result(&p.reacted);
+                let answer =
+                    self.finish_run(now, d.jid, d.load, crate::runners::Outcome::ok(value));
+                if let Some(id) = d.client {
+                    self.bus.answer(id, &answer);
+                }
+            }
+            None => self.reacted(now, &p.tag, p.chain, &p.reacted),
+        }
+    }
+
+    /// A client went away: its dry runs have no one to answer.
+    pub(super) fn forget_dry_client(&mut self, id: crate::bus::ClientId) {
+        for p in self.renders.values_mut() {
+            if let Some(d) = p.dry.as_mut() {
+                if d.client == Some(id) {
+                    d.client = None;
+                }
+            }
+        }
+    }
+
+    /// Carries out what one event's files compiled to, or reports why they did not.
+    fn reacted(&mut self, now: Now, tag: &str, chain: u8, r: &Reacted) {
+        if let Some(reactions) = self.reaction_errors(now, tag, r) {
             for reaction in reactions {
-                self.dispatch(now, reaction);
+                self.dispatch(now, reaction, chain);
             }
         }
     }
@@ -149,7 +297,9 @@ impl Master {
         }
         if !errors.is_empty() {
             let files: Vec<String> = r.files.iter().map(|f| f.display().to_string()).collect();
-            log::error!(
+            crate::log_limited!(
+                Error,
+                format!("reactor:render:{}", files.join(",")),
                 "Unable to render reactions for event {tag} due to errors ({}) in one or more of the sls files ({})",
                 errors.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>().join("; "),
                 files.join(", ")
@@ -169,7 +319,7 @@ impl Master {
         r.compiled.as_ref().map(|c| c.reactions.clone())
     }
 
-    fn dispatch(&mut self, now: Now, r: Reaction) {
+    fn dispatch(&mut self, now: Now, r: Reaction, chain: u8) {
         match r.call {
             Call::Local(t) => {
                 let mut arg = r.arg.clone();
@@ -219,6 +369,7 @@ impl Master {
                     return;
                 }
                 self.reactor_work.push_back(Work {
+                    chain: chain.saturating_add(1),
                     id: r.id,
                     wheel,
                     fun: r.fun,
@@ -238,6 +389,69 @@ impl Master {
         let r = self
             .reactor
             .react(tag, &data, now.mono, &engine::master_signatures, true);
+        self.dry_result(&r)
+    }
+
+    /// `reactor.test` with the renderer process: the answer comes with the render. `None`
+    /// when it is deferred; the answer when nothing needed rendering or the call was bad.
+    pub(super) fn reactor_test_deferred(
+        &mut self,
+        now: Now,
+        req: &Request,
+        client: Option<crate::bus::ClientId>,
+    ) -> Option<crate::bus::Answer> {
+        let runner = crate::runners::find("reactor.test")?;
+        let args = match crate::runners::bind(runner, &req.arg, &req.kwarg) {
+            Ok(a) => a,
+            Err(e) => {
+                return Some(crate::bus::Answer {
+                    jid: None,
+                    ret: Value::String(format!("Passed invalid arguments: {e}.")),
+                    success: false,
+                    retcode: 1,
+                })
+            }
+        };
+        let jid = self.jids.next(now.wall);
+        let user = req.user.clone().unwrap_or_else(|| "UNKNOWN".into());
+        let mut load = Map::new();
+        load.insert("fun".into(), json!("runner.reactor.test"));
+        load.insert("jid".into(), json!(jid));
+        load.insert("user".into(), json!(user));
+        load.insert(
+            "fun_args".into(),
+            crate::runners::fun_args(&req.arg, &req.kwarg),
+        );
+        self.fire(&format!("salt/run/{jid}/new"), load.clone(), now);
+        let tag = match &args[0] {
+            Value::String(s) => s.clone(),
+            other => crate::cli::output::python_str(other),
+        };
+        let data = match &args[1] {
+            Value::Null => Map::new(),
+            Value::Object(m) => m.clone(),
+            other => {
+                let outcome = crate::runners::Outcome::exception(
+                    "reactor.test",
+                    &format!(
+                        "data must be a map, not {}",
+                        crate::cli::output::python_str(other)
+                    ),
+                );
+                return Some(self.finish_run(now, jid, load, outcome));
+            }
+        };
+        let r = self.reactor.gather(&tag, &data, now.mono, true);
+        if r.texts.is_empty() {
+            let value = self.dry_result(&r);
+            return Some(self.finish_run(now, jid, load, crate::runners::Outcome::ok(value)));
+        }
+        self.send_to_renderer(&tag, data, 0, r, Some(DryRun { client, jid, load }));
+        None
+    }
+
+    /// What `reactor.test` shows for a gathered (and rendered) event.
+    fn dry_result(&self, r: &Reacted) -> Value {
         let rules = self.reactor.rules();
         let globs = |ix: &[usize]| -> Vec<Value> {
             ix.iter()

@@ -59,6 +59,9 @@ impl Master {
         if req.fun == "publish" {
             return Some(self.publish_job(now, &req));
         }
+        if req.fun == "reactor.test" && self.render_in_child {
+            return self.reactor_test_deferred(now, &req, client);
+        }
         let Some(runner) = runners::find(&req.fun) else {
             return Some(refused(runners::not_available(&req.fun)));
         };
@@ -111,7 +114,7 @@ impl Master {
     }
 
     /// Fires `salt/run/<jid>/ret` and builds the caller's answer.
-    fn finish_run(
+    pub(super) fn finish_run(
         &mut self,
         now: Now,
         jid: String,

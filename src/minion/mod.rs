@@ -1316,7 +1316,10 @@ impl Minion {
             return;
         };
         let events = bus.take_tapped(256);
-        for (tag, raw) in events {
+        for crate::bus::Tapped {
+            tag, event: raw, ..
+        } in events
+        {
             let data = match crate::wire::Event::decode(&raw, usize::MAX).and_then(|e| e.value()) {
                 Ok(m) => m,
                 Err(e) => {

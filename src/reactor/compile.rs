@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::ReactorError;
@@ -23,7 +23,7 @@ use crate::signature::Param;
 pub type Signatures<'a> = &'a dyn Fn(Kind, &str) -> Option<&'static [Param]>;
 
 /// The four reaction types (`cmd` is an alias of `local`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// Publish a job to minions, like `LocalClient.cmd_async`.
@@ -60,7 +60,7 @@ impl Kind {
 }
 
 /// One reaction to dispatch.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reaction {
     /// The ID it was declared under.
     pub id: String,
@@ -90,7 +90,7 @@ impl Reaction {
 }
 
 /// How a reaction is dispatched. Runner and wheel reactions run with `__user__: "Reactor"`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Call {
     /// `LocalClient.cmd_async(tgt, fun, arg, kwarg, tgt_type, ret, ...)`.
@@ -104,7 +104,7 @@ pub enum Call {
 }
 
 /// Where and how a local reaction publishes its job.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Target {
     /// The target expression (a string, or a list for `list` targeting).
     pub tgt: Value,
@@ -120,7 +120,7 @@ pub struct Target {
 
 /// A per-reaction message: a reaction skipped, or a warning about one that still runs. The
 /// message is Salt's log line where Salt has one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {
     /// The reaction's ID.
     pub id: String,

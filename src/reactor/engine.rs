@@ -217,6 +217,9 @@ pub struct Reacted {
     pub missing: Vec<(String, String)>,
     /// The rendered and compiled result, when any file was read.
     pub compiled: Option<Compiled>,
+    /// The files read, with their text, for rendering ([`Engine::gather`] leaves them here;
+    /// [`Engine::react`] renders them at once).
+    pub texts: Vec<(PathBuf, String)>,
 }
 
 /// The reactor's state.
@@ -354,13 +357,31 @@ impl Engine {
     }
 
     /// Handles one event: matching rules in config order, throttles, their files read,
-    /// rendered and compiled. With `dry`, throttles are looked at but not updated.
+    /// rendered and compiled in this process. With `dry`, throttles are looked at but not
+    /// updated.
     pub fn react(
         &mut self,
         tag: &str,
         data: &Map<String, Value>,
         now: Instant,
         signatures: Signatures<'_>,
+        dry: bool,
+    ) -> Reacted {
+        let mut out = self.gather(tag, data, now, dry);
+        if !out.texts.is_empty() {
+            log::debug!("Compiling reactions for tag {tag}");
+            out.compiled = Some(react(&out.texts, tag, data, &self.env, signatures));
+        }
+        out
+    }
+
+    /// [`Engine::react`] up to the rendering: the rules matched, the throttles applied and
+    /// the files read, left in [`Reacted::texts`] for a renderer process.
+    pub fn gather(
+        &mut self,
+        tag: &str,
+        data: &Map<String, Value>,
+        now: Instant,
         dry: bool,
     ) -> Reacted {
         let mut out = Reacted::default();
@@ -446,10 +467,7 @@ impl Engine {
                 Err(e) => out.missing.push((s.clone(), format!("{s}: {e}"))),
             }
         }
-        if !texts.is_empty() {
-            log::debug!("Compiling reactions for tag {tag}");
-            out.compiled = Some(react(&texts, tag, data, &self.env, signatures));
-        }
+        out.texts = texts;
         out
     }
 

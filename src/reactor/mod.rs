@@ -12,7 +12,7 @@ pub mod rules;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use compile::{Call, Kind, Notice, Reaction, Signatures, Target};
@@ -21,7 +21,7 @@ pub use rules::RuleSet;
 
 /// Why a file, or all reactions of an event, could not be produced. `Display` is one line
 /// that starts with the file (and the line, and the column, where known).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReactorError {
     /// A `#!` line (or the configured `renderer`) names a renderer brine does not have.
     Renderer { file: PathBuf, renderer: String },
@@ -110,7 +110,7 @@ impl ReactorError {
 
 /// One file's rendered text, as a dry run shows it (Salt's debug line `Rendered data from
 /// file: <path>:`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rendered {
     /// The SLS file.
     pub file: PathBuf,
@@ -119,7 +119,7 @@ pub struct Rendered {
 }
 
 /// Everything one event's matched files produced.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Compiled {
     /// Every file that rendered, in the order given.
     pub rendered: Vec<Rendered>,
@@ -136,6 +136,28 @@ pub struct Compiled {
     /// The merged reactions were invalid, so none of them runs (Salt's `Unable to render
     /// reactions for event <tag> due to errors ...`).
     pub abort: Option<ReactorError>,
+}
+
+/// One event's files for a renderer process to render and compile (see `io::renderer`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RenderJob {
+    /// The job's number, echoed in the reply.
+    pub seq: u64,
+    /// Each file's path and raw text, in the order the rules listed them.
+    pub files: Vec<(PathBuf, String)>,
+    /// The event's tag.
+    pub tag: String,
+    /// The event's data.
+    pub data: Map<String, Value>,
+}
+
+/// What a renderer process made of one job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RenderReply {
+    /// The job's number.
+    pub seq: u64,
+    /// The result.
+    pub compiled: Compiled,
 }
 
 /// Renders and compiles the SLS files an event matched: `files` holds each file's path and raw

@@ -26,7 +26,7 @@ use crate::cli::output::{json_dumps, python_float, python_repr};
 
 /// Everything a render may consult besides the event: the caller gathers it, so rendering
 /// never reads the process environment, the disk or the clock.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RenderEnv {
     /// The master's options, read-only (`opts` in templates, and `config.get`).
     pub opts: Map<String, Json>,
