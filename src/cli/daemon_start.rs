@@ -199,9 +199,9 @@ impl<C: DaemonConfig> Started<C> {
         }
         // Relative to where the daemon was started, not to / where it now works.
         let path = self.parsed.value("pid-file").map(|p| self.cwd.join(p));
-        match path.map(|p| PidFile::create(&p)) {
-            Some(Ok(p)) => Ok(Some(p)),
-            Some(Err(e)) => Err(self.fail(format!("pid file: {e}"))),
+        match path.map(|p| (PidFile::create(&p), p)) {
+            Some((Ok(p), _)) => Ok(Some(p)),
+            Some((Err(e), p)) => Err(self.fail(format!("pid file {}: {e}", p.display()))),
             None => Ok(None),
         }
     }
