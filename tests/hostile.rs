@@ -81,6 +81,10 @@ fn a_runaway_reactor_template_costs_one_error_and_nothing_else() {
         .expect("the next reaction");
     assert_eq!(ev.tag, "hostile/reacted");
     let rss_after = m.status_kib("RssAnon");
+    eprintln!(
+        "runaway template: salt/reactor/error after {:?}; master RssAnon {rss_before} -> {rss_after} KiB",
+        t.elapsed()
+    );
     assert!(
         rss_after < rss_before + 32 * MIB,
         "master RSS {rss_before} KiB -> {rss_after} KiB"
@@ -143,6 +147,7 @@ fn many_subscriptions_are_refused_past_the_limit_and_memory_comes_back() {
     );
     assert!(answers(&m) < Duration::from_secs(2));
     let after = m.status_kib("RssAnon");
+    eprintln!("100,000 subscriptions: RssAnon {rss_before} -> {during} (while) -> {after} KiB (after), {errors} refusals");
     assert!(
         after < rss_before + 32 * MIB,
         "after the client left: {after} KiB"
@@ -169,6 +174,7 @@ fn partial_frames_are_bounded_and_cut_off_after_the_timeout() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(answers(&m) < Duration::from_secs(2));
     let during = m.status_kib("RssAnon");
+    eprintln!("150 partial frames of 1 MiB: RssAnon {rss_before} -> {during} KiB");
     assert!(
         during < rss_before + 120 * MIB,
         "RSS {rss_before} KiB -> {during} KiB while 150 MiB of partial frames were sent"
@@ -208,10 +214,15 @@ fn stuck_subscribers_on_the_publish_port_cost_bounded_memory() {
     }
     std::thread::sleep(Duration::from_millis(300));
     let rss_before = m.status_kib("RssAnon");
-    // 6,000 publications of 16 KiB: 94 MiB per stuck peer if the master kept them all.
+    // 6,000 publications of 16 KiB: 94 MiB per stuck peer if the master kept them all
+    // (HOSTILE_PUBS=20000 is the measurement).
+    let count: usize = std::env::var("HOSTILE_PUBS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(6000);
     let mut c = m.client();
     let pad = "p".repeat(16 * 1024);
-    for i in 0..6000 {
+    for i in 0..count {
         let mut kw = Map::new();
         kw.insert("tgt".into(), json!("m1"));
         kw.insert("fun".into(), json!("test.arg"));
@@ -231,9 +242,11 @@ fn stuck_subscribers_on_the_publish_port_cost_bounded_memory() {
         assert!(a.success);
     }
     let after = m.status_kib("RssAnon");
-    // pub_hwm (1000) publications of ~17 KiB for each of the 4 peers, and the master's own.
+    eprintln!("master RssAnon {rss_before} KiB -> {after} KiB after {count} publications of 16 KiB with four stuck subscribers");
+    // ZeroMQ shares one copy of a publication among its peers: what they hold is at most
+    // pub_hwm (1000) publications of ~17 KiB, and the master's own working memory.
     assert!(
-        after < rss_before + 130 * MIB,
+        after < rss_before + 48 * MIB,
         "RSS {rss_before} KiB -> {after} KiB with four stuck subscribers"
     );
     assert!(answers(&m) < Duration::from_secs(2));
@@ -640,4 +653,53 @@ fn garbage_on_the_request_port_leaves_the_master_up_and_its_log_short() {
     let log = m.log();
     let n = log.lines().filter(|l| l.contains("request port")).count();
     assert!(n <= 6, "{n} log lines for 20,000 bad requests");
+}
+
+#[test]
+fn a_full_disk_under_the_store_is_named_as_such() {
+    // The master's cachedir on a small file system of its own.
+    let mut m = Master::start();
+    m.stop();
+    let mnt = m.dir.path().join("cache");
+    std::fs::remove_dir_all(&mnt).unwrap();
+    std::fs::create_dir(&mnt).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: cannot mount a small tmpfs here (needs root)");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _u = Unmount(mnt.clone());
+    m.spawn();
+    // Fill the file system, then insert until a commit fails.
+    let filler = mnt.join("filler");
+    let mut f = std::fs::File::create(&filler).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    while f.write_all(&chunk).is_ok() {}
+    drop(f);
+    let big = "x".repeat(100 * 1024);
+    let mut said = String::new();
+    for i in 0..200 {
+        let out = m.run(&["queue.insert", "q", &format!("{i}{big}")]);
+        said = format!("{}{}", stdout(&out), stderr(&out));
+        if !out.status.success() || said.contains("full") || said.contains("rror") {
+            break;
+        }
+    }
+    assert!(said.contains("is full"), "{said}");
+    assert!(m.log().contains("is full"), "{}", m.log());
+    // The daemon is still up and answers once there is room again.
+    std::fs::remove_file(&filler).unwrap();
+    assert!(answers(&m) < Duration::from_secs(2));
+    let out = m.run(&["queue.insert", "q", "small"]);
+    assert!(out.status.success(), "{}", stderr(&out));
 }

@@ -341,7 +341,8 @@ fn garbage_on_both_ports_leaves_the_master_working() {
         dealer.send(&[junk]).unwrap();
     }
     dealer.send(&[b"one", b"two"]).unwrap();
-    m.wait_log("dropped a", 3);
+    // Repeats of one cause are counted, not logged: one line per cause.
+    m.wait_log("dropped a", 2);
     let mi = Minion::start(&m, "after-junk", "");
     mi.wait_log("authenticated with the master", 1);
     let mut c = m.client();
