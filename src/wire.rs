@@ -181,6 +181,13 @@ fn be_len(buf: &[u8], pos: usize, width: usize) -> Result<usize, WireError> {
 
 const NOT_UTF8: &str = "a string that is not UTF-8";
 
+/// Whether `b` is UTF-8; ASCII (nearly every key and tag value) is checked a word at a time
+/// without the general decoder's set-up.
+#[inline]
+fn utf8(b: &[u8]) -> bool {
+    b.is_ascii() || std::str::from_utf8(b).is_ok()
+}
+
 /// Walks one msgpack value starting at `pos` without allocating and without recursion;
 /// returns where it ends. Each level of nesting keeps a count of the items still to skip.
 ///
@@ -221,7 +228,7 @@ fn skip_value(buf: &[u8], pos: usize, _depth: usize) -> Result<usize, WireError>
             if end > buf.len() {
                 return Err(WireError::BadMsgpack(at));
             }
-            if std::str::from_utf8(&buf[p..end]).is_err() {
+            if !utf8(&buf[p..end]) {
                 return Err(WireError::NotListenable(at, NOT_UTF8));
             }
             p = end;
@@ -246,7 +253,7 @@ fn skip_value(buf: &[u8], pos: usize, _depth: usize) -> Result<usize, WireError>
                 let Some(end) = end else {
                     return Err(WireError::BadMsgpack(at));
                 };
-                if std::str::from_utf8(&buf[start..end]).is_err() {
+                if !utf8(&buf[start..end]) {
                     return Err(WireError::NotListenable(at, NOT_UTF8));
                 }
                 (width + len, 0)

@@ -185,8 +185,29 @@ impl ZSocket {
     }
 
     /// Re-reads `ZMQ_EVENTS`; a wake-up of `ZMQ_FD` means nothing more than "call this".
+    ///
+    /// A signal can interrupt the call (`EINTR`): it is retried, since taking that for "no
+    /// events" would leave queued messages unread until the next edge, which may never come
+    /// (pushpin retries the same way). Any other error (a closed context) is "no events"
+    /// and logged.
     pub fn refresh(&mut self) {
-        self.events = self.sock.get_events().unwrap_or(zmq::PollEvents::empty());
+        for _ in 0..16 {
+            match self.sock.get_events() {
+                Ok(ev) => {
+                    self.events = ev;
+                    return;
+                }
+                Err(zmq::Error::EINTR) => continue,
+                Err(e) => {
+                    crate::log_limited!(Warn, "zmq:events", "ZMQ_EVENTS: {e}");
+                    self.events = zmq::PollEvents::empty();
+                    return;
+                }
+            }
+        }
+        // Interrupted again and again: say "maybe" both ways; a receive or send that finds
+        // nothing returns at once and reads ZMQ_EVENTS afresh.
+        self.events = zmq::POLLIN | zmq::POLLOUT;
     }
 
     /// A message can be received without blocking (as of the last refresh).
