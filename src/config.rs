@@ -453,6 +453,11 @@ config_table! {
         "Static grains: a map that is merged over the computed grains (it wins).";
     start_event_grains: Value = Value::Array(Vec::new()), shown "[]", check list,
         "Names of grains to include in the salt/minion/ID/start event.";
+    reactor_render_timeout: u64 = 5, shown "5", check positive_u64,
+        "Seconds the minion reactor's renderer process may take over one event's SLS files; \
+         past it the renderer is stopped and the event gets a salt/reactor/error.";
+    reactor_render_memory: u64 = 512, shown "512", check positive_u64,
+        "MiB of address space the minion reactor's renderer process may use.";
     reactor: Value = Value::Array(Vec::new()), shown "[]", check list_or_path,
         "Reactor rules of the minion's own reactor, which watches the minion's bus and runs \
          caller reactions (execution functions on this minion); same syntax as the master's \

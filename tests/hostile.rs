@@ -333,6 +333,7 @@ fn events_listeners_cannot_read_are_refused_at_fire_and_skipped() {
     }
     assert_eq!(good, 1000);
     let _ = watcher.kill();
+    let _ = watcher.wait();
 }
 
 #[test]
@@ -405,7 +406,7 @@ fn configuration_of_the_wrong_type_is_an_error_naming_the_key() {
         assert_eq!(out.status.code(), Some(2), "{yaml}");
         let err = stderr(&out);
         assert!(
-            err.contains(&format!("master:2:")) && err.contains(key) && err.contains(want),
+            err.contains("master:2:") && err.contains(key) && err.contains(want),
             "{yaml}: {err}"
         );
     }
@@ -702,4 +703,40 @@ fn a_full_disk_under_the_store_is_named_as_such() {
     assert!(answers(&m) < Duration::from_secs(2));
     let out = m.run(&["queue.insert", "q", "small"]);
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_runaway_template_in_a_minions_reactor_leaves_the_minion_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = dir.path().join("bomb.sls");
+    std::fs::write(
+        &bomb,
+        "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}\nx:\n  caller.test.ping: []\n",
+    )
+    .unwrap();
+    let m = Master::start_with("auto_accept: True\n");
+    let mi = Minion::start(
+        &m,
+        "r1",
+        &format!(
+            "reactor_render_memory: 256\nreactor:\n  - 'hostile/bomb':\n    - {}\n",
+            bomb.display()
+        ),
+    );
+    mi.wait_log("authenticated with the master", 1);
+    let rss_before = proc_status_kib(mi.pid(), "RssAnon");
+    let t = Instant::now();
+    let o = mi.call(&["event.fire", "{}", "hostile/bomb"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    mi.wait_log("Unable to render reactions for event hostile/bomb", 1);
+    assert!(mi.log().contains("renderer"), "{}", mi.log());
+    assert!(t.elapsed() < Duration::from_secs(15));
+    // The minion still answers, and its own memory did not move.
+    let o = mi.call(&["test.ping"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rss_after = proc_status_kib(mi.pid(), "RssAnon");
+    assert!(
+        rss_after < rss_before + 16 * MIB,
+        "{rss_before} -> {rss_after} KiB"
+    );
 }

@@ -4,6 +4,7 @@
 
 use super::children::Children;
 use super::local::{LocalInput, LocalServer};
+use super::renderer::{Done, Renderer};
 use super::signals::{SignalAction, Signals};
 use super::zsock::{ZContext, ZError, ZKind, ZSocket};
 use crate::config::MinionConfig;
@@ -19,6 +20,8 @@ use std::time::{Duration, Instant};
 
 const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
+const RENDER_OUT: Token = Token(2);
+const RENDER_IN: Token = Token(3);
 
 /// Time from settling (authenticated, start event fired) to unmapping start-up's pages, so
 /// that start-up's last work is not faulted straight back in.
@@ -89,6 +92,9 @@ pub struct MinionLoop {
     /// Child key -> (minion slot, that minion's job key).
     child_owner: HashMap<u64, (usize, u64)>,
     next_child: u64,
+    /// The reactor's renderer process, for the minion with a bus (started with its first
+    /// job, so an idle minion has none).
+    renderer: Option<Renderer>,
 }
 
 /// The host part of a `master` setting, bracketed for IPv6.
@@ -124,6 +130,7 @@ impl MinionLoop {
             children: Children::new(CHILD_BASE),
             child_owner: HashMap::new(),
             next_child: 1,
+            renderer: None,
         })
     }
 
@@ -175,7 +182,16 @@ impl MinionLoop {
             // Swarm minions share the host: compute once per process, change the id.
             self.shared_grains(&cfg.id)
         };
+        if bus && self.renderer.is_none() {
+            self.renderer = Some(Renderer::new(
+                RENDER_OUT,
+                RENDER_IN,
+                crate::clock::seconds(cfg.reactor_render_timeout as f64),
+                cfg.reactor_render_memory.saturating_mul(1 << 20),
+            ));
+        }
         let mut core = Minion::new(cfg, keys, pin, bus);
+        core.set_renderer(bus);
         core.set_grains(grains);
         core.clear_stale_jobs();
         core.start(Now::read());
@@ -221,6 +237,10 @@ impl MinionLoop {
                 let left = d.saturating_duration_since(now);
                 timeout = Some(timeout.map_or(left, |t| t.min(left)));
             }
+            if let Some(d) = self.renderer.as_ref().and_then(|r| r.next_deadline()) {
+                let left = d.saturating_duration_since(now);
+                timeout = Some(timeout.map_or(left, |t| t.min(left)));
+            }
             if let Some(d) = self.local.as_ref().and_then(|l| l.next_deadline()) {
                 let left = d.saturating_duration_since(now);
                 timeout = Some(timeout.map_or(left, |t| t.min(left)));
@@ -261,6 +281,13 @@ impl MinionLoop {
                             }
                         }
                     }
+                    t if self.renderer.as_ref().is_some_and(|r| r.owns(t)) => {
+                        let done = match self.renderer.as_mut() {
+                            Some(r) => r.on_event(self.poll.registry(), t),
+                            None => Vec::new(),
+                        };
+                        self.rendered(done);
+                    }
                     Token(t) if t >= CHILD_BASE => {
                         let done = self.children.on_event(self.poll.registry(), Token(t));
                         self.children_done(done);
@@ -293,6 +320,7 @@ impl MinionLoop {
                 }
                 slot.core.react(now);
             }
+            self.render();
             self.do_actions();
             self.flush_clients();
             if self.release_at.is_some_and(|at| at <= Instant::now()) {
@@ -478,6 +506,37 @@ impl MinionLoop {
         };
         for closed in local.on_event(id, readable, writable, bus, self.poll.registry()) {
             slot.core.client_closed(closed);
+        }
+    }
+
+    /// Hands the renderer process the reactor's new jobs, and the minion what finished.
+    fn render(&mut self) {
+        let (Some(r), Some(slot)) = (self.renderer.as_mut(), self.slots.first_mut()) else {
+            return;
+        };
+        let jobs = slot.core.take_renders();
+        if !jobs.is_empty() {
+            if let Some((gen, env)) = slot.core.render_env() {
+                r.set_env(gen, env);
+            }
+            for job in &jobs {
+                r.submit(self.poll.registry(), job);
+            }
+        }
+        let done = r.check(self.poll.registry());
+        self.rendered(done);
+    }
+
+    fn rendered(&mut self, done: Vec<Done>) {
+        let Some(slot) = self.slots.first_mut() else {
+            return;
+        };
+        for d in done {
+            let r = match d {
+                Done::Rendered(reply) => Ok(reply),
+                Done::Failed(f) => Err((f.seq, f.why)),
+            };
+            slot.core.rendered(Now::read(), r);
         }
     }
 

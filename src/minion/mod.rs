@@ -143,6 +143,15 @@ pub struct Minion {
     pub drops: Drops,
     /// The minion's own reactor (caller reactions), when it has a bus and rules.
     reactor: Option<crate::reactor::engine::Engine>,
+    /// Reactor files go to a renderer process (the daemon's loop has one).
+    render_in_child: bool,
+    /// Renders for the loop to hand the renderer process.
+    render_out: Vec<crate::reactor::RenderJob>,
+    /// Events whose renders are out: job number -> (tag, what gathering found).
+    renders: std::collections::BTreeMap<u64, (String, crate::reactor::engine::Reacted)>,
+    render_seq: u64,
+    /// Changes with the reactor's rules and environment.
+    render_env_gen: u64,
 }
 
 /// Who asked for a call, so its result goes back there.
@@ -230,6 +239,11 @@ impl Minion {
             held: VecDeque::new(),
             drops: Drops::default(),
             reactor: None,
+            render_in_child: false,
+            render_out: Vec::new(),
+            renders: std::collections::BTreeMap::new(),
+            render_seq: 0,
+            render_env_gen: 0,
         }
     }
 
@@ -1288,6 +1302,7 @@ impl Minion {
             return;
         }
         log::info!("reactor: {} rules", rules.len());
+        self.render_env_gen += 1;
         let env = crate::reactor::RenderEnv {
             opts: self
                 .cfg
@@ -1306,7 +1321,7 @@ impl Minion {
 
     /// True while events wait for the minion's reactor.
     pub fn reactor_busy(&self) -> bool {
-        self.bus.as_ref().is_some_and(Bus::has_tapped)
+        self.bus.as_ref().is_some_and(Bus::has_tapped) || !self.render_out.is_empty()
     }
 
     /// Runs the minion's reactor over the events its bus kept: caller reactions start as
@@ -1333,67 +1348,131 @@ impl Minion {
             let Some(engine) = self.reactor.as_mut() else {
                 return;
             };
-            let sig = |_: crate::reactor::Kind, fun: &str| modules::find(fun).map(|f| f.params);
-            let r = engine.react(&tag, &data, now.mono, &sig, false);
-            let mut errors: Vec<(String, String)> = r.missing.clone();
-            if let Some(c) = r.compiled.as_ref() {
-                for e in c.file_errors.iter().chain(c.abort.iter()) {
-                    errors.push((e.file().display().to_string(), e.to_string()));
+            if self.render_in_child {
+                let mut r = engine.gather(&tag, &data, now.mono, false);
+                if r.texts.is_empty() {
+                    self.reacted(now, &tag, r);
+                    continue;
                 }
-                for n in c.skipped.iter() {
-                    log::error!("{}", n.message);
-                }
-                for n in c.warnings.iter() {
-                    log::warn!("{}", n.message);
-                }
-            }
-            if !errors.is_empty() {
-                for (sls, error) in errors {
-                    log::error!("Unable to render reactions for event {tag}: {error}");
-                    if tag == "salt/reactor/error" {
-                        continue;
-                    }
-                    let mut d = Map::new();
-                    d.insert("tag".into(), json!(tag));
-                    d.insert("sls".into(), json!(sls));
-                    d.insert("error".into(), json!(error));
-                    let _ = self.fire_local(now, "salt/reactor/error", d);
-                }
+                self.render_seq += 1;
+                self.render_out.push(crate::reactor::RenderJob {
+                    seq: self.render_seq,
+                    files: std::mem::take(&mut r.texts),
+                    tag: tag.clone(),
+                    data,
+                });
+                self.renders.insert(self.render_seq, (tag, r));
                 continue;
             }
-            let reactions = r.compiled.map(|c| c.reactions).unwrap_or_default();
-            for x in reactions {
-                if x.kind() != crate::reactor::Kind::Caller {
-                    log::warn!(
-                        "Reactor '{}': only caller reactions run on a minion; {} skipped",
-                        x.id,
-                        x.kind().name()
-                    );
-                    continue;
-                }
-                let running = self
-                    .running
-                    .values()
-                    .filter(|r| matches!(r.origin, Origin::Reactor { .. }))
-                    .count();
-                if running >= MAX_CALLER_REACTIONS {
-                    self.drops.reactions += 1;
-                    log::error!(
-                        "Reactor '{}' failed to execute caller '{}': {MAX_CALLER_REACTIONS} caller reactions are still running ({} dropped so far)",
-                        x.id,
-                        x.fun,
-                        self.drops.reactions
-                    );
-                    continue;
-                }
-                let mut data = Map::new();
-                data.insert("fun".into(), json!(x.fun));
-                let origin = Origin::Reactor {
-                    id: x.id.clone(),
-                    fun: x.fun.clone(),
-                };
-                self.start_call(now, origin, data, &x.fun, &x.arg, &x.kwarg);
+            let sig = |_: crate::reactor::Kind, fun: &str| modules::find(fun).map(|f| f.params);
+            let r = engine.react(&tag, &data, now.mono, &sig, false);
+            self.reacted(now, &tag, r);
+        }
+    }
+
+    /// From now on reactor files are rendered by a renderer process: the loop takes the
+    /// jobs with [`Minion::take_renders`] and hands back [`Minion::rendered`].
+    pub fn set_renderer(&mut self, on: bool) {
+        self.render_in_child = on;
+    }
+
+    /// Renders for the renderer process, oldest first.
+    pub fn take_renders(&mut self) -> Vec<crate::reactor::RenderJob> {
+        std::mem::take(&mut self.render_out)
+    }
+
+    /// The render environment and its generation, when the minion has a reactor.
+    pub fn render_env(&self) -> Option<(u64, &crate::reactor::RenderEnv)> {
+        self.reactor.as_ref().map(|e| (self.render_env_gen, &e.env))
+    }
+
+    /// The renderer process answered (or failed) one event's files.
+    pub fn rendered(
+        &mut self,
+        now: Now,
+        result: Result<crate::reactor::RenderReply, (u64, String)>,
+    ) {
+        let (seq, outcome) = match result {
+            Ok(reply) => (reply.seq, Ok(reply.compiled)),
+            Err((seq, why)) => (seq, Err(why)),
+        };
+        let Some((tag, mut r)) = self.renders.remove(&seq) else {
+            return;
+        };
+        match outcome {
+            Ok(c) => r.compiled = Some(c),
+            Err(why) => {
+                let file = r
+                    .files
+                    .first()
+                    .map(|f| f.display().to_string())
+                    .unwrap_or_default();
+                r.missing.push((file.clone(), format!("{file}: {why}")));
             }
+        }
+        self.reacted(now, &tag, r);
+    }
+
+    /// Starts what one event's files compiled to, or reports why they did not.
+    fn reacted(&mut self, now: Now, tag: &str, r: crate::reactor::engine::Reacted) {
+        let mut errors: Vec<(String, String)> = r.missing.clone();
+        if let Some(c) = r.compiled.as_ref() {
+            for e in c.file_errors.iter().chain(c.abort.iter()) {
+                errors.push((e.file().display().to_string(), e.to_string()));
+            }
+            for n in c.skipped.iter() {
+                log::error!("{}", n.message);
+            }
+            for n in c.warnings.iter() {
+                log::warn!("{}", n.message);
+            }
+        }
+        if !errors.is_empty() {
+            for (sls, error) in errors {
+                log::error!("Unable to render reactions for event {tag}: {error}");
+                if tag == "salt/reactor/error" {
+                    continue;
+                }
+                let mut d = Map::new();
+                d.insert("tag".into(), json!(tag));
+                d.insert("sls".into(), json!(sls));
+                d.insert("error".into(), json!(error));
+                let _ = self.fire_local(now, "salt/reactor/error", d);
+            }
+            return;
+        }
+        let reactions = r.compiled.map(|c| c.reactions).unwrap_or_default();
+        for x in reactions {
+            if x.kind() != crate::reactor::Kind::Caller {
+                log::warn!(
+                    "Reactor '{}': only caller reactions run on a minion; {} skipped",
+                    x.id,
+                    x.kind().name()
+                );
+                continue;
+            }
+            let running = self
+                .running
+                .values()
+                .filter(|r| matches!(r.origin, Origin::Reactor { .. }))
+                .count();
+            if running >= MAX_CALLER_REACTIONS {
+                self.drops.reactions += 1;
+                log::error!(
+                    "Reactor '{}' failed to execute caller '{}': {MAX_CALLER_REACTIONS} caller reactions are still running ({} dropped so far)",
+                    x.id,
+                    x.fun,
+                    self.drops.reactions
+                );
+                continue;
+            }
+            let mut data = Map::new();
+            data.insert("fun".into(), json!(x.fun));
+            let origin = Origin::Reactor {
+                id: x.id.clone(),
+                fun: x.fun.clone(),
+            };
+            self.start_call(now, origin, data, &x.fun, &x.arg, &x.kwarg);
         }
     }
 
