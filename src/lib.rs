@@ -17,6 +17,7 @@ pub mod minion;
 pub mod modules;
 pub mod pki;
 pub mod proto;
+pub mod py;
 pub mod queue;
 pub mod reactor;
 pub mod runners;

@@ -75,7 +75,7 @@ pub fn bind(
             if rest.is_some() {
                 extra.insert(k.clone(), v.clone());
             } else {
-                invalid.push(format!("{k}={}", crate::cli::output::python_repr(v)));
+                invalid.push(format!("{k}={}", crate::py::python_repr(v)));
             }
         }
     }

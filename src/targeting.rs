@@ -44,9 +44,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use crate::cli::args::yamlify_arg;
-use crate::cli::output::python_str;
 use crate::matcher::{compile_python, Glob};
+use crate::py::args::yamlify_arg;
+use crate::py::python_str;
 
 /// Longest target expression, in bytes, before or after nodegroup expansion.
 pub const MAX_EXPR_LEN: usize = 64 * 1024;

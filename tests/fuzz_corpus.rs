@@ -24,7 +24,7 @@ fn wire_corpus() {
 
 #[test]
 fn args_corpus() {
-    replay("args", brine::cli::args::fuzz_parse);
+    replay("args", brine::py::args::fuzz_parse);
 }
 
 #[test]

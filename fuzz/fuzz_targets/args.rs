@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| brine::cli::args::fuzz_parse(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| brine::py::args::fuzz_parse(data));

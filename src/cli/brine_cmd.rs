@@ -74,7 +74,7 @@ fn publish(
             Value::Object(m) => Ok(m),
             other => Err((format!("unexpected answer from the master: {other}"), 1)),
         },
-        Ok(a) => Err((crate::cli::output::python_str(&a.ret), a.retcode.max(1))),
+        Ok(a) => Err((crate::py::python_str(&a.ret), a.retcode.max(1))),
         Err(e) => Err((e.to_string(), 1)),
     }
 }

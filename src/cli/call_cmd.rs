@@ -41,7 +41,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         Ok((cfg, _)) => cfg,
         Err(e) => return fail(tool.name, e, EXIT_USAGE),
     };
-    let (arg, kwarg) = super::args::parse_input(words);
+    let (arg, kwarg) = crate::py::args::parse_input(words);
     if parsed.has("local") {
         return match run_local(cfg, fun, &arg, &kwarg) {
             Ok(ret) => {

@@ -1,6 +1,6 @@
 //! `brine-event` (and `brine-run state.event`): watch a bus and print matching events.
 
-use super::{conf_dir, fail, output, tools, EXIT_USAGE};
+use super::{conf_dir, fail, tools, EXIT_USAGE};
 use crate::client::{self, BusClient, ClientError, OwnedEvent};
 use crate::config::MasterConfig;
 use crate::matcher::MatchType;
@@ -26,8 +26,8 @@ pub enum Format {
 pub fn format_event(format: Format, tag: &str, data: &Map<String, Value>) -> Option<String> {
     let data = Value::Object(data.clone());
     match format {
-        Format::Line => Some(format!("{tag}\t{}", output::python_json(&data, false))),
-        Format::Pretty => Some(format!("{tag}\t{}", output::python_json(&data, true))),
+        Format::Line => Some(format!("{tag}\t{}", crate::py::python_json(&data, false))),
+        Format::Pretty => Some(format!("{tag}\t{}", crate::py::python_json(&data, true))),
         Format::Json => {
             let mut m = Map::new();
             m.insert("tag".into(), Value::String(tag.to_string()));

@@ -330,7 +330,7 @@ fn key_listing(data: &Value) -> Option<String> {
         s.push('\n');
         match &m[status] {
             Value::Array(items) => {
-                let mut ids: Vec<String> = items.iter().map(output::python_str).collect();
+                let mut ids: Vec<String> = items.iter().map(crate::py::python_str).collect();
                 ids.sort();
                 for id in ids {
                     s.push_str(&id);
@@ -341,7 +341,7 @@ fn key_listing(data: &Value) -> Option<String> {
                 let mut ids: Vec<&String> = map.keys().collect();
                 ids.sort();
                 for id in ids {
-                    s.push_str(&format!("{id}:  {}\n", output::python_str(&map[id])));
+                    s.push_str(&format!("{id}:  {}\n", crate::py::python_str(&map[id])));
                 }
             }
             _ => {}
@@ -389,7 +389,7 @@ impl Backend {
                 };
                 match bus.call(&req, Some(ANSWER_TIMEOUT)) {
                     Ok(a) if a.success => Ok(a.ret),
-                    Ok(a) => Err(output::python_str(&a.ret)),
+                    Ok(a) => Err(crate::py::python_str(&a.ret)),
                     Err(e) => Err(format!("the master did not answer: {e}")),
                 }
             }
@@ -643,7 +643,7 @@ fn change(
                 let _ = writeln!(
                     o,
                     "Key for minion {} {}.",
-                    output::python_str(id),
+                    crate::py::python_str(id),
                     verb.done()
                 );
             }

@@ -1,7 +1,6 @@
 //! The command-line tools: their flag tables, argument parsing, outputters, man pages,
 //! and the code behind each binary (the files in `src/bin/` only call into here).
 
-pub mod args;
 pub mod brine_cmd;
 pub mod call_cmd;
 pub mod daemon_start;
@@ -84,7 +83,7 @@ fn signature_line(
     for p in params {
         match p.default.value() {
             None => s.push_str(&format!(" {}", p.name.to_uppercase())),
-            Some(v) => s.push_str(&format!(" [{}={}]", p.name, output::python_str(&v))),
+            Some(v) => s.push_str(&format!(" [{}={}]", p.name, crate::py::python_str(&v))),
         }
     }
     if varargs {

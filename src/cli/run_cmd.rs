@@ -53,7 +53,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         Ok((cfg, _)) => cfg,
         Err(e) => return fail(tool.name, e, EXIT_USAGE),
     };
-    let (arg, kwarg) = super::args::parse_input(words);
+    let (arg, kwarg) = crate::py::args::parse_input(words);
     let socket = client::master_socket(&cfg.sock_dir);
     if let Some(runner) = runners::find(fun) {
         if let Exec::Client = runner.exec {

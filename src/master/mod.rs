@@ -797,7 +797,7 @@ impl runners::Context for RunCtx<'_> {
         if a.success {
             Ok(a.ret)
         } else {
-            Err(crate::cli::output::python_str(&a.ret))
+            Err(crate::py::python_str(&a.ret))
         }
     }
 

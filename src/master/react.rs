@@ -140,7 +140,7 @@ impl Master {
                     "Reactor '{}' failed to execute {kind} '{}': {}",
                     w.id,
                     w.fun,
-                    crate::cli::output::python_str(&a.ret)
+                    crate::py::python_str(&a.ret)
                 );
             }
         }
@@ -350,7 +350,7 @@ impl Master {
                         "Reactor '{}' failed to execute local '{}': {}",
                         r.id,
                         r.fun,
-                        crate::cli::output::python_str(&a.ret)
+                        crate::py::python_str(&a.ret)
                     );
                 }
             }
@@ -425,7 +425,7 @@ impl Master {
         self.fire(&format!("salt/run/{jid}/new"), load.clone(), now);
         let tag = match &args[0] {
             Value::String(s) => s.clone(),
-            other => crate::cli::output::python_str(other),
+            other => crate::py::python_str(other),
         };
         let data = match &args[1] {
             Value::Null => Map::new(),
@@ -433,10 +433,7 @@ impl Master {
             other => {
                 let outcome = crate::runners::Outcome::exception(
                     "reactor.test",
-                    &format!(
-                        "data must be a map, not {}",
-                        crate::cli::output::python_str(other)
-                    ),
+                    &format!("data must be a map, not {}", crate::py::python_str(other)),
                 );
                 return Some(self.finish_run(now, jid, load, outcome));
             }

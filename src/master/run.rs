@@ -156,10 +156,7 @@ impl Master {
         };
         let answer = self.call(now, req, None);
         if let Some(a) = answer.as_ref().filter(|a| !a.success) {
-            log::warn!(
-                "runner {fun} failed: {}",
-                crate::cli::output::python_str(&a.ret)
-            );
+            log::warn!("runner {fun} failed: {}", crate::py::python_str(&a.ret));
         }
         answer
     }

@@ -51,7 +51,7 @@ fn seconds(v: &Value, key: &str) -> Result<f64, String> {
         Some(f) if f.is_finite() && f >= 0.0 => Ok(f),
         _ => Err(format!(
             "{key} must be a non-negative number, not {}",
-            crate::cli::output::python_str(v)
+            crate::py::python_str(v)
         )),
     }
 }
@@ -119,7 +119,7 @@ fn entry(name: &str, body: &Value) -> Result<Option<Entry>, String> {
                     other => Some((0, whole(other, "splay")?)),
                 }
             }
-            "run_on_start" => run_on_start = crate::modules::truthy(v),
+            "run_on_start" => run_on_start = crate::py::truthy(v),
             "when" | "cron" | "once" | "range" | "after" | "until" => {
                 return Err(format!(
                     "{k} is not supported: use seconds, minutes, hours or days"

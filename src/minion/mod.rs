@@ -995,7 +995,7 @@ impl Minion {
                 } else {
                     log::error!(
                         "Reactor '{id}' failed to execute caller '{fun}': {}",
-                        crate::cli::output::python_str(&ret.value)
+                        crate::py::python_str(&ret.value)
                     );
                 }
             }

@@ -8,6 +8,7 @@
 
 use crate::master::Now;
 use crate::minion::Minion;
+use crate::py::truthy;
 use crate::signature::{self, Param};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -166,7 +167,7 @@ pub fn parse_job_args(arg: &[Value]) -> (Vec<Value>, Map<String, Value>) {
     for a in arg {
         match a {
             Value::String(s) => {
-                let (mut pa, kw) = crate::cli::args::parse_input(std::slice::from_ref(s));
+                let (mut pa, kw) = crate::py::args::parse_input(std::slice::from_ref(s));
                 args.append(&mut pa);
                 kwargs.extend(kw);
             }
@@ -229,19 +230,7 @@ pub fn call(
     }
 }
 
-/// Python truthiness of a value.
-pub fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(m) => !m.is_empty(),
-    }
-}
-
 /// Python `str()` of a value.
 pub fn text(v: &Value) -> String {
-    crate::cli::output::python_str(v)
+    crate::py::python_str(v)
 }

@@ -65,7 +65,7 @@ impl Quantity {
             Value::String(s) => python_int(s).ok_or_else(|| {
                 format!(
                     "invalid literal for int() with base 10: {}",
-                    crate::cli::output::python_repr(v)
+                    crate::py::python_repr(v)
                 )
             }),
             Value::Bool(b) => Ok(i64::from(*b)),
@@ -153,7 +153,7 @@ impl Items {
                 other => Err(format!(
                     "a queue item must be a string or a map, not {} {}",
                     py_type(other),
-                    crate::cli::output::python_str(other)
+                    crate::py::python_str(other)
                 )),
             }
         }
@@ -197,7 +197,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
     };
     Err(format!(
         "invalid queue name {}: {why}",
-        crate::cli::output::python_repr(&Value::from(name))
+        crate::py::python_repr(&Value::from(name))
     ))
 }
 

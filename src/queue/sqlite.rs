@@ -64,7 +64,7 @@ pub fn to_text(item: &Value) -> String {
     match item {
         Value::String(s) => s.clone(),
         // Python's json.dumps (default separators, ensure_ascii), as Salt writes maps.
-        other => crate::cli::output::json_dumps(other, None, false, true).replace('"', "'"),
+        other => crate::py::json_dumps(other, None, false, true).replace('"', "'"),
     }
 }
 

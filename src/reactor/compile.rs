@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::ReactorError;
-use crate::cli::output::python_repr;
 use crate::config::{parse_entries, ConfigError};
+use crate::py::python_repr;
 use crate::signature::Param;
 
 /// Looks up a runner's or wheel function's signature by `module.function`, for the legacy

@@ -190,7 +190,7 @@ pub fn load_rules(reactor: &Value, conf_dir: &Path) -> (Vec<Rule>, Vec<String>) 
             Err(e) => errors.push(format!(
                 "{source}: entry {} ({}): {e}; it is ignored",
                 i + 1,
-                crate::cli::output::python_str(v)
+                crate::py::python_str(v)
             )),
         }
     }

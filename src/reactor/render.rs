@@ -22,7 +22,7 @@ use minijinja::{Environment, Error, ErrorKind, State, UndefinedBehavior, Value};
 use serde_json::{Map, Value as Json};
 
 use super::ReactorError;
-use crate::cli::output::{json_dumps, python_float, python_repr};
+use crate::py::{json_dumps, python_float, python_repr};
 
 /// Everything a render may consult besides the event: the caller gathers it, so rendering
 /// never reads the process environment, the disk or the clock.

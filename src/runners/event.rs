@@ -67,7 +67,7 @@ fn send(ctx: &mut dyn Context, args: &[Value]) -> Outcome {
                 "event.send",
                 &format!(
                     "ValueError: Dict object expected, not '{}'.",
-                    crate::cli::output::python_str(other)
+                    crate::py::python_str(other)
                 ),
             )
         }

@@ -9,7 +9,7 @@ use super::{Context, Default, Exec, Outcome, Param, Runner};
 use crate::clock::Civil;
 use crate::jobs::{is_jid, jid_to_time, JobCache};
 use crate::matcher::fnmatch;
-use crate::modules::truthy;
+use crate::py::truthy;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::time::SystemTime;
@@ -44,7 +44,7 @@ fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
-        other => crate::cli::output::python_str(other),
+        other => crate::py::python_str(other),
     }
 }
 
@@ -753,7 +753,7 @@ fn check_ext_source(v: &Value) -> Result<(), String> {
         Value::String(s) if s == "local_cache" => Ok(()),
         other => Err(format!(
             "ext_source {} is not available: brine keeps one job cache (local_cache)",
-            crate::cli::output::python_repr(other)
+            crate::py::python_repr(other)
         )),
     }
 }

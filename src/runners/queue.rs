@@ -169,7 +169,7 @@ fn run(backend: Backend, op: Op) -> Planned {
 fn backend(v: &Value, fun: &str) -> Result<Backend, String> {
     let name = match v {
         Value::String(s) => s.clone(),
-        other => crate::cli::output::python_str(other),
+        other => crate::py::python_str(other),
     };
     let short = fun.rsplit('.').next().unwrap_or(fun);
     Backend::from_name(&name).ok_or_else(|| format!("Function \"{name}.{short}\" is not available"))
@@ -184,7 +184,7 @@ fn queue_name(v: &Value) -> Result<String, String> {
         other => {
             return Err(format!(
                 "a queue name must be a string, not {}",
-                crate::cli::output::python_str(other)
+                crate::py::python_str(other)
             ))
         }
     };
@@ -268,7 +268,7 @@ fn pop_plan(
 }
 
 fn plan_pop(_: &MasterConfig, a: &[Value]) -> Planned {
-    let is_runner = crate::modules::truthy(arg(a, 3));
+    let is_runner = crate::py::truthy(arg(a, 3));
     match pop_plan("queue.pop", arg(a, 0), arg(a, 1), arg(a, 2), is_runner) {
         Ok((b, _, op)) => run(b, op),
         Err(e) => fail("queue.pop", &e),
@@ -276,7 +276,7 @@ fn plan_pop(_: &MasterConfig, a: &[Value]) -> Planned {
 }
 
 fn plan_process_queue(_: &MasterConfig, a: &[Value]) -> Planned {
-    let is_runner = crate::modules::truthy(arg(a, 3));
+    let is_runner = crate::py::truthy(arg(a, 3));
     match pop_plan(
         "queue.process_queue",
         arg(a, 0),
@@ -324,7 +324,7 @@ fn plan_insert_runner(cfg: &MasterConfig, a: &[Value]) -> Planned {
                 FUN,
                 &format!(
                     "fun must be a runner name, not {}",
-                    crate::cli::output::python_str(other)
+                    crate::py::python_str(other)
                 ),
             )
         }
@@ -342,7 +342,7 @@ fn plan_insert_runner(cfg: &MasterConfig, a: &[Value]) -> Planned {
                 FUN,
                 &format!(
                     "args must be a list or a comma-separated string, not {}",
-                    crate::cli::output::python_str(other)
+                    crate::py::python_str(other)
                 ),
             )
         }
@@ -353,10 +353,7 @@ fn plan_insert_runner(cfg: &MasterConfig, a: &[Value]) -> Planned {
         other => {
             return fail(
                 FUN,
-                &format!(
-                    "kwargs must be a map, not {}",
-                    crate::cli::output::python_str(other)
-                ),
+                &format!("kwargs must be a map, not {}", crate::py::python_str(other)),
             )
         }
     };
@@ -416,12 +413,9 @@ pub type RunnerCall = (String, Vec<Value>, Map<String, Value>);
 
 /// One runner call popped by `process_runner`, or why it is not one.
 pub fn runner_call(item: &Value) -> Result<RunnerCall, String> {
-    let m = item.as_object().ok_or_else(|| {
-        format!(
-            "not a runner call: {}",
-            crate::cli::output::python_str(item)
-        )
-    })?;
+    let m = item
+        .as_object()
+        .ok_or_else(|| format!("not a runner call: {}", crate::py::python_str(item)))?;
     let fun = m
         .get("fun")
         .and_then(Value::as_str)

@@ -60,7 +60,7 @@ pub const TEST: Runner = Runner {
 fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        other => crate::cli::output::python_str(other),
+        other => crate::py::python_str(other),
     }
 }
 
@@ -83,10 +83,7 @@ fn test(ctx: &mut dyn Context, a: &[Value]) -> Outcome {
         other => {
             return Outcome::exception(
                 "reactor.test",
-                &format!(
-                    "data must be a map, not {}",
-                    crate::cli::output::python_str(other)
-                ),
+                &format!("data must be a map, not {}", crate::py::python_str(other)),
             )
         }
     };

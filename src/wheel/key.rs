@@ -7,8 +7,8 @@
 //! moved or removed yields one `KeyEvent`; the caller fires them as `salt/key`.
 
 use crate::matcher::fnmatch;
-use crate::modules::truthy;
 use crate::pki::{self, KeyPair, KeyState, KeyStore, PkiError, PublicKey};
+use crate::py::truthy;
 use crate::signature::{self, Default, Param};
 use serde_json::{json, Map, Value};
 
@@ -226,12 +226,12 @@ fn globs(v: &Value) -> Result<Vec<String>, String> {
             .iter()
             .map(|i| match i {
                 Value::String(s) => Ok(s.clone()),
-                other => Ok(crate::cli::output::python_str(other)),
+                other => Ok(crate::py::python_str(other)),
             })
             .collect(),
         other => Err(format!(
             "match must be a glob, comma-separated globs or a list of globs, not {}",
-            crate::cli::output::python_repr(other)
+            crate::py::python_repr(other)
         )),
     }
 }
@@ -241,18 +241,18 @@ fn groups_arg(v: &Value) -> Result<Groups, String> {
     let Value::Object(m) = v else {
         return Err(format!(
             "match must be a map of key states to lists of ids, not {}",
-            crate::cli::output::python_repr(v)
+            crate::py::python_repr(v)
         ));
     };
     m.iter()
         .map(|(status, ids)| match ids {
             Value::Array(items) => Ok((
                 status.clone(),
-                items.iter().map(crate::cli::output::python_str).collect(),
+                items.iter().map(crate::py::python_str).collect(),
             )),
             other => Err(format!(
                 "the ids under {status} must be a list, not {}",
-                crate::cli::output::python_repr(other)
+                crate::py::python_repr(other)
             )),
         })
         .collect()
@@ -458,7 +458,7 @@ fn list(store: &KeyStore, a: &[Value]) -> Outcome {
     let Value::String(name) = &a[0] else {
         return Err(format!(
             "match must be a key state name, not {}",
-            crate::cli::output::python_repr(&a[0])
+            crate::py::python_repr(&a[0])
         ));
     };
     let groups = match KeyState::from_name(name) {
@@ -535,7 +535,7 @@ fn optional_str<'a>(v: &'a Value, what: &str) -> Result<Option<&'a str>, String>
         Value::String(s) => Ok(Some(s)),
         other => Err(format!(
             "{what} must be a string, not {}",
-            crate::cli::output::python_repr(other)
+            crate::py::python_repr(other)
         )),
     }
 }
