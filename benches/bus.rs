@@ -104,7 +104,7 @@ fn fire_many(socket: &std::path::Path, n: u64) {
             .as_object()
             .cloned()
             .unwrap(),
-        SystemTime::now(),
+        brine::clock::stamp(SystemTime::now()),
         1 << 20,
     )
     .unwrap();
@@ -176,7 +176,13 @@ fn latency() {
             }
             let ns = base.elapsed().as_nanos() as u64;
             let data = serde_json::json!({"t": ns}).as_object().cloned().unwrap();
-            let ev = wire::encode_fired("lat/e", data, SystemTime::now(), 1 << 20).unwrap();
+            let ev = wire::encode_fired(
+                "lat/e",
+                data,
+                brine::clock::stamp(SystemTime::now()),
+                1 << 20,
+            )
+            .unwrap();
             s.write_all(&wire::frame(kind::FIRE, &ev)).unwrap();
         }
     });

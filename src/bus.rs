@@ -185,7 +185,7 @@ pub struct Bus {
     stats: BusStats,
     refused: u64,
     /// The reactor's rules: events whose tag matches one are also kept for the reactor.
-    tap: Option<std::sync::Arc<crate::reactor::RuleSet>>,
+    tap: Option<std::sync::Arc<crate::matcher::RuleSet>>,
     tap_scratch: Vec<usize>,
     tapped: std::collections::VecDeque<Tapped>,
     /// How many reactions led to the events published now (see [`Bus::set_chain`]).
@@ -255,7 +255,7 @@ impl Bus {
     }
 
     /// Keeps the events whose tag matches one of these rules for the reactor (None: none).
-    pub fn set_tap(&mut self, rules: Option<std::sync::Arc<crate::reactor::RuleSet>>) {
+    pub fn set_tap(&mut self, rules: Option<std::sync::Arc<crate::matcher::RuleSet>>) {
         self.tap = rules.filter(|r| !r.is_empty());
     }
 
@@ -551,7 +551,7 @@ impl Bus {
         data: Map<String, Value>,
         now: SystemTime,
     ) -> Result<(), wire::WireError> {
-        let bytes = wire::encode_fired(tag, data, now, self.max_event_size)?;
+        let bytes = wire::encode_fired(tag, data, crate::clock::stamp(now), self.max_event_size)?;
         self.publish(tag, &bytes, now);
         Ok(())
     }
@@ -620,7 +620,7 @@ fn queue_lost_notice(
         Value::Object(m) => m,
         _ => Map::new(),
     };
-    let Ok(bytes) = wire::encode_fired(LOST_TAG, data, now, usize::MAX) else {
+    let Ok(bytes) = wire::encode_fired(LOST_TAG, data, crate::clock::stamp(now), usize::MAX) else {
         return false;
     };
     if c.out.len() + bytes.len() + wire::FRAME_HEADER + 1 + then > limit {

@@ -147,8 +147,13 @@ impl BusClient {
         data: Map<String, Value>,
         max_event_size: usize,
     ) -> Result<(), ClientError> {
-        let bytes = wire::encode_fired(tag, data, SystemTime::now(), max_event_size)
-            .map_err(ClientError::Wire)?;
+        let bytes = wire::encode_fired(
+            tag,
+            data,
+            crate::clock::stamp(SystemTime::now()),
+            max_event_size,
+        )
+        .map_err(ClientError::Wire)?;
         self.send_frame(kind::FIRE, &bytes)
     }
 

@@ -9,7 +9,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
-use std::time::SystemTime;
 
 /// The separator between a tag and its msgpack body (Salt's `TAGEND`).
 pub const TAGEND: &[u8] = b"\n\n";
@@ -324,11 +323,11 @@ pub fn check_tag(tag: &str) -> Result<(), WireError> {
 pub fn encode_fired(
     tag: &str,
     mut data: Map<String, Value>,
-    now: SystemTime,
+    stamp: String,
     max: usize,
 ) -> Result<Vec<u8>, WireError> {
     check_tag(tag)?;
-    data.insert("_stamp".into(), Value::String(crate::clock::stamp(now)));
+    data.insert("_stamp".into(), Value::String(stamp));
     let overhead = tag.len() + TAGEND.len();
     let budget = max.saturating_sub(overhead);
     if msgpack_len(&Value::Object(data.clone())) > budget {
@@ -615,7 +614,7 @@ pub fn fuzz_decode(data: &[u8]) {
 mod tests {
     use super::*;
     use serde_json::json;
-    use std::time::{Duration, UNIX_EPOCH};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     fn map(v: Value) -> Map<String, Value> {
         match v {
@@ -753,7 +752,13 @@ mod tests {
     #[test]
     fn fired_events_carry_a_stamp() {
         let now = UNIX_EPOCH + Duration::from_micros(1_714_557_600_000_000);
-        let bytes = encode_fired("t", map(json!({"x": 1})), now, DEFAULT_MAX_EVENT_SIZE).unwrap();
+        let bytes = encode_fired(
+            "t",
+            map(json!({"x": 1})),
+            crate::clock::stamp(now),
+            DEFAULT_MAX_EVENT_SIZE,
+        )
+        .unwrap();
         let data = Event::decode(&bytes, DEFAULT_MAX_EVENT_SIZE)
             .unwrap()
             .value()
@@ -772,7 +777,7 @@ mod tests {
             "nested": {"inner_big": "y".repeat(2000), "inner_small": 1},
             "list": vec!["z"; 10],
         }));
-        let bytes = encode_fired("trim/me", data, now, 2048).unwrap();
+        let bytes = encode_fired("trim/me", data, crate::clock::stamp(now), 2048).unwrap();
         assert!(bytes.len() <= 2048);
         let d = Event::decode(&bytes, 2048).unwrap().value().unwrap();
         assert_eq!(d["big"], VALUE_TRIMMED);

@@ -320,7 +320,13 @@ fn sighup_reloads_the_configuration() {
     let mut m = Master::start();
     let mut c = m.client();
     let data = obj(json!({"pad": "x".repeat(4000)}));
-    let ev = wire::encode_fired("hup/t", data, std::time::SystemTime::now(), 1 << 20).unwrap();
+    let ev = wire::encode_fired(
+        "hup/t",
+        data,
+        brine::clock::stamp(std::time::SystemTime::now()),
+        1 << 20,
+    )
+    .unwrap();
     m.set_extra("max_event_size: 2048");
     m.signal(libc::SIGHUP);
     wait_for("the reload", T, || {

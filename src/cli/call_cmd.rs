@@ -2,12 +2,12 @@
 
 use super::output::{self, Outputter};
 use super::{conf_dir, fail, tools, EXIT_USAGE};
+use crate::bus::Request;
 use crate::client::{self, BusClient, ClientError};
+use crate::clock::Now;
 use crate::config::MinionConfig;
-use crate::io::children::Children;
-use crate::master::{Now, Request};
 use crate::minion::Minion;
-use crate::modules::{self, ChildResult, Ret, Step};
+use crate::modules::{self, Ret, Step};
 use serde_json::{Map, Value};
 use std::io::Write;
 use std::time::Duration;
@@ -127,28 +127,8 @@ fn run_local(
             Ok(ret)
         }
         Step::Child(spec, finish) => {
-            let poll = mio::Poll::new().map_err(|e| e.to_string())?;
-            let mut children = Children::new(16);
-            if let Err(e) = children.spawn(poll.registry(), 1, &spec) {
-                return Ok(finish(
-                    &spec,
-                    &ChildResult {
-                        stdout: Vec::new(),
-                        stderr: Vec::new(),
-                        status: -1,
-                        pid: 0,
-                        timed_out: false,
-                        spawn_error: Some(e),
-                    },
-                ));
-            }
-            loop {
-                std::thread::sleep(Duration::from_millis(10));
-                children.check_deadlines(std::time::Instant::now());
-                if let Some((_, result)) = children.poll_all(poll.registry()).into_iter().next() {
-                    return Ok(finish(&spec, &result));
-                }
-            }
+            let result = crate::io::children::run_to_end(&spec).map_err(|e| e.to_string())?;
+            Ok(finish(&spec, &result))
         }
     }
 }

@@ -9,5 +9,4 @@ pub mod minion;
 pub mod process;
 pub mod renderer;
 pub mod signals;
-pub mod timers;
 pub mod zsock;

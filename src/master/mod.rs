@@ -13,8 +13,8 @@ mod run;
 pub mod schedule;
 
 use crate::bus::{Bus, ClientId, Local, Overflow};
+use crate::clock::Timers;
 use crate::config::MasterConfig;
-use crate::io::timers::Timers;
 use crate::jobs::JidGen;
 use crate::matcher::MatchType;
 use crate::runners;
@@ -23,24 +23,7 @@ use auth::{Auth, Handled};
 use serde_json::{json, Map, Value};
 use std::time::{Instant, SystemTime};
 
-/// The two clocks a core needs: wall time for stamps and jids, monotonic for deadlines.
-#[derive(Clone, Copy, Debug)]
-pub struct Now {
-    /// Wall-clock time.
-    pub wall: SystemTime,
-    /// Monotonic time.
-    pub mono: Instant,
-}
-
-impl Now {
-    /// Reads both clocks (only the I/O layer calls this).
-    pub fn read() -> Now {
-        Now {
-            wall: SystemTime::now(),
-            mono: Instant::now(),
-        }
-    }
-}
+pub use crate::clock::Now;
 
 /// Something that happened, handed to the core.
 #[derive(Debug)]

@@ -5,10 +5,10 @@
 //! inputs with the current time and carries out the actions it queues.
 
 use crate::bus::{Answer, Bus, ClientId, Local, Overflow};
+use crate::clock::Now;
+use crate::clock::Timers;
 use crate::config::MinionConfig;
 use crate::crypto::{self, SymKey};
-use crate::io::timers::Timers;
-use crate::master::Now;
 use crate::matcher::MatchType;
 use crate::modules::{self, ChildResult, ChildSpec, Ret, Step};
 use crate::pki::{KeyPair, PublicKey};
@@ -1510,4 +1510,31 @@ fn open(key: &SymKey, p: &Publication) -> Result<Value, String> {
         .map_err(|_| "dropped a publication that does not decrypt".to_string())?;
     proto::decode::<Value>(&plain)
         .map_err(|e| format!("dropped a publication with a malformed load: {e}"))
+}
+
+impl crate::modules::Host for Minion {
+    fn config(&self) -> &MinionConfig {
+        Minion::config(self)
+    }
+    fn fire_local(&mut self, now: Now, tag: &str, data: Map<String, Value>) -> Result<(), String> {
+        Minion::fire_local(self, now, tag, data)
+    }
+    fn fire_master(&mut self, tag: &str, data: Value) {
+        Minion::fire_master(self, tag, data)
+    }
+    fn grains(&self) -> Map<String, Value> {
+        Minion::grains(self)
+    }
+    fn kill_job(&mut self, jid: &str) -> Option<u32> {
+        Minion::kill_job(self, jid)
+    }
+    fn masterless(&self) -> bool {
+        Minion::masterless(self)
+    }
+    fn refresh_grains(&mut self) {
+        Minion::refresh_grains(self)
+    }
+    fn running_jobs(&self) -> Vec<Value> {
+        Minion::running_jobs(self)
+    }
 }

@@ -6,8 +6,7 @@
 //! when the child is done. Functions whose work is Rust code run it in a module child, this
 //! binary started again with a hidden flag (see `child`).
 
-use crate::master::Now;
-use crate::minion::Minion;
+use crate::clock::Now;
 use crate::py::truthy;
 use crate::signature::{self, Param};
 use serde_json::{Map, Value};
@@ -124,7 +123,7 @@ pub struct Function {
 /// What a function runs against.
 pub struct Call<'a> {
     /// The minion.
-    pub minion: &'a mut Minion,
+    pub minion: &'a mut dyn Host,
     /// The time of the call.
     pub now: Now,
 }
@@ -184,10 +183,31 @@ pub fn parse_job_args(arg: &[Value]) -> (Vec<Value>, Map<String, Value>) {
     (args, kwargs)
 }
 
+/// What execution functions see of the minion they run on: the function table knows the
+/// minion only through this trait, which the minion core implements.
+pub trait Host {
+    /// The minion's configuration.
+    fn config(&self) -> &crate::config::MinionConfig;
+    /// Fires an event on the minion's own bus.
+    fn fire_local(&mut self, now: Now, tag: &str, data: Map<String, Value>) -> Result<(), String>;
+    /// Sends an event to the master.
+    fn fire_master(&mut self, tag: &str, data: Value);
+    /// The minion's grains.
+    fn grains(&self) -> Map<String, Value>;
+    /// Kills a running job; its pid when there was one.
+    fn kill_job(&mut self, jid: &str) -> Option<u32>;
+    /// True when the minion runs without a master.
+    fn masterless(&self) -> bool;
+    /// Sends fresh grains to the master.
+    fn refresh_grains(&mut self);
+    /// The jobs running now, as `saltutil.running` shows them.
+    fn running_jobs(&self) -> Vec<Value>;
+}
+
 /// Starts `fun` on `minion` with parsed arguments; an unknown function gives Salt's
 /// `'<fun>' is not available.` with retcode 1.
 pub fn call(
-    minion: &mut Minion,
+    minion: &mut dyn Host,
     now: Now,
     fun: &str,
     args: &[Value],

@@ -7,7 +7,6 @@
 pub mod compile;
 pub mod engine;
 pub mod render;
-pub mod rules;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -15,9 +14,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use crate::matcher::RuleSet;
 pub use compile::{Call, Kind, Notice, Reaction, Signatures, Target};
 pub use render::RenderEnv;
-pub use rules::RuleSet;
 
 /// Why a file, or all reactions of an event, could not be produced. `Display` is one line
 /// that starts with the file (and the line, and the column, where known).

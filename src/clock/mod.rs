@@ -3,7 +3,30 @@
 //! Only plain arithmetic on a `SystemTime` handed in by the caller: the cores stay
 //! deterministic because they never read the clock themselves.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+pub mod timers;
+
+pub use timers::Timers;
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The two clocks a core needs: wall time for stamps and jids, monotonic for deadlines.
+#[derive(Clone, Copy, Debug)]
+pub struct Now {
+    /// Wall-clock time.
+    pub wall: SystemTime,
+    /// Monotonic time.
+    pub mono: Instant,
+}
+
+impl Now {
+    /// Reads both clocks (only the I/O layer calls this).
+    pub fn read() -> Now {
+        Now {
+            wall: SystemTime::now(),
+            mono: Instant::now(),
+        }
+    }
+}
 
 /// A UTC instant broken into calendar fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
