@@ -399,20 +399,14 @@ fn drain(fd: &OwnedFd, buf: &mut Vec<u8>) -> bool {
         }
     }
 }
+
 /// Runs one child to its end in a process that has no event loop of its own
 /// (`brine-call --local`): the same pipes, deadline and kill as in a daemon's loop.
 pub fn run_to_end(spec: &ChildSpec) -> std::io::Result<ChildResult> {
     let poll = mio::Poll::new()?;
     let mut children = Children::new(16);
     if let Err(e) = children.spawn(poll.registry(), 1, spec) {
-        return Ok(ChildResult {
-            stdout: Vec::new(),
-            stderr: Vec::new(),
-            status: -1,
-            pid: 0,
-            timed_out: false,
-            spawn_error: Some(e),
-        });
+        return Ok(ChildResult::spawn_failed(e));
     }
     loop {
         std::thread::sleep(std::time::Duration::from_millis(10));

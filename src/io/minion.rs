@@ -458,14 +458,7 @@ impl MinionLoop {
                             }
                             Err(e) => {
                                 log::warn!("cannot start a job's process: {e}");
-                                let failed = ChildResult {
-                                    stdout: Vec::new(),
-                                    stderr: Vec::new(),
-                                    status: -1,
-                                    pid: 0,
-                                    timed_out: false,
-                                    spawn_error: Some(e),
-                                };
+                                let failed = ChildResult::spawn_failed(e);
                                 slot.core.child_done(Now::read(), key, failed);
                             }
                         }

@@ -90,6 +90,20 @@ pub struct ChildResult {
     pub spawn_error: Option<String>,
 }
 
+impl ChildResult {
+    /// The result of a child that could not be started.
+    pub fn spawn_failed(why: String) -> ChildResult {
+        ChildResult {
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            status: -1,
+            pid: 0,
+            timed_out: false,
+            spawn_error: Some(why),
+        }
+    }
+}
+
 /// Turns a finished child into the function's return.
 pub type Finish = fn(&ChildSpec, &ChildResult) -> Ret;
 
