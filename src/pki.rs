@@ -797,6 +797,17 @@ impl AuthPolicy {
     /// glob or regex per line, stripped, `#` comments and blank lines ignored. A missing
     /// or unreadable file, or one its group or others can write (Salt ignores those too),
     /// counts as empty and yields a warning.
+    /// The policy a master configuration asks for, with the warnings of reading its files.
+    pub fn for_master(cfg: &crate::config::MasterConfig) -> (AuthPolicy, Vec<String>) {
+        AuthPolicy::load(
+            cfg.auto_accept,
+            cfg.open_mode,
+            cfg.autosign_file.as_deref(),
+            cfg.autoreject_file.as_deref(),
+            cfg.max_minions,
+        )
+    }
+
     pub fn load(
         auto_accept: bool,
         open_mode: bool,

@@ -59,6 +59,16 @@ impl std::fmt::Display for DaemonError {
 
 impl std::error::Error for DaemonError {}
 
+/// Reads the auth policy's files (autosign, autoreject) for the core, at start and on
+/// SIGHUP: the core itself reads no files.
+fn auth_policy(cfg: &MasterConfig) -> AuthPolicy {
+    let (policy, warnings) = AuthPolicy::for_master(cfg);
+    for w in warnings {
+        log::warn!("{w}");
+    }
+    policy
+}
+
 /// Re-reads the configuration on SIGHUP; the daemon keeps the old one on error.
 pub type Reloader = Box<dyn FnMut() -> Result<MasterConfig, String>>;
 
@@ -107,16 +117,7 @@ impl MasterDaemon {
         log::info!("master event bus listening on {}", socket_path.display());
         let keys = pki::load_or_generate(&cfg.pki_dir, "master").map_err(DaemonError::Pki)?;
         let store = KeyStore::open(&cfg.pki_dir).map_err(DaemonError::Pki)?;
-        let (policy, warnings) = AuthPolicy::load(
-            cfg.auto_accept,
-            cfg.open_mode,
-            cfg.autosign_file.as_deref(),
-            cfg.autoreject_file.as_deref(),
-            cfg.max_minions,
-        );
-        for w in warnings {
-            log::warn!("{w}");
-        }
+        let policy = auth_policy(&cfg);
         let auth = Auth::new(keys, store, policy, cfg.auth_events);
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -442,7 +443,9 @@ impl MasterDaemon {
                     log::set_max_level(level);
                 }
                 self.local.set_max_frame(cfg.max_event_size);
-                self.core.handle(Now::read(), Input::Reload(Box::new(cfg)));
+                let policy = auth_policy(&cfg);
+                self.core
+                    .handle(Now::read(), Input::Reload(Box::new(cfg), Box::new(policy)));
             }
             Err(e) => log::error!("reload failed, keeping the old configuration: {e}"),
         }

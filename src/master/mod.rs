@@ -61,8 +61,9 @@ pub enum Input<'a> {
         /// The client.
         id: ClientId,
     },
-    /// The configuration was re-read (SIGHUP).
-    Reload(Box<MasterConfig>),
+    /// The configuration was re-read (SIGHUP), with the auth policy the I/O layer read
+    /// from its autosign and autoreject files.
+    Reload(Box<MasterConfig>, Box<crate::pki::AuthPolicy>),
     /// A message arrived on the request port (ROUTER).
     Request {
         /// The peer's ZeroMQ routing id.
@@ -527,14 +528,14 @@ impl Master {
                 ),
             ),
             Input::EmptyFrame { id } => self.refuse(id, "empty frame"),
-            Input::Reload(cfg) => self.reload(now, *cfg),
+            Input::Reload(cfg, policy) => self.reload(now, *cfg, *policy),
             Input::Request { identity, payload } => self.zmq_request(now, identity, payload),
             Input::Tick => self.tick(now),
             Input::Rendered(r) => self.rendered(now, r),
         }
     }
 
-    fn reload(&mut self, now: Now, cfg: MasterConfig) {
+    fn reload(&mut self, now: Now, cfg: MasterConfig, policy: crate::pki::AuthPolicy) {
         if cfg.sock_dir != self.cfg.sock_dir {
             log::warn!("sock_dir changed: the new path takes effect at the next restart");
         }
@@ -548,16 +549,6 @@ impl Master {
         self.default_match =
             MatchType::from_name(&cfg.event_match_type).unwrap_or(MatchType::StartsWith);
         if let Some(a) = self.auth.as_mut() {
-            let (policy, warnings) = crate::pki::AuthPolicy::load(
-                cfg.auto_accept,
-                cfg.open_mode,
-                cfg.autosign_file.as_deref(),
-                cfg.autoreject_file.as_deref(),
-                cfg.max_minions,
-            );
-            for w in warnings {
-                log::warn!("{w}");
-            }
             a.set_policy(policy, cfg.auth_events);
             a.presence_window = std::time::Duration::from_secs(cfg.presence_timeout.max(1));
         }
