@@ -563,8 +563,49 @@ fn finish_minion(config: &mut MinionConfig) {
     }
 }
 
-/// The host's FQDN: the canonical name of `gethostname()`, or that name itself.
+/// The host's FQDN: the canonical name of `gethostname()`, or that name itself; looked up
+/// once per process, and given up on after two seconds.
 pub fn host_fqdn() -> String {
+    static FQDN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    FQDN.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        // A broken resolver can make getaddrinfo block for a long time: ask from a thread
+        // and take the plain host name after FQDN_WAIT (the thread ends when it returns).
+        let asked = std::thread::Builder::new()
+            .name("fqdn".into())
+            .spawn(move || {
+                let _ = tx.send(lookup_fqdn());
+            });
+        match asked {
+            Ok(_) => rx.recv_timeout(FQDN_WAIT).unwrap_or_else(|_| {
+                log::warn!(
+                    "the host name did not resolve within {} s; using it as the fqdn",
+                    FQDN_WAIT.as_secs()
+                );
+                host_name()
+            }),
+            Err(_) => host_name(),
+        }
+    })
+    .clone()
+}
+
+/// How long the fqdn lookup may take.
+const FQDN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `gethostname`, or `localhost`.
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".to_owned();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+fn lookup_fqdn() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };

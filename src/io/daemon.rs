@@ -160,6 +160,11 @@ impl MasterDaemon {
             cfg.reactor_render_memory.saturating_mul(1 << 20),
         );
         let mut core = Master::new(cfg, Some(auth));
+        // Host facts are gathered here, not by the core (the fqdn lookup is bounded).
+        core.set_host(
+            crate::grains::compute(&crate::config::host_fqdn()),
+            std::env::vars().collect(),
+        );
         core.set_renderer(true);
         core.start(Now::read());
         Ok(MasterDaemon {

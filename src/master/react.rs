@@ -35,10 +35,9 @@ pub(super) fn engine(cfg: &crate::config::MasterConfig) -> Engine {
     for e in errors {
         log::error!("{e}");
     }
+    // Grains and the environment are host facts the I/O layer gathers (`Master::set_host`).
     let env = RenderEnv {
         opts: public_opts(cfg),
-        grains: crate::grains::compute(&crate::config::host_fqdn()),
-        environ: std::env::vars().collect(),
         ..RenderEnv::default()
     };
     if !rules.is_empty() {
@@ -81,6 +80,18 @@ pub(super) struct Work {
 }
 
 impl Master {
+    /// The host's grains and environment, for templates (`grains.get`, `environ.get`);
+    /// the I/O layer gathers them before the first turn.
+    pub fn set_host(
+        &mut self,
+        grains: Map<String, Value>,
+        environ: std::collections::BTreeMap<String, String>,
+    ) {
+        self.reactor.env.grains = grains;
+        self.reactor.env.environ = environ;
+        self.render_env_gen += 1;
+    }
+
     /// Re-reads the reactor rules (SIGHUP) and points the bus at them.
     pub(super) fn reload_reactor(&mut self) {
         let (rules, errors) = engine::load_rules(&self.cfg.reactor, &self.cfg.conf_dir);
