@@ -110,10 +110,12 @@ impl MasterDaemon {
     pub fn bind(cfg: MasterConfig, reload: Reloader) -> Result<MasterDaemon, DaemonError> {
         let poll = Poll::new().map_err(|e| DaemonError::Io("create poll", e))?;
         let socket_path = crate::client::master_socket(&cfg.sock_dir);
-        let local = LocalServer::bind(&socket_path, poll.registry(), LISTENER, cfg.max_event_size)
-            .map_err(DaemonError::Ipc)?;
+        // Handlers first: a client (or a test) that sees the socket may signal at once, and
+        // SIGHUP's default action would end the daemon.
         let signals = Signals::register(poll.registry(), SIGNALS)
             .map_err(|e| DaemonError::Io("install signal handlers", e))?;
+        let local = LocalServer::bind(&socket_path, poll.registry(), LISTENER, cfg.max_event_size)
+            .map_err(DaemonError::Ipc)?;
         log::info!("master event bus listening on {}", socket_path.display());
         let keys = pki::load_or_generate(&cfg.pki_dir, "master").map_err(DaemonError::Pki)?;
         let store = KeyStore::open(&cfg.pki_dir).map_err(DaemonError::Pki)?;
