@@ -25,6 +25,22 @@ fn answers(m: &Master) -> Duration {
     t.elapsed()
 }
 
+/// A call for the master's socket.
+fn request(fun: &str, kwarg: Map<String, Value>) -> brine::bus::Request {
+    brine::bus::Request {
+        fun: fun.into(),
+        arg: vec![],
+        kwarg,
+        user: None,
+        send_return: false,
+    }
+}
+
+/// A job publication, as `brine TGT FUN ARG...` asks for it.
+fn publish(tgt: &str, fun: &str, arg: Value) -> brine::bus::Request {
+    request("publish", map(json!({"tgt": tgt, "fun": fun, "arg": arg})))
+}
+
 fn map(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
@@ -223,23 +239,8 @@ fn stuck_subscribers_on_the_publish_port_cost_bounded_memory() {
     let mut c = m.client();
     let pad = "p".repeat(16 * 1024);
     for i in 0..count {
-        let mut kw = Map::new();
-        kw.insert("tgt".into(), json!("m1"));
-        kw.insert("fun".into(), json!("test.arg"));
-        kw.insert("arg".into(), json!([pad, i]));
-        let a = c
-            .call(
-                &brine::bus::Request {
-                    fun: "publish".into(),
-                    arg: vec![],
-                    kwarg: kw,
-                    user: None,
-                    send_return: false,
-                },
-                Some(Duration::from_secs(10)),
-            )
-            .unwrap();
-        assert!(a.success);
+        let req = publish("m1", "test.arg", json!([pad, i]));
+        assert!(c.call(&req, Some(Duration::from_secs(10))).unwrap().success);
     }
     let after = m.status_kib("RssAnon");
     eprintln!("master RssAnon {rss_before} KiB -> {after} KiB after {count} publications of 16 KiB with four stuck subscribers");
@@ -435,13 +436,7 @@ fn a_reload_that_cannot_be_read_keeps_the_running_config() {
     let mut m = Master::start_with(&rules);
     // Through the socket: brine-run would need the configuration file this test removes.
     let list = |m: &Master| {
-        let req = brine::bus::Request {
-            fun: "reactor.list".into(),
-            arg: vec![],
-            kwarg: Map::new(),
-            user: None,
-            send_return: false,
-        };
+        let req = request("reactor.list", Map::new());
         m.client()
             .call(&req, Some(Duration::from_secs(5)))
             .unwrap()
@@ -498,17 +493,7 @@ fn jobs_that_never_return_are_forgotten() {
     mi.stop();
     let mut c = m.client();
     for _ in 0..200 {
-        let mut kw = Map::new();
-        kw.insert("tgt".into(), json!("gone"));
-        kw.insert("fun".into(), json!("test.ping"));
-        kw.insert("arg".into(), json!([]));
-        let req = brine::bus::Request {
-            fun: "publish".into(),
-            arg: vec![],
-            kwarg: kw,
-            user: None,
-            send_return: false,
-        };
+        let req = publish("gone", "test.ping", json!([]));
         assert!(c.call(&req, Some(Duration::from_secs(5))).unwrap().success);
     }
     let active = |m: &Master| stdout(&m.run(&["jobs.active", "--out", "json"]));
