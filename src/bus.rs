@@ -636,6 +636,45 @@ fn queue_lost_notice(
     true
 }
 
+/// Something a local client of a bus did: what the I/O layer hands the core (master or
+/// minion) for each client socket.
+#[derive(Debug)]
+pub enum ClientInput<'a> {
+    /// Connected (credentials checked).
+    Opened {
+        /// Its id (its token).
+        id: ClientId,
+        /// Its pid.
+        pid: i32,
+    },
+    /// Sent a complete frame.
+    Frame {
+        /// The client.
+        id: ClientId,
+        /// Frame kind.
+        kind: u8,
+        /// Payload.
+        payload: &'a [u8],
+    },
+    /// Announced a frame over the limit (skipped).
+    Oversize {
+        /// The client.
+        id: ClientId,
+        /// Announced size.
+        size: usize,
+    },
+    /// Sent a zero-length frame.
+    Empty {
+        /// The client.
+        id: ClientId,
+    },
+    /// Went away.
+    Closed {
+        /// The client.
+        id: ClientId,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! sleeps. Messages go where the cores say, except where a test drops, copies or forges
 //! them on the way.
 
+use brine::bus::ClientInput;
 use brine::config::{MasterConfig, MinionConfig};
 use brine::master::auth::Auth;
 use brine::master::{Input, Master, Now, ZOut};
@@ -50,19 +51,19 @@ impl Net {
         master.start(base);
         master.handle(
             base,
-            Input::Opened {
+            Input::Client(ClientInput::Opened {
                 id: LISTENER,
                 pid: 0,
-            },
+            }),
         );
         let sub = brine::bus::subscribe_payload(brine::matcher::MatchType::StartsWith, "");
         master.handle(
             base,
-            Input::Frame {
+            Input::Client(ClientInput::Frame {
                 id: LISTENER,
                 kind: kind::SUBSCRIBE,
                 payload: &sub,
-            },
+            }),
         );
         let mut net = Net {
             _dir: dir,
@@ -595,11 +596,11 @@ fn wheel(net: &mut Net, fun: &str, kwarg: Value) {
     let now = net.now();
     net.master.handle(
         now,
-        Input::Frame {
+        Input::Client(ClientInput::Frame {
             id: LISTENER,
             kind: kind::REQUEST,
             payload: &payload,
-        },
+        }),
     );
     // Drop the answer frame from the listener's buffer along with events.
 }
@@ -620,19 +621,19 @@ fn minions_reauth_after_a_master_restart() {
     net.master.start(now);
     net.master.handle(
         now,
-        Input::Opened {
+        Input::Client(ClientInput::Opened {
             id: LISTENER,
             pid: 0,
-        },
+        }),
     );
     let sub = brine::bus::subscribe_payload(brine::matcher::MatchType::StartsWith, "");
     net.master.handle(
         now,
-        Input::Frame {
+        Input::Client(ClientInput::Frame {
             id: LISTENER,
             kind: kind::SUBSCRIBE,
             payload: &sub,
-        },
+        }),
     );
     // Within one heartbeat interval every minion is refused and re-auths.
     net.advance(Duration::from_secs(6));

@@ -3,7 +3,7 @@
 use super::daemon_start::{self, Started};
 use super::tools;
 use crate::config::MasterConfig;
-use crate::io::daemon::MasterDaemon;
+use crate::io::master_loop::MasterLoop;
 
 /// Runs brine-master with these arguments; returns the exit status.
 pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
@@ -12,7 +12,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         Err(status) => return status,
     };
     // Bind before detaching so a port or socket conflict is reported on the terminal.
-    let d = match MasterDaemon::bind(s.cfg.clone(), s.reloader()) {
+    let d = match MasterLoop::bind(s.cfg.clone(), s.reloader()) {
         Ok(d) => d,
         Err(e) => return s.fail(e),
     };

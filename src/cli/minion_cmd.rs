@@ -3,7 +3,7 @@
 use super::daemon_start::{self, Started};
 use super::{fail, tools, EXIT_USAGE};
 use crate::config::MinionConfig;
-use crate::io::minion::MinionLoop;
+use crate::io::minion_loop::MinionLoop;
 
 /// Runs brine-minion with these arguments; returns the exit status.
 pub fn main(args: Vec<std::ffi::OsString>) -> i32 {

@@ -3,7 +3,7 @@
 
 use super::{common_flags, conf_dir, fail, flags, tools, EXIT_USAGE};
 use crate::config::MinionConfig;
-use crate::io::minion::MinionLoop;
+use crate::io::minion_loop::MinionLoop;
 
 /// Runs brine-swarm with these arguments; returns the exit status.
 pub fn main(args: Vec<std::ffi::OsString>) -> i32 {

@@ -5,7 +5,7 @@
 //! as the socket accepts now, and wait for the next writable edge for the rest.
 
 use super::ipc::{self, Conn, ReadStatus};
-use crate::bus::{Bus, ClientId};
+use crate::bus::{Bus, ClientId, ClientInput};
 use crate::wire::{FrameReader, Next};
 use mio::net::UnixListener;
 use mio::{Interest, Registry, Token};
@@ -31,44 +31,6 @@ pub const FIRST_CLIENT: usize = 16;
 
 /// Client tokens stay below this; higher tokens belong to the daemon's other sources.
 pub const LAST_CLIENT: usize = 1 << 40;
-
-/// Something a local client did.
-#[derive(Debug)]
-pub enum LocalInput<'a> {
-    /// Connected (credentials checked).
-    Opened {
-        /// Its id (its token).
-        id: ClientId,
-        /// Its pid.
-        pid: i32,
-    },
-    /// Sent a complete frame.
-    Frame {
-        /// The client.
-        id: ClientId,
-        /// Frame kind.
-        kind: u8,
-        /// Payload.
-        payload: &'a [u8],
-    },
-    /// Announced a frame over the limit (skipped).
-    Oversize {
-        /// The client.
-        id: ClientId,
-        /// Announced size.
-        size: usize,
-    },
-    /// Sent a zero-length frame.
-    Empty {
-        /// The client.
-        id: ClientId,
-    },
-    /// Went away.
-    Closed {
-        /// The client.
-        id: ClientId,
-    },
-}
 
 /// The listening socket and its clients.
 pub struct LocalServer {
@@ -124,7 +86,7 @@ impl LocalServer {
     }
 
     /// Accepts every pending connection.
-    pub fn accept(&mut self, registry: &Registry, on: &mut dyn FnMut(LocalInput<'_>)) {
+    pub fn accept(&mut self, registry: &Registry, on: &mut dyn FnMut(ClientInput<'_>)) {
         loop {
             match self.listener.accept() {
                 Ok((mut stream, _)) => {
@@ -182,7 +144,7 @@ impl LocalServer {
                             mid_since: None,
                         },
                     );
-                    on(LocalInput::Opened { id, pid: cred.pid });
+                    on(ClientInput::Opened { id, pid: cred.pid });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -217,23 +179,23 @@ impl LocalServer {
     }
 
     /// Reads every client that has input, within the per-client budget.
-    pub fn read_ready(&mut self, registry: &Registry, on: &mut dyn FnMut(LocalInput<'_>)) {
+    pub fn read_ready(&mut self, registry: &Registry, on: &mut dyn FnMut(ClientInput<'_>)) {
         let ready: Vec<usize> = std::mem::take(&mut self.still_ready).into_iter().collect();
         for id in ready {
             self.read(id, registry, on);
         }
     }
 
-    fn read(&mut self, id: usize, registry: &Registry, on: &mut dyn FnMut(LocalInput<'_>)) {
+    fn read(&mut self, id: usize, registry: &Registry, on: &mut dyn FnMut(ClientInput<'_>)) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
         let status = conn.read_some(READ_BUDGET);
         while let Some(next) = conn.reader.next_frame() {
             on(match next {
-                Next::Frame(kind, payload) => LocalInput::Frame { id, kind, payload },
-                Next::Oversize(size) => LocalInput::Oversize { id, size },
-                Next::Empty => LocalInput::Empty { id },
+                Next::Frame(kind, payload) => ClientInput::Frame { id, kind, payload },
+                Next::Oversize(size) => ClientInput::Oversize { id, size },
+                Next::Empty => ClientInput::Empty { id },
             });
         }
         let now_held = conn.reader.buffered();
@@ -261,12 +223,12 @@ impl LocalServer {
                     );
                 }
                 self.close(id, registry);
-                on(LocalInput::Closed { id });
+                on(ClientInput::Closed { id });
             }
             Err(e) => {
                 log::info!("local client {id}: read: {e}");
                 self.close(id, registry);
-                on(LocalInput::Closed { id });
+                on(ClientInput::Closed { id });
             }
         }
     }
@@ -319,7 +281,7 @@ impl LocalServer {
     /// Cuts off clients that hold the unfinished-frame budget: past the total, the one
     /// mid-frame the longest goes first; and any mid-frame for [`PARTIAL_FRAME_TIMEOUT`].
     /// The loop calls it every turn (it costs nothing while no client is mid-frame).
-    pub fn sweep(&mut self, registry: &Registry, on: &mut dyn FnMut(LocalInput<'_>)) {
+    pub fn sweep(&mut self, registry: &Registry, on: &mut dyn FnMut(ClientInput<'_>)) {
         if self.held == 0 {
             return;
         }
@@ -360,7 +322,7 @@ impl LocalServer {
                 );
             }
             self.close(id, registry);
-            on(LocalInput::Closed { id });
+            on(ClientInput::Closed { id });
         }
     }
 

@@ -1,12 +1,14 @@
-//! Everything that touches the outside world: the event loop, ZeroMQ sockets, Unix
-//! sockets, timers, signals and process control. The cores above never do.
+//! Everything that touches the outside world: the two event loops (the master's and the
+//! minion's), ZeroMQ and Unix sockets, files the cores need, signals, child processes. The
+//! cores above never do.
 
 pub mod children;
-pub mod daemon;
 pub mod ipc;
 pub mod local;
-pub mod minion;
+pub mod master_loop;
+pub mod minion_loop;
 pub mod process;
+pub mod reactor_files;
 pub mod renderer;
 pub mod signals;
 pub mod zsock;

@@ -414,7 +414,7 @@ fn child_main(memory: u64) -> i32 {
                         &job.tag,
                         &job.data,
                         &env,
-                        &reactor::engine::master_signatures,
+                        &crate::master::reaction_signatures,
                     );
                     let reply = RenderReply {
                         seq: job.seq,

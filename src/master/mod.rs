@@ -12,7 +12,7 @@ mod react;
 mod run;
 pub mod schedule;
 
-use crate::bus::{Bus, ClientId, Local, Overflow};
+use crate::bus::{Bus, ClientId, ClientInput, Local, Overflow};
 use crate::clock::Timers;
 use crate::config::MasterConfig;
 use crate::jobs::JidGen;
@@ -24,46 +24,18 @@ use serde_json::{json, Map, Value};
 use std::time::{Instant, SystemTime};
 
 pub use crate::clock::Now;
+pub use react::signatures as reaction_signatures;
 
 /// Something that happened, handed to the core.
 #[derive(Debug)]
 pub enum Input<'a> {
-    /// A local client connected.
-    Opened {
-        /// Its id.
-        id: ClientId,
-        /// Its pid, for log lines.
-        pid: i32,
-    },
-    /// A complete frame arrived from a client.
-    Frame {
-        /// The client.
-        id: ClientId,
-        /// The frame kind.
-        kind: u8,
-        /// The payload, borrowed from the read buffer.
-        payload: &'a [u8],
-    },
-    /// A client announced a frame over the limit (its bytes are being skipped).
-    Oversize {
-        /// The client.
-        id: ClientId,
-        /// The announced size.
-        size: usize,
-    },
-    /// A client sent a frame of length zero.
-    EmptyFrame {
-        /// The client.
-        id: ClientId,
-    },
-    /// A client went away.
-    Closed {
-        /// The client.
-        id: ClientId,
-    },
-    /// The configuration was re-read (SIGHUP), with the auth policy the I/O layer read
-    /// from its autosign and autoreject files.
-    Reload(Box<MasterConfig>, Box<crate::pki::AuthPolicy>),
+    /// A local client of the bus connected, sent a frame, or went away.
+    Client(ClientInput<'a>),
+    /// The configuration was re-read (SIGHUP), with the files it names, read by the I/O
+    /// layer.
+    Reload(Box<Loaded>),
+    /// A reactor file the I/O layer read (its text changed, or it was asked for).
+    ReactorSource(crate::reactor::engine::Source),
     /// A message arrived on the request port (ROUTER).
     Request {
         /// The peer's ZeroMQ routing id.
@@ -75,6 +47,17 @@ pub enum Input<'a> {
     Tick,
     /// The renderer process answered a render job, or the job failed (its number, why).
     Rendered(Result<crate::reactor::RenderReply, (u64, String)>),
+}
+
+/// What the I/O layer read for a reload: the configuration and the files it names.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The configuration.
+    pub cfg: MasterConfig,
+    /// The auth policy, from the autosign and autoreject files.
+    pub policy: crate::pki::AuthPolicy,
+    /// The reactor's rules, from `reactor:` (inline or its map file).
+    pub rules: Vec<crate::reactor::engine::Rule>,
 }
 
 /// What the core wants sent on its ZeroMQ sockets.
@@ -163,6 +146,8 @@ pub struct Master {
     render_seq: u64,
     /// Changes when the render environment does (a reload).
     render_env_gen: u64,
+    /// The reactor's rules changed: the loop must read (and watch) the files they name.
+    reactor_sources_changed: bool,
 }
 
 impl Master {
@@ -212,6 +197,7 @@ impl Master {
             renders: std::collections::BTreeMap::new(),
             render_seq: 0,
             render_env_gen: 0,
+            reactor_sources_changed: false,
         }
     }
 
@@ -513,29 +499,33 @@ impl Master {
     /// Handles one input.
     pub fn handle(&mut self, now: Now, input: Input<'_>) {
         match input {
-            Input::Opened { id, pid } => self.bus.open(id, pid),
-            Input::Closed { id } => {
+            Input::Client(ClientInput::Opened { id, pid }) => self.bus.open(id, pid),
+            Input::Client(ClientInput::Closed { id }) => {
                 self.forget_client(id);
                 self.forget_dry_client(id);
                 self.bus.close(id)
             }
-            Input::Frame { id, kind, payload } => self.frame(now, id, kind, payload),
-            Input::Oversize { id, size } => self.refuse(
+            Input::Client(ClientInput::Frame { id, kind, payload }) => {
+                self.frame(now, id, kind, payload)
+            }
+            Input::Client(ClientInput::Oversize { id, size }) => self.refuse(
                 id,
                 &format!(
                     "frame of {size} bytes is over max_event_size {}",
                     self.cfg.max_event_size
                 ),
             ),
-            Input::EmptyFrame { id } => self.refuse(id, "empty frame"),
-            Input::Reload(cfg, policy) => self.reload(now, *cfg, *policy),
+            Input::Client(ClientInput::Empty { id }) => self.refuse(id, "empty frame"),
+            Input::Reload(loaded) => self.reload(now, *loaded),
+            Input::ReactorSource(source) => self.reactor.set_source(source),
             Input::Request { identity, payload } => self.zmq_request(now, identity, payload),
             Input::Tick => self.tick(now),
             Input::Rendered(r) => self.rendered(now, r),
         }
     }
 
-    fn reload(&mut self, now: Now, cfg: MasterConfig, policy: crate::pki::AuthPolicy) {
+    fn reload(&mut self, now: Now, loaded: Loaded) {
+        let Loaded { cfg, policy, rules } = loaded;
         if cfg.sock_dir != self.cfg.sock_dir {
             log::warn!("sock_dir changed: the new path takes effect at the next restart");
         }
@@ -585,7 +575,7 @@ impl Master {
                 self.timers.set(Timer::Schedule(i), *at);
             }
         }
-        self.reload_reactor();
+        self.reload_reactor(rules);
         log::info!("configuration reloaded");
     }
 
@@ -781,15 +771,13 @@ impl runners::Context for RunCtx<'_> {
 
     fn reactor_add(&mut self, tag: &str, sls: Vec<String>) -> Value {
         let r = self.master.reactor.add(tag, sls);
-        let m = self.master.reactor.matcher();
-        self.master.bus.set_tap(Some(m));
+        self.master.reactor_rules_changed();
         r
     }
 
     fn reactor_delete(&mut self, tag: &str) -> Value {
         let r = self.master.reactor.delete(tag);
-        let m = self.master.reactor.matcher();
-        self.master.bus.set_tap(Some(m));
+        self.master.reactor_rules_changed();
         r
     }
 

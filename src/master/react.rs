@@ -29,21 +29,29 @@ pub(super) fn public_opts(cfg: &crate::config::MasterConfig) -> Map<String, Valu
         .collect()
 }
 
-/// A reactor for this configuration; broken rules are logged.
+/// A reactor for this configuration, with no rules yet: the I/O layer reads them
+/// ([`Master::set_reactor_rules`]), as it reads the files they name.
 pub(super) fn engine(cfg: &crate::config::MasterConfig) -> Engine {
-    let (rules, errors) = engine::load_rules(&cfg.reactor, &cfg.conf_dir);
-    for e in errors {
-        log::error!("{e}");
-    }
     // Grains and the environment are host facts the I/O layer gathers (`Master::set_host`).
     let env = RenderEnv {
         opts: public_opts(cfg),
         ..RenderEnv::default()
     };
-    if !rules.is_empty() {
-        log::info!("reactor: {} rules", rules.len());
+    Engine::new(Vec::new(), env)
+}
+
+/// The signatures of the functions a reaction may call, for the legacy argument schema: the
+/// master's runners and wheel, and the execution modules a local reaction runs on minions.
+pub fn signatures(
+    kind: crate::reactor::Kind,
+    fun: &str,
+) -> Option<&'static [crate::signature::Param]> {
+    use crate::reactor::Kind;
+    match kind {
+        Kind::Runner => crate::runners::find(fun).map(|r| r.params),
+        Kind::Wheel => crate::wheel::params(fun),
+        Kind::Local | Kind::Caller => crate::modules::find(fun).map(|f| f.params),
     }
-    Engine::new(rules, env)
 }
 
 /// Reactions one after the other (a runner reaction firing an event another reaction
@@ -92,16 +100,35 @@ impl Master {
         self.render_env_gen += 1;
     }
 
-    /// Re-reads the reactor rules (SIGHUP) and points the bus at them.
-    pub(super) fn reload_reactor(&mut self) {
-        let (rules, errors) = engine::load_rules(&self.cfg.reactor, &self.cfg.conf_dir);
-        for e in errors {
-            log::error!("{e}");
+    /// The reactor's rules, as the I/O layer read them from `reactor:` (at start; a reload
+    /// brings its own in [`super::Loaded`]).
+    pub fn set_reactor_rules(&mut self, rules: Vec<engine::Rule>) {
+        if !rules.is_empty() {
+            log::info!("reactor: {} rules", rules.len());
         }
+        self.reactor.set_rules(rules);
+        self.reactor_rules_changed();
+    }
+
+    /// The rules changed: point the bus at them and have the loop read their files.
+    pub(super) fn reactor_rules_changed(&mut self) {
+        self.bus.set_tap(Some(self.reactor.matcher()));
+        self.reactor_sources_changed = true;
+    }
+
+    /// When the rules changed since the last call: every SLS entry they name, for the loop
+    /// to read and watch, handing back [`super::Input::ReactorSource`] for each file (and
+    /// again whenever one changes). The loop calls this before [`Master::react`].
+    pub fn take_reactor_sources(&mut self) -> Option<Vec<String>> {
+        std::mem::take(&mut self.reactor_sources_changed).then(|| self.reactor.sources())
+    }
+
+    /// Takes the reloaded rules (SIGHUP) and the reloaded options for templates.
+    pub(super) fn reload_reactor(&mut self, rules: Vec<engine::Rule>) {
         self.reactor.env.opts = public_opts(&self.cfg);
         self.render_env_gen += 1;
         self.reactor.set_rules(rules);
-        self.bus.set_tap(Some(self.reactor.matcher()));
+        self.reactor_rules_changed();
     }
 
     /// True while the reactor has events or reactions waiting.
@@ -178,9 +205,7 @@ impl Master {
             return;
         }
         if !self.render_in_child {
-            let r = self
-                .reactor
-                .react(tag, &data, now.mono, &engine::master_signatures, false);
+            let r = self.reactor.react(tag, &data, now.mono, &signatures, false);
             self.log_throttled(tag, &r);
             self.reacted(now, tag, chain, &r);
             return;
@@ -397,9 +422,7 @@ impl Master {
 
     /// `reactor.test`: what an event would do, running nothing.
     pub(super) fn reactor_test(&mut self, now: Now, tag: &str, data: Map<String, Value>) -> Value {
-        let r = self
-            .reactor
-            .react(tag, &data, now.mono, &engine::master_signatures, true);
+        let r = self.reactor.react(tag, &data, now.mono, &signatures, true);
         self.dry_result(&r)
     }
 

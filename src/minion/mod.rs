@@ -1292,7 +1292,9 @@ impl Minion {
             return;
         };
         let (rules, errors) =
-            crate::reactor::engine::load_rules(&self.cfg.reactor, &self.cfg.conf_dir);
+            crate::reactor::engine::load_rules(&self.cfg.reactor, &self.cfg.conf_dir, |p| {
+                std::fs::read(p).map_err(|e| e.to_string())
+            });
         for e in errors {
             log::error!("{e}");
         }

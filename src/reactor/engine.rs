@@ -1,19 +1,20 @@
 //! The reactor as a daemon runs it: the configured rules (salt-spec §4.2, plus brine's
-//! throttled form), the files they name, throttling windows, and one call per event that
-//! matches, reads, renders and compiles. It never dispatches anything itself: the master (or
-//! the minion) carries out the reactions it returns.
+//! throttled form), the texts of the files they name (read and watched by the I/O layer,
+//! handed in as [`Source`]s), throttling windows, and one call per event that matches, looks
+//! the files up, renders and compiles. It never reads a file or dispatches anything itself:
+//! the master (or the minion) carries out the reactions it returns.
 
-use super::{react, Compiled, Kind, RenderEnv, RuleSet, Signatures};
+use super::{react, Compiled, RenderEnv, RuleSet, Signatures};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// Throttle windows kept before expired ones are pruned.
 const MAX_WINDOWS: usize = 100_000;
 
-/// Largest reactor SLS file read, in bytes.
-const MAX_FILE: u64 = 4 << 20;
+/// Largest reactor SLS file read, in bytes (the I/O layer enforces it).
+pub const MAX_FILE: u64 = 4 << 20;
 
 /// How often a throttled rule may fire.
 #[derive(Clone, Debug, PartialEq)]
@@ -118,11 +119,9 @@ fn rule(v: &Value) -> Result<Rule, String> {
     })
 }
 
-/// Reads a reactor map file (a YAML list), with errors naming file, line and column.
-fn read_map_file(path: &Path) -> Result<Vec<Value>, String> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| format!("Failed to read reactor map: \"{}\": {e}", path.display()))?;
-    let text = String::from_utf8_lossy(&bytes);
+/// Parses a reactor map file's bytes (a YAML list), with errors naming file, line and column.
+fn parse_map(path: &Path, bytes: &[u8]) -> Result<Vec<Value>, String> {
+    let text = String::from_utf8_lossy(bytes);
     // The YAML loader reads maps; nest the list under one key, two columns in, one line down.
     let mut nested = String::from("reactor:\n");
     for line in text.lines() {
@@ -157,17 +156,34 @@ fn read_map_file(path: &Path) -> Result<Vec<Value>, String> {
     }
 }
 
-/// Reads `reactor:` (a list, or the path of a YAML file holding one). Broken entries are
-/// reported, naming where they are, and left out; the others work.
-pub fn load_rules(reactor: &Value, conf_dir: &Path) -> (Vec<Rule>, Vec<String>) {
+/// The file `reactor:` names when it is a path (relative to the configuration directory).
+pub fn rules_file(reactor: &Value, conf_dir: &Path) -> Option<PathBuf> {
+    let path = PathBuf::from(reactor.as_str()?);
+    Some(if path.is_relative() {
+        conf_dir.join(path)
+    } else {
+        path
+    })
+}
+
+/// Reads `reactor:` (a list, or the path of a YAML file holding one, whose bytes `read`
+/// gives: the caller does the I/O). Broken entries are reported, naming where they are, and
+/// left out; the others work.
+pub fn load_rules(
+    reactor: &Value,
+    conf_dir: &Path,
+    read: impl FnOnce(&Path) -> Result<Vec<u8>, String>,
+) -> (Vec<Rule>, Vec<String>) {
     let mut errors = Vec::new();
     let (list, source) = match reactor {
         Value::Null => return (Vec::new(), errors),
         Value::Array(a) => (a.clone(), format!("{} reactor", conf_dir.display())),
-        Value::String(path) => {
-            let p = PathBuf::from(path);
-            let p = if p.is_relative() { conf_dir.join(p) } else { p };
-            match read_map_file(&p) {
+        Value::String(_) => {
+            let p = rules_file(reactor, conf_dir).unwrap_or_default();
+            let parsed = read(&p)
+                .map_err(|e| format!("Failed to read reactor map: \"{}\": {e}", p.display()))
+                .and_then(|bytes| parse_map(&p, &bytes));
+            match parsed {
                 Ok(list) => (list, p.display().to_string()),
                 Err(e) => {
                     errors.push(e);
@@ -197,11 +213,21 @@ pub fn load_rules(reactor: &Value, conf_dir: &Path) -> (Vec<Rule>, Vec<String>) 
     (rules, errors)
 }
 
-/// A file's text as last read, and what it was read at.
-struct Cached {
-    modified: Option<SystemTime>,
-    len: u64,
-    text: String,
+/// What the I/O layer read for the reactor: a file's text (or why it could not), or what a
+/// glob entry expands to. The loop watches the files and sends one of these when they change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// A file's text, or why it is unreadable ("not a file", "larger than ...", the OS error).
+    File(PathBuf, Result<String, String>),
+    /// A file no rule names any more: forget its text.
+    Gone(PathBuf),
+    /// The files a glob entry matches now, sorted, or why the glob is bad.
+    Glob(String, Result<Vec<PathBuf>, String>),
+}
+
+/// True when an SLS entry is a file glob (the I/O layer expands it).
+pub fn is_glob(sls: &str) -> bool {
+    sls.contains(['*', '?', '['])
 }
 
 /// What one event led to.
@@ -227,7 +253,10 @@ pub struct Engine {
     rules: Vec<Rule>,
     set: RuleSet,
     windows: HashMap<(usize, String), Instant>,
-    files: HashMap<PathBuf, Cached>,
+    /// The files' texts, as the I/O layer last read them.
+    files: HashMap<PathBuf, Result<String, String>>,
+    /// What each glob entry expands to.
+    globs: HashMap<String, Result<Vec<PathBuf>, String>>,
     /// Options, grains and environment for templates.
     pub env: RenderEnv,
     scratch: Vec<usize>,
@@ -257,6 +286,7 @@ impl Engine {
             set,
             windows: HashMap::new(),
             files: HashMap::new(),
+            globs: HashMap::new(),
             env,
             scratch: Vec::new(),
         }
@@ -310,34 +340,40 @@ impl Engine {
         parts.join("\u{1f}")
     }
 
-    /// Reads a file through the cache (re-read when its size or mtime changed).
-    fn read(&mut self, path: &Path) -> Result<String, String> {
-        let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-        if !meta.is_file() {
-            return Err("not a file".into());
-        }
-        if meta.len() > MAX_FILE {
-            return Err(format!("larger than {MAX_FILE} bytes"));
-        }
-        let modified = meta.modified().ok();
-        if let Some(c) = self.files.get(path) {
-            if c.modified == modified && c.len == meta.len() {
-                return Ok(c.text.clone());
+    /// Every SLS entry the rules name, once each, in rule order: what the I/O layer reads
+    /// and watches for the engine.
+    pub fn sources(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for s in self.rules.iter().flat_map(|r| r.sls.iter()) {
+            if !out.contains(s) {
+                out.push(s.clone());
             }
         }
-        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-        if self.files.len() > 4096 {
-            self.files.clear();
+        out
+    }
+
+    /// Takes what the I/O layer read (at start, after a change to the rules, or when a
+    /// watched file changed).
+    pub fn set_source(&mut self, source: Source) {
+        match source {
+            Source::File(path, text) => {
+                self.files.insert(path, text);
+            }
+            Source::Gone(path) => {
+                self.files.remove(&path);
+            }
+            Source::Glob(sls, paths) => {
+                self.globs.insert(sls, paths);
+            }
         }
-        self.files.insert(
-            path.to_owned(),
-            Cached {
-                modified,
-                len: meta.len(),
-                text: text.clone(),
-            },
-        );
-        Ok(text)
+    }
+
+    /// A file's text as the I/O layer read it.
+    fn read(&self, path: &Path) -> Result<String, String> {
+        match self.files.get(path) {
+            Some(text) => text.clone(),
+            None => Err("not read yet".into()),
+        }
     }
 
     /// The files one SLS entry names (a glob expands, sorted).
@@ -345,15 +381,13 @@ impl Engine {
         if sls.starts_with("salt://") {
             return Err("salt:// paths need Salt's fileserver; give a filesystem path".into());
         }
-        if !sls.contains(['*', '?', '[']) {
+        if !is_glob(sls) {
             return Ok(vec![PathBuf::from(sls)]);
         }
-        let mut out: Vec<PathBuf> = glob::glob(sls)
-            .map_err(|e| format!("bad file glob: {e}"))?
-            .filter_map(Result::ok)
-            .collect();
-        out.sort();
-        Ok(out)
+        match self.globs.get(sls) {
+            Some(paths) => paths.clone(),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Handles one event: matching rules in config order, throttles, their files read,
@@ -531,128 +565,5 @@ impl Engine {
             .collect();
         self.set = RuleSet::new(self.rules.iter().map(|r| r.tag.clone()).collect());
         json!({"status": true, "comment": "Reactor deleted."})
-    }
-}
-
-/// The signatures of master-side functions, for the legacy argument schema.
-pub fn master_signatures(kind: Kind, fun: &str) -> Option<&'static [crate::signature::Param]> {
-    match kind {
-        Kind::Runner => crate::runners::find(fun).map(|r| r.params),
-        Kind::Wheel => crate::wheel::params(fun),
-        Kind::Local | Kind::Caller => crate::modules::find(fun).map(|f| f.params),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_both_entry_forms_and_names_broken_ones() {
-        let (rules, errors) = load_rules(
-            &json!([
-                {"salt/minion/*/start": ["/srv/reactor/start.sls"]},
-                {"myco/x": "/srv/x.sls"},
-                {"tag": "loop/*", "sls": ["/srv/l.sls"],
-                 "throttle": {"once_within": 60, "group_by": ["data.id"]}},
-                "not a map",
-                {"t": 5},
-                {"tag": "a", "sls": "b", "throttle": {"group_by": ["data.id"]}},
-            ]),
-            Path::new("/etc/brine"),
-        );
-        assert_eq!(rules.len(), 3);
-        assert_eq!(rules[1].sls, ["/srv/x.sls"]);
-        assert_eq!(
-            rules[2].throttle,
-            Some(Throttle {
-                once_within: Duration::from_secs(60),
-                group_by: vec!["data.id".into()]
-            })
-        );
-        assert_eq!(errors.len(), 3, "{errors:?}");
-        assert!(errors[0].starts_with("/etc/brine reactor: entry 4"));
-        assert!(errors[2].contains("once_within"));
-    }
-
-    #[test]
-    fn a_map_file_error_names_file_line_and_column() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("reactor.yaml");
-        std::fs::write(&f, "- 'a/b':\n  - /srv/a.sls\n- 'c': [x\n").unwrap();
-        let (rules, errors) = load_rules(&json!(f.display().to_string()), dir.path());
-        assert!(rules.is_empty());
-        assert_eq!(errors.len(), 1);
-        let want = format!("{}:3:", f.display());
-        assert!(errors[0].starts_with(&want), "{}", errors[0]);
-        std::fs::write(&f, "- 'a/b':\n  - /srv/a.sls\n").unwrap();
-        let (rules, errors) = load_rules(&json!("reactor.yaml"), dir.path());
-        assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(rules[0].tag, "a/b");
-    }
-
-    #[test]
-    fn throttles_per_group_and_counts() {
-        let dir = tempfile::tempdir().unwrap();
-        let sls = dir.path().join("r.sls");
-        std::fs::write(&sls, "hi:\n  runner.manage.up: []\n").unwrap();
-        let (rules, _) = load_rules(
-            &json!([{"tag": "ev/*", "sls": [sls.display().to_string()],
-                     "throttle": {"once_within": 10, "group_by": ["data.id"]}}]),
-            dir.path(),
-        );
-        let mut e = Engine::new(rules, RenderEnv::default());
-        let t0 = Instant::now();
-        let data = |id: &str| json!({"id": id}).as_object().unwrap().clone();
-        let sig: Signatures = &master_signatures;
-        assert_eq!(e.react("ev/1", &data("a"), t0, sig, false).rules, [0]);
-        assert_eq!(
-            e.react("ev/1", &data("a"), t0 + Duration::from_secs(5), sig, false)
-                .throttled,
-            [0]
-        );
-        assert_eq!(
-            e.react("ev/1", &data("b"), t0 + Duration::from_secs(5), sig, false)
-                .rules,
-            [0]
-        );
-        let r = e.react("ev/1", &data("a"), t0 + Duration::from_secs(11), sig, false);
-        assert_eq!(r.rules, [0]);
-        assert_eq!(r.compiled.unwrap().reactions.len(), 1);
-        assert_eq!(e.list()[0]["suppressed"], 1);
-        assert!(e
-            .react("other", &data("a"), t0, sig, false)
-            .rules
-            .is_empty());
-    }
-
-    #[test]
-    fn adding_or_deleting_a_rule_keeps_the_other_rules_throttle_windows() {
-        let dir = tempfile::tempdir().unwrap();
-        let sls = dir.path().join("r.sls");
-        std::fs::write(&sls, "hi:\n  runner.manage.up: []\n").unwrap();
-        let path = sls.display().to_string();
-        let (rules, _) = load_rules(
-            &json!([
-                {"first/*": [path.clone()]},
-                {"tag": "ev/*", "sls": [path.clone()],
-                 "throttle": {"once_within": 60, "group_by": ["data.id"]}}
-            ]),
-            dir.path(),
-        );
-        let mut e = Engine::new(rules, RenderEnv::default());
-        let t0 = Instant::now();
-        let data = json!({"id": "a"}).as_object().unwrap().clone();
-        let sig: Signatures = &master_signatures;
-        assert_eq!(e.react("ev/1", &data, t0, sig, false).rules, [1]);
-        assert_eq!(e.add("new/*", vec![path.clone()])["status"], true);
-        assert_eq!(e.react("ev/1", &data, t0, sig, false).throttled, [1]);
-        // Deleting the rule before it moves the throttled rule to index 0.
-        assert_eq!(e.delete("first/*")["status"], true);
-        let r = e.react("ev/1", &data, t0 + Duration::from_secs(1), sig, false);
-        assert_eq!((r.rules.len(), r.throttled.as_slice()), (0, &[0][..]));
-        assert_eq!(e.list()[0]["suppressed"], 2);
-        assert_eq!(e.delete("ev/*")["status"], true);
-        assert!(e.windows.is_empty());
     }
 }

@@ -3,10 +3,11 @@
 //! sockets, none with a local bus).
 
 use super::children::Children;
-use super::local::{LocalInput, LocalServer};
+use super::local::LocalServer;
 use super::renderer::{Done, Renderer};
 use super::signals::{SignalAction, Signals};
 use super::zsock::{ZContext, ZError, ZKind, ZSocket};
+use crate::bus::ClientInput;
 use crate::clock::Now;
 use crate::config::MinionConfig;
 use crate::minion::{Action, Minion};
@@ -599,12 +600,12 @@ impl MinionLoop {
     }
 }
 
-fn feed(core: &mut Minion, input: LocalInput<'_>) {
+fn feed(core: &mut Minion, input: ClientInput<'_>) {
     let now = Now::read();
     match input {
-        LocalInput::Opened { id, pid } => core.client_opened(id, pid),
-        LocalInput::Frame { id, kind, payload } => core.client_frame(now, id, kind, payload),
-        LocalInput::Oversize { id, size } => {
+        ClientInput::Opened { id, pid } => core.client_opened(id, pid),
+        ClientInput::Frame { id, kind, payload } => core.client_frame(now, id, kind, payload),
+        ClientInput::Oversize { id, size } => {
             let max = core.config().max_event_size;
             if let Some(bus) = core.bus() {
                 bus.refuse(
@@ -613,11 +614,11 @@ fn feed(core: &mut Minion, input: LocalInput<'_>) {
                 );
             }
         }
-        LocalInput::Empty { id } => {
+        ClientInput::Empty { id } => {
             if let Some(bus) = core.bus() {
                 bus.refuse(id, "empty frame");
             }
         }
-        LocalInput::Closed { id } => core.client_closed(id),
+        ClientInput::Closed { id } => core.client_closed(id),
     }
 }

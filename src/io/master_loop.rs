@@ -1,4 +1,5 @@
-//! The master's event loop: one `mio::Poll`, one thread, driving the master core.
+//! The master's event loop: one `mio::Poll`, one thread, driving the master core
+//! ([`crate::master`] states the order of its calls each turn).
 //!
 //! Every turn: wait for readiness (the timer table's head bounds the wait, and sources
 //! left with work skip it), read what is ready within a budget per client, hand each
@@ -6,12 +7,14 @@
 //! burst of events leaves in few `write`s.
 
 use super::ipc;
-use super::local::{LocalInput, LocalServer};
+use super::local::LocalServer;
+use super::reactor_files::{self, ReactorFiles};
 use super::renderer::{Done, Renderer};
 use super::signals::{SignalAction, Signals};
 use super::zsock::{ZContext, ZError, ZKind, ZSocket};
+use crate::bus::ClientInput;
 use crate::config::MasterConfig;
-use crate::master::{auth::Auth, Input, Master, Now, ZOut};
+use crate::master::{auth::Auth, Input, Loaded, Master, Now, ZOut};
 use crate::pki::{self, AuthPolicy, KeyStore};
 use mio::{Events, Poll, Token};
 use std::io;
@@ -23,6 +26,7 @@ const SIGNALS: Token = Token(1);
 const ROUTER: Token = Token(2);
 const RENDER_OUT: Token = Token(3);
 const RENDER_IN: Token = Token(4);
+const REACTOR_FILES: Token = Token(5);
 
 /// How often the loop gives free heap memory back to the kernel.
 const TRIM_EVERY: Duration = Duration::from_secs(10);
@@ -32,7 +36,7 @@ const ZMQ_BUDGET: usize = 4096;
 
 /// Why the daemon stopped or could not start.
 #[derive(Debug)]
-pub enum DaemonError {
+pub enum LoopError {
     /// The bus socket could not be bound.
     Ipc(ipc::IpcError),
     /// The poller or signal set-up failed.
@@ -45,19 +49,19 @@ pub enum DaemonError {
     Store(crate::store::StoreError),
 }
 
-impl std::fmt::Display for DaemonError {
+impl std::fmt::Display for LoopError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            DaemonError::Ipc(e) => write!(f, "{e}"),
-            DaemonError::Io(what, e) => write!(f, "{what}: {e}"),
-            DaemonError::Zmq(e) => write!(f, "{e}"),
-            DaemonError::Pki(e) => write!(f, "{e}"),
-            DaemonError::Store(e) => write!(f, "{e}"),
+            LoopError::Ipc(e) => write!(f, "{e}"),
+            LoopError::Io(what, e) => write!(f, "{what}: {e}"),
+            LoopError::Zmq(e) => write!(f, "{e}"),
+            LoopError::Pki(e) => write!(f, "{e}"),
+            LoopError::Store(e) => write!(f, "{e}"),
         }
     }
 }
 
-impl std::error::Error for DaemonError {}
+impl std::error::Error for LoopError {}
 
 /// Reads the auth policy's files (autosign, autoreject) for the core, at start and on
 /// SIGHUP: the core itself reads no files.
@@ -73,22 +77,12 @@ fn auth_policy(cfg: &MasterConfig) -> AuthPolicy {
 pub type Reloader = Box<dyn FnMut() -> Result<MasterConfig, String>>;
 
 /// Feeds a local client's doing to the master core.
-fn to_core(core: &mut Master) -> impl FnMut(LocalInput<'_>) + '_ {
-    move |input| {
-        let now = Now::read();
-        let input = match input {
-            LocalInput::Opened { id, pid } => Input::Opened { id, pid },
-            LocalInput::Frame { id, kind, payload } => Input::Frame { id, kind, payload },
-            LocalInput::Oversize { id, size } => Input::Oversize { id, size },
-            LocalInput::Empty { id } => Input::EmptyFrame { id },
-            LocalInput::Closed { id } => Input::Closed { id },
-        };
-        core.handle(now, input);
-    }
+fn to_core(core: &mut Master) -> impl FnMut(ClientInput<'_>) + '_ {
+    move |input| core.handle(Now::read(), Input::Client(input))
 }
 
 /// The running master: the core plus the I/O it needs.
-pub struct MasterDaemon {
+pub struct MasterLoop {
     poll: Poll,
     signals: Signals,
     local: LocalServer,
@@ -96,6 +90,7 @@ pub struct MasterDaemon {
     reload: Reloader,
     zmq: Option<Zmq>,
     renderer: Renderer,
+    reactor_files: ReactorFiles,
 }
 
 /// The master's ZeroMQ sockets.
@@ -105,20 +100,20 @@ struct Zmq {
     router: ZSocket,
 }
 
-impl MasterDaemon {
+impl MasterLoop {
     /// Binds the bus socket and the ZeroMQ ports and installs the signal handlers.
-    pub fn bind(cfg: MasterConfig, reload: Reloader) -> Result<MasterDaemon, DaemonError> {
-        let poll = Poll::new().map_err(|e| DaemonError::Io("create poll", e))?;
+    pub fn bind(cfg: MasterConfig, reload: Reloader) -> Result<MasterLoop, LoopError> {
+        let poll = Poll::new().map_err(|e| LoopError::Io("create poll", e))?;
         let socket_path = crate::client::master_socket(&cfg.sock_dir);
         // Handlers first: a client (or a test) that sees the socket may signal at once, and
         // SIGHUP's default action would end the daemon.
         let signals = Signals::register(poll.registry(), SIGNALS)
-            .map_err(|e| DaemonError::Io("install signal handlers", e))?;
+            .map_err(|e| LoopError::Io("install signal handlers", e))?;
         let local = LocalServer::bind(&socket_path, poll.registry(), LISTENER, cfg.max_event_size)
-            .map_err(DaemonError::Ipc)?;
+            .map_err(LoopError::Ipc)?;
         log::info!("master event bus listening on {}", socket_path.display());
-        let keys = pki::load_or_generate(&cfg.pki_dir, "master").map_err(DaemonError::Pki)?;
-        let store = KeyStore::open(&cfg.pki_dir).map_err(DaemonError::Pki)?;
+        let keys = pki::load_or_generate(&cfg.pki_dir, "master").map_err(LoopError::Pki)?;
+        let store = KeyStore::open(&cfg.pki_dir).map_err(LoopError::Pki)?;
         let policy = auth_policy(&cfg);
         let auth = Auth::new(keys, store, policy, cfg.auth_events);
         std::fs::DirBuilder::new()
@@ -126,7 +121,7 @@ impl MasterDaemon {
             .mode(0o700)
             .create(&cfg.cachedir)
             .map_err(|e| {
-                DaemonError::Io(
+                LoopError::Io(
                     "cachedir",
                     io::Error::new(e.kind(), format!("{}: {e}", cfg.cachedir.display())),
                 )
@@ -137,7 +132,7 @@ impl MasterDaemon {
         for port in [cfg.publish_port, cfg.ret_port] {
             if port != 0 {
                 std::net::TcpListener::bind((cfg.interface.as_str(), port)).map_err(|e| {
-                    DaemonError::Io(
+                    LoopError::Io(
                         if port == cfg.publish_port {
                             "publish_port"
                         } else {
@@ -168,8 +163,13 @@ impl MasterDaemon {
             std::env::vars().collect(),
         );
         core.set_renderer(true);
+        let reactor_files = ReactorFiles::new(poll.registry(), REACTOR_FILES);
+        core.set_reactor_rules(reactor_files::read_rules(
+            &core.config().reactor,
+            &core.config().conf_dir,
+        ));
         core.start(Now::read());
-        Ok(MasterDaemon {
+        Ok(MasterLoop {
             poll,
             signals,
             local,
@@ -177,15 +177,16 @@ impl MasterDaemon {
             reload,
             zmq: None,
             renderer,
+            reactor_files,
         })
     }
 
     /// Creates and binds the publisher and the request router.
-    fn start_zmq(&mut self) -> Result<(), DaemonError> {
+    fn start_zmq(&mut self) -> Result<(), LoopError> {
         let cfg = self.core.config();
         let zctx = ZContext::new();
-        let publisher = ZSocket::new(&zctx, ZKind::Pub).map_err(DaemonError::Zmq)?;
-        let mut router = ZSocket::new(&zctx, ZKind::Router).map_err(DaemonError::Zmq)?;
+        let publisher = ZSocket::new(&zctx, ZKind::Pub).map_err(LoopError::Zmq)?;
+        let mut router = ZSocket::new(&zctx, ZKind::Router).map_err(LoopError::Zmq)?;
         // libzmq itself drops (and disconnects) anything far over the limit, so a hostile
         // peer cannot make it buffer gigabytes; between the limit and that, the core drops
         // the message with a log line.
@@ -194,17 +195,17 @@ impl MasterDaemon {
             .saturating_add(1 << 20);
         router
             .set_max_msg_size(hard_limit)
-            .map_err(DaemonError::Zmq)?;
+            .map_err(LoopError::Zmq)?;
         // What a peer that does not read can cost is pub_hwm publications; one that stops
         // answering heartbeats is dropped, and its queue freed.
         publisher
             .set_hwm(i32::try_from(cfg.pub_hwm).unwrap_or(i32::MAX))
-            .map_err(DaemonError::Zmq)?;
+            .map_err(LoopError::Zmq)?;
         let hb_timeout = cfg.pub_heartbeat_timeout.saturating_mul(1000);
         publisher
             .set_heartbeat(5_000, i32::try_from(hb_timeout).unwrap_or(i32::MAX))
-            .map_err(DaemonError::Zmq)?;
-        router.set_hwm(100_000).map_err(DaemonError::Zmq)?;
+            .map_err(LoopError::Zmq)?;
+        router.set_hwm(100_000).map_err(LoopError::Zmq)?;
         let host = if cfg.interface.contains(':') {
             format!("[{}]", cfg.interface)
         } else {
@@ -212,13 +213,13 @@ impl MasterDaemon {
         };
         publisher
             .bind(&format!("tcp://{host}:{}", cfg.publish_port))
-            .map_err(DaemonError::Zmq)?;
+            .map_err(LoopError::Zmq)?;
         router
             .bind(&format!("tcp://{host}:{}", cfg.ret_port))
-            .map_err(DaemonError::Zmq)?;
+            .map_err(LoopError::Zmq)?;
         router
             .register(self.poll.registry(), ROUTER)
-            .map_err(DaemonError::Zmq)?;
+            .map_err(LoopError::Zmq)?;
         log::info!(
             "publishing on {host}:{}, serving requests on {host}:{}",
             cfg.publish_port,
@@ -234,11 +235,11 @@ impl MasterDaemon {
 
     /// Runs until SIGTERM or SIGINT, then removes the socket file; `ready` is called once
     /// the store is open and the ports are bound.
-    pub fn run(mut self, ready: impl FnOnce()) -> Result<(), DaemonError> {
+    pub fn run(mut self, ready: impl FnOnce()) -> Result<(), LoopError> {
         // LMDB, like ZeroMQ, must not cross a fork: both start here, after daemonizing.
         let store =
-            crate::store::Store::open(&self.core.config().cachedir).map_err(DaemonError::Store)?;
-        self.core.set_store(store).map_err(DaemonError::Store)?;
+            crate::store::Store::open(&self.core.config().cachedir).map_err(LoopError::Store)?;
+        self.core.set_store(store).map_err(LoopError::Store)?;
         self.start_zmq()?;
         ready();
         let mut events = Events::with_capacity(1024);
@@ -266,7 +267,7 @@ impl MasterDaemon {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                break Err(DaemonError::Io("poll", e));
+                break Err(LoopError::Io("poll", e));
             }
             let mut shutdown = false;
             for ev in events.iter() {
@@ -287,6 +288,7 @@ impl MasterDaemon {
                             z.router.refresh();
                         }
                     }
+                    REACTOR_FILES => self.reactor_files.on_ready(),
                     t if self.renderer.owns(t) => {
                         let done = self.renderer.on_event(self.poll.registry(), t);
                         self.rendered(done);
@@ -321,6 +323,7 @@ impl MasterDaemon {
                 next_trim = now.mono + TRIM_EVERY;
             }
             // One commit for everything this turn wrote, then the replies that waited on it.
+            self.feed_reactor_files();
             self.core.react(Now::read());
             self.render();
             self.core.commit(Now::read());
@@ -340,6 +343,18 @@ impl MasterDaemon {
             z.router.deregister(self.poll.registry());
         }
         result
+    }
+
+    /// Reads the reactor files the core asked for (its rules changed) and the ones that
+    /// changed on disk, and hands them over.
+    fn feed_reactor_files(&mut self) {
+        let mut sources = self.reactor_files.changed();
+        if let Some(wanted) = self.core.take_reactor_sources() {
+            sources.extend(self.reactor_files.track(wanted));
+        }
+        for s in sources {
+            self.core.handle(Now::read(), Input::ReactorSource(s));
+        }
     }
 
     /// Hands the renderer process the core's new render jobs, and the core what finished.
@@ -369,7 +384,8 @@ impl MasterDaemon {
     /// Tells the core about clients the I/O layer closed.
     fn closed(&mut self, ids: Vec<usize>) {
         for id in ids {
-            self.core.handle(Now::read(), Input::Closed { id });
+            self.core
+                .handle(Now::read(), Input::Client(ClientInput::Closed { id }));
         }
     }
 
@@ -451,8 +467,10 @@ impl MasterDaemon {
                 }
                 self.local.set_max_frame(cfg.max_event_size);
                 let policy = auth_policy(&cfg);
+                let rules = reactor_files::read_rules(&cfg.reactor, &cfg.conf_dir);
+                let loaded = Loaded { cfg, policy, rules };
                 self.core
-                    .handle(Now::read(), Input::Reload(Box::new(cfg), Box::new(policy)));
+                    .handle(Now::read(), Input::Reload(Box::new(loaded)));
             }
             Err(e) => log::error!("reload failed, keeping the old configuration: {e}"),
         }
