@@ -6,7 +6,7 @@ use brine::bus::ClientInput;
 use brine::config::{MasterConfig, MinionConfig};
 use brine::master::auth::Auth;
 use brine::master::{Input, Master, Now, ZOut};
-use brine::minion::{Action, Minion};
+use brine::minion::{Action, Input as MInput, Minion};
 use brine::pki::{self, AuthPolicy, KeyStore};
 use brine::wire::{kind, Event, FrameReader, Next};
 use serde_json::{json, Value};
@@ -31,12 +31,41 @@ struct Net {
     read: Vec<Vec<Value>>,
     /// Minions cut off the network (a crash without goodbye): nothing to or from them.
     cut: Vec<bool>,
+    /// Every core's randomness comes from this: a failing run replays with `SIM_SEED`.
+    seed: u64,
+    /// When the master got each auth request, and from which minion.
+    auth_at: Vec<(Duration, usize)>,
+}
+
+/// The run's seed: `SIM_SEED`, or a new one each run.
+fn seed() -> u64 {
+    match std::env::var("SIM_SEED") {
+        Ok(s) => s.parse().expect("SIM_SEED is a number"),
+        Err(_) => SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64),
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "sim: this run's seed is {0}; replay it with SIM_SEED={0}",
+                self.seed
+            );
+        }
+    }
 }
 
 const LISTENER: usize = 1;
 
 impl Net {
     fn new(n: usize, master_extra: impl Fn(&mut MasterConfig)) -> Net {
+        Net::with_seed(n, seed(), master_extra)
+    }
+
+    fn with_seed(n: usize, seed: u64, master_extra: impl Fn(&mut MasterConfig)) -> Net {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = MasterConfig::defaults(dir.path());
         cfg.pki_dir = dir.path().join("pki/master");
@@ -48,6 +77,7 @@ impl Net {
         let auth = Auth::new(keys, store, policy, true);
         let base = Now::read();
         let mut master = Master::new(cfg, Some(auth));
+        master.reseed(seed);
         master.start(base);
         master.handle(
             base,
@@ -77,6 +107,8 @@ impl Net {
             seen_pubs: Vec::new(),
             read: Vec::new(),
             cut: Vec::new(),
+            seed,
+            auth_at: Vec::new(),
         };
         for i in 0..n {
             net.add_minion(&format!("m{i}"), None);
@@ -102,6 +134,7 @@ impl Net {
         let cfg = self.minion_cfg(id, pki_name.unwrap_or(id));
         let keys = pki::load_or_generate(&cfg.pki_dir, "minion").unwrap();
         let mut m = Minion::new(cfg, keys, None, false);
+        m.reseed(self.seed.wrapping_add(2 + self.minions.len() as u64));
         m.start(self.now());
         self.minions.push(m);
         self.read.push(Vec::new());
@@ -121,7 +154,7 @@ impl Net {
         for _ in 0..10_000 {
             let mut moved = false;
             for i in 0..self.minions.len() {
-                while let Some(a) = self.minions[i].poll_action() {
+                for a in self.minions[i].take_actions() {
                     match a {
                         Action::Send(b) => self.to_master.push((i, b)),
                         Action::Publication(v) => self.read[i].push(v),
@@ -139,6 +172,9 @@ impl Net {
                     continue;
                 }
                 self.seen_requests.push((i, b.clone()));
+                if let Ok(brine::proto::Request::Auth { .. }) = brine::proto::decode(&b) {
+                    self.auth_at.push((self.clock, i));
+                }
                 let identity = (i as u32).to_be_bytes();
                 let now = self.now();
                 self.master.handle(
@@ -156,14 +192,14 @@ impl Net {
                     ZOut::Reply { identity, payload } => {
                         let i = u32::from_be_bytes(identity[..4].try_into().unwrap()) as usize;
                         if !self.cut[i] {
-                            self.minions[i].on_reply(now, &payload);
+                            self.minions[i].handle(now, MInput::Reply(&payload));
                         }
                     }
                     ZOut::Publish(p) => {
                         self.seen_pubs.push(p.clone());
                         for (i, m) in self.minions.iter_mut().enumerate() {
                             if !self.cut[i] {
-                                m.on_publication(now, &p);
+                                m.handle(now, MInput::Publication(&p));
                             }
                         }
                     }
@@ -192,7 +228,7 @@ impl Net {
                     self.clock = self.clock.max(t);
                     let now = self.now();
                     for m in &mut self.minions {
-                        m.tick(now);
+                        m.handle(now, MInput::Tick);
                     }
                     self.master.handle(now, Input::Tick);
                     self.pump();
@@ -270,7 +306,7 @@ fn a_minion_cannot_send_as_another() {
     // m1 builds a sealed request claiming to be m0: the master opens it with m0's key.
     net.minions[1].fire_master("evil/tag", json!({"x": 1}));
     let (_, mut bytes) = {
-        let Some(Action::Send(b)) = net.minions[1].poll_action() else {
+        let Some(Action::Send(b)) = net.minions[1].take_actions().into_iter().next() else {
             panic!()
         };
         (1, b)
@@ -336,7 +372,7 @@ fn a_replayed_request_is_refused() {
     let reflected = brine::proto::encode(&brine::proto::Reply::Sealed { ctr, data });
     let before = net.minions[0].drops.malformed;
     let now = net.now();
-    net.minions[0].on_reply(now, &reflected);
+    net.minions[0].handle(now, MInput::Reply(&reflected));
     assert_eq!(net.minions[0].drops.malformed, before + 1);
 }
 
@@ -349,7 +385,7 @@ fn forged_and_replayed_publications_are_dropped() {
     let good = net.seen_pubs.last().cloned().unwrap();
     // Replay: same serial again.
     let now = net.now();
-    net.minions[0].on_publication(now, &good);
+    net.minions[0].handle(now, MInput::Publication(&good));
     assert_eq!(net.minions[0].drops.replayed, 1);
     // Forgery: a valid-looking publication signed by another key.
     let other = tempfile::tempdir().unwrap();
@@ -358,12 +394,12 @@ fn forged_and_replayed_publications_are_dropped() {
     let (policy, _) = AuthPolicy::load(true, false, None, None, 0);
     let mut evil = Auth::new(keys, store, policy, false);
     let forged = evil.publish(&json!({"fun": "cmd.run", "arg": ["rm -rf /"]}));
-    net.minions[0].on_publication(now, &forged);
+    net.minions[0].handle(now, MInput::Publication(&forged));
     assert_eq!(net.minions[0].drops.forged, 1);
     // Tampering with a real one breaks the signature too.
     let mut p: brine::proto::Publication = brine::proto::decode(&good).unwrap();
     p.serial += 100;
-    net.minions[0].on_publication(now, &brine::proto::encode(&p));
+    net.minions[0].handle(now, MInput::Publication(&brine::proto::encode(&p)));
     assert_eq!(net.minions[0].drops.forged, 2);
 }
 
@@ -436,7 +472,7 @@ fn a_deleted_minion_cannot_read_publications_and_is_refused() {
     // not send m0 into another re-auth.
     let replayed = net.minions[0].drops.replayed;
     let now = net.now();
-    net.minions[0].on_publication(now, &old_pub);
+    net.minions[0].handle(now, MInput::Publication(&old_pub));
     assert_eq!(net.minions[0].drops.replayed, replayed + 1);
     net.advance(Duration::from_secs(12));
     let again = net
@@ -617,6 +653,7 @@ fn minions_reauth_after_a_master_restart() {
     let (policy, _) = AuthPolicy::load(true, false, None, None, 0);
     let auth = Auth::new(keys, store, policy, true);
     net.master = Master::new(cfg, Some(auth));
+    net.master.reseed(net.seed.wrapping_add(1 << 32));
     let now = net.now();
     net.master.start(now);
     net.master.handle(
@@ -695,4 +732,33 @@ fn a_flood_of_new_ids_writes_a_bounded_number_of_key_files() {
     // The budget refills with time: a second later 200 more get in.
     net.clock += Duration::from_secs(1);
     assert_eq!(flood(&mut net, 2500..2800), 2200);
+}
+
+/// The re-auths after a key rotation, each after a random delay: when each came.
+fn reauth_times(seed: u64) -> Vec<(Duration, usize)> {
+    let mut net = Net::with_seed(8, seed, |_| {});
+    net.pump();
+    assert!(net.minions.iter().all(|m| m.is_accepted()));
+    net.auth_at.clear();
+    wheel(&mut net, "wheel.key.delete", json!({"match": "m7"}));
+    net.master.publish(&json!({"n": 1}));
+    net.pump();
+    net.advance(Duration::from_secs(12));
+    assert!(net.minions[..7].iter().all(|m| m.is_accepted()));
+    std::mem::take(&mut net.auth_at)
+}
+
+#[test]
+fn a_run_replays_from_its_seed() {
+    let seed = seed();
+    let first = reauth_times(seed);
+    assert!(first.len() >= 7, "every minion re-authenticated: {first:?}");
+    assert_eq!(reauth_times(seed), first, "seed {seed}");
+    let others: Vec<_> = (1..4)
+        .map(|k| reauth_times(seed.wrapping_add(k * 7919)))
+        .collect();
+    assert!(
+        others.iter().any(|o| *o != first),
+        "another seed, other delays (seed {seed})"
+    );
 }

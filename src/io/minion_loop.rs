@@ -4,13 +4,14 @@
 
 use super::children::Children;
 use super::local::LocalServer;
+use super::reactor_files::{self, ReactorFiles};
 use super::renderer::{Done, Renderer};
 use super::signals::{SignalAction, Signals};
 use super::zsock::{ZContext, ZError, ZKind, ZSocket};
 use crate::bus::ClientInput;
 use crate::clock::Now;
 use crate::config::MinionConfig;
-use crate::minion::{Action, Minion};
+use crate::minion::{Action, Input, Loaded, Minion, PinFile};
 use crate::modules::ChildResult;
 use crate::pki::{self, KeyPair};
 use mio::{Events, Poll, Token};
@@ -23,6 +24,7 @@ const LISTENER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const RENDER_OUT: Token = Token(2);
 const RENDER_IN: Token = Token(3);
+const REACTOR_FILES: Token = Token(4);
 
 /// Time from settling (authenticated, start event fired) to unmapping start-up's pages, so
 /// that start-up's last work is not faulted straight back in.
@@ -96,6 +98,8 @@ pub struct MinionLoop {
     /// The reactor's renderer process, for the minion with a bus (started with its first
     /// job, so an idle minion has none).
     renderer: Option<Renderer>,
+    /// The reactor's files, for the minion with a bus.
+    reactor_files: Option<ReactorFiles>,
 }
 
 /// The host part of a `master` setting, bracketed for IPv6.
@@ -132,6 +136,7 @@ impl MinionLoop {
             child_owner: HashMap::new(),
             next_child: 1,
             renderer: None,
+            reactor_files: None,
         })
     }
 
@@ -194,7 +199,15 @@ impl MinionLoop {
         let mut core = Minion::new(cfg, keys, pin, bus);
         core.set_renderer(bus);
         core.set_grains(grains);
-        core.clear_stale_jobs();
+        if bus {
+            core.set_environ(std::env::vars().collect());
+            let rules = reactor_files::read_rules(&core.config().reactor, &core.config().conf_dir);
+            core.set_reactor_rules(rules);
+            if self.reactor_files.is_none() {
+                self.reactor_files = Some(ReactorFiles::new(self.poll.registry(), REACTOR_FILES));
+            }
+        }
+        clear_job_records(&core.proc_dir());
         core.start(Now::read());
         self.slots.push(Slot { core, dealer, sub });
         Ok(())
@@ -274,6 +287,11 @@ impl MinionLoop {
             for ev in events.iter() {
                 match ev.token() {
                     LISTENER => self.accept(),
+                    REACTOR_FILES => {
+                        if let Some(f) = self.reactor_files.as_mut() {
+                            f.on_ready();
+                        }
+                    }
                     SIGNALS => {
                         for s in self.signals.pending() {
                             match s {
@@ -317,8 +335,11 @@ impl MinionLoop {
             }
             for slot in &mut self.slots {
                 if slot.core.next_timeout().is_some_and(|at| at <= now.mono) {
-                    slot.core.tick(now);
+                    slot.core.handle(now, Input::Tick);
                 }
+            }
+            self.feed_reactor_files();
+            for slot in &mut self.slots {
                 slot.core.react(now);
             }
             self.render();
@@ -348,7 +369,7 @@ impl MinionLoop {
                 match slot.dealer.recv() {
                     Ok(Some(parts)) => {
                         if let [payload] = &parts[..] {
-                            slot.core.on_reply(now, payload);
+                            slot.core.handle(now, Input::Reply(payload));
                         } else {
                             crate::log_limited!(
                                 Warn,
@@ -372,7 +393,7 @@ impl MinionLoop {
                 match slot.sub.recv() {
                     Ok(Some(parts)) => {
                         if let [payload] = &parts[..] {
-                            slot.core.on_publication(now, payload);
+                            slot.core.handle(now, Input::Publication(payload));
                         } else {
                             crate::log_limited!(
                                 Warn,
@@ -397,7 +418,7 @@ impl MinionLoop {
         for (child, result) in done {
             if let Some((i, key)) = self.child_owner.remove(&child) {
                 if let Some(slot) = self.slots.get_mut(i) {
-                    slot.core.child_done(now, key, result);
+                    slot.core.handle(now, Input::ChildDone { key, result });
                 }
             }
         }
@@ -411,67 +432,93 @@ impl MinionLoop {
         let total = self.slots.len();
         let mut settled = false;
         for (i, slot) in self.slots.iter_mut().enumerate() {
-            while let Some(action) = slot.core.poll_action() {
-                match action {
-                    Action::Send(bytes) => match slot.dealer.send(&[&bytes]) {
-                        Ok(true) => {}
-                        Ok(false) => log::warn!("dropped a request: the master is not reading"),
-                        Err(e) => log::warn!("send: {e}"),
-                    },
-                    Action::PinMaster(pem) => {
-                        let path = slot.core.config().pki_dir.join("minion_master.pub");
-                        match std::fs::write(&path, pem) {
-                            Ok(()) => {
-                                slot.core.pin_saved();
-                                log::info!("pinned the master's key in {}", path.display());
+            // An action's answer goes straight back in and may bring more actions.
+            loop {
+                let actions = slot.core.take_actions();
+                if actions.is_empty() {
+                    break;
+                }
+                for action in actions {
+                    match action {
+                        Action::Send(bytes) => match slot.dealer.send(&[&bytes]) {
+                            Ok(true) => {}
+                            Ok(false) => log::warn!("dropped a request: the master is not reading"),
+                            Err(e) => log::warn!("send: {e}"),
+                        },
+                        Action::PinMaster(pem) => {
+                            let path = slot.core.config().pki_dir.join("minion_master.pub");
+                            match std::fs::write(&path, pem) {
+                                Ok(()) => {
+                                    slot.core.handle(Now::read(), Input::PinSaved);
+                                    log::info!("pinned the master's key in {}", path.display());
+                                }
+                                Err(e) => log::error!("cannot write {}: {e}", path.display()),
                             }
-                            Err(e) => log::error!("cannot write {}: {e}", path.display()),
                         }
-                    }
-                    Action::Publication(load) => slot.core.on_job(Now::read(), load),
-                    // In a swarm one refused minion stops alone; the loop ends with the last.
-                    Action::Exit(code) => {
-                        if alone {
-                            self.exit = Some(code);
-                        } else {
-                            log::error!(
-                                "minion {} stopped; the rest of the swarm goes on",
-                                slot.core.config().id
-                            );
-                            self.exited += 1;
-                            if self.exited >= total {
+                        Action::Publication(load) => {
+                            slot.core.handle(Now::read(), Input::Job(load))
+                        }
+                        Action::ReadPin(path) => {
+                            let pin = match std::fs::read_to_string(&path) {
+                                Ok(text) => PinFile::Text(text),
+                                Err(e) if e.kind() == io::ErrorKind::NotFound => PinFile::Missing,
+                                Err(e) => {
+                                    log::warn!("cannot read {}: {e}", path.display());
+                                    PinFile::Unreadable
+                                }
+                            };
+                            slot.core.handle(Now::read(), Input::Pin(pin));
+                        }
+                        Action::WriteJobRecord(path, bytes) => write_job_record(&path, &bytes),
+                        Action::RemoveJobRecord(path) => {
+                            let _ = std::fs::remove_file(path);
+                        }
+                        // In a swarm one refused minion stops alone; the loop ends with the last.
+                        Action::Exit(code) => {
+                            if alone {
                                 self.exit = Some(code);
+                            } else {
+                                log::error!(
+                                    "minion {} stopped; the rest of the swarm goes on",
+                                    slot.core.config().id
+                                );
+                                self.exited += 1;
+                                if self.exited >= total {
+                                    self.exit = Some(code);
+                                }
                             }
                         }
-                    }
-                    Action::Settled => {
-                        if alone {
-                            settled = true;
-                        }
-                    }
-                    Action::Spawn(key, spec) => {
-                        let child = self.next_child;
-                        self.next_child += 1;
-                        match self.children.spawn(self.poll.registry(), child, &spec) {
-                            Ok(pid) => {
-                                self.child_owner.insert(child, (i, key));
-                                slot.core.child_started(key, pid);
-                            }
-                            Err(e) => {
-                                log::warn!("cannot start a job's process: {e}");
-                                let failed = ChildResult::spawn_failed(e);
-                                slot.core.child_done(Now::read(), key, failed);
+                        Action::Settled => {
+                            if alone {
+                                settled = true;
                             }
                         }
-                    }
-                    Action::Kill(key) => {
-                        let child = self
-                            .child_owner
-                            .iter()
-                            .find(|(_, owner)| **owner == (i, key))
-                            .map(|(c, _)| *c);
-                        if let Some(c) = child {
-                            self.children.kill(c);
+                        Action::Spawn(key, spec) => {
+                            let child = self.next_child;
+                            self.next_child += 1;
+                            match self.children.spawn(self.poll.registry(), child, &spec) {
+                                Ok(pid) => {
+                                    self.child_owner.insert(child, (i, key));
+                                    slot.core
+                                        .handle(Now::read(), Input::ChildStarted { key, pid });
+                                }
+                                Err(e) => {
+                                    log::warn!("cannot start a job's process: {e}");
+                                    let result = ChildResult::spawn_failed(e);
+                                    slot.core
+                                        .handle(Now::read(), Input::ChildDone { key, result });
+                                }
+                            }
+                        }
+                        Action::Kill(key) => {
+                            let child = self
+                                .child_owner
+                                .iter()
+                                .find(|(_, owner)| **owner == (i, key))
+                                .map(|(c, _)| *c);
+                            if let Some(c) = child {
+                                self.children.kill(c);
+                            }
                         }
                     }
                 }
@@ -498,8 +545,24 @@ impl MinionLoop {
         let Some(bus) = slot.core.bus() else {
             return;
         };
-        for closed in local.on_event(id, readable, writable, bus, self.poll.registry()) {
-            slot.core.client_closed(closed);
+        for id in local.on_event(id, readable, writable, bus, self.poll.registry()) {
+            closed(&mut slot.core, id);
+        }
+    }
+
+    /// Reads the reactor files the minion asked for (its rules changed) and the ones that
+    /// changed on disk, and hands them over.
+    fn feed_reactor_files(&mut self) {
+        let (Some(files), Some(slot)) = (self.reactor_files.as_mut(), self.slots.first_mut())
+        else {
+            return;
+        };
+        let mut sources = files.changed();
+        if let Some(wanted) = slot.core.take_reactor_sources() {
+            sources.extend(files.track(wanted));
+        }
+        for s in sources {
+            slot.core.handle(Now::read(), Input::ReactorSource(s));
         }
     }
 
@@ -530,7 +593,7 @@ impl MinionLoop {
                 Done::Rendered(reply) => Ok(reply),
                 Done::Failed(f) => Err((f.seq, f.why)),
             };
-            slot.core.rendered(Now::read(), r);
+            slot.core.handle(Now::read(), Input::Rendered(r));
         }
     }
 
@@ -553,8 +616,8 @@ impl MinionLoop {
         let Some(bus) = slot.core.bus() else {
             return;
         };
-        for closed in local.flush_dirty(bus, self.poll.registry()) {
-            slot.core.client_closed(closed);
+        for id in local.flush_dirty(bus, self.poll.registry()) {
+            closed(&mut slot.core, id);
         }
     }
 
@@ -571,7 +634,10 @@ impl MinionLoop {
                     local.set_max_frame(cfg.max_event_size);
                 }
                 if let Some(slot) = self.slots.first_mut() {
-                    slot.core.reload(cfg);
+                    let rules = reactor_files::read_rules(&cfg.reactor, &cfg.conf_dir);
+                    let loaded = Loaded { cfg, rules };
+                    slot.core
+                        .handle(Now::read(), Input::Reload(Box::new(loaded)));
                 }
             }
             Err(e) => log::error!("reload failed, keeping the old configuration: {e}"),
@@ -590,7 +656,7 @@ impl MinionLoop {
         }
         if let (Some(local), Some(slot)) = (self.local.as_mut(), self.slots.first_mut()) {
             for id in local.shutdown(self.poll.registry()) {
-                slot.core.client_closed(id);
+                closed(&mut slot.core, id);
             }
         }
         for slot in &mut self.slots {
@@ -601,24 +667,30 @@ impl MinionLoop {
 }
 
 fn feed(core: &mut Minion, input: ClientInput<'_>) {
-    let now = Now::read();
-    match input {
-        ClientInput::Opened { id, pid } => core.client_opened(id, pid),
-        ClientInput::Frame { id, kind, payload } => core.client_frame(now, id, kind, payload),
-        ClientInput::Oversize { id, size } => {
-            let max = core.config().max_event_size;
-            if let Some(bus) = core.bus() {
-                bus.refuse(
-                    id,
-                    &format!("frame of {size} bytes is over max_event_size {max}"),
-                );
-            }
+    core.handle(Now::read(), Input::Client(input));
+}
+
+/// Tells the core about a local client the I/O layer closed.
+fn closed(core: &mut Minion, id: usize) {
+    core.handle(Now::read(), Input::Client(ClientInput::Closed { id }));
+}
+
+/// Writes a running job's record; a failure costs only the record.
+fn write_job_record(path: &Path, bytes: &[u8]) {
+    let write = match path.parent() {
+        Some(dir) => std::fs::create_dir_all(dir).and_then(|()| std::fs::write(path, bytes)),
+        None => std::fs::write(path, bytes),
+    };
+    if let Err(e) = write {
+        log::warn!("cannot write the job record {}: {e}", path.display());
+    }
+}
+
+/// Removes job records left by a minion that crashed (their jobs died with it).
+fn clear_job_records(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let _ = std::fs::remove_file(e.path());
         }
-        ClientInput::Empty { id } => {
-            if let Some(bus) = core.bus() {
-                bus.refuse(id, "empty frame");
-            }
-        }
-        ClientInput::Closed { id } => core.client_closed(id),
     }
 }

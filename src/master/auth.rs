@@ -88,6 +88,8 @@ pub struct Auth {
     auth_events: bool,
     /// What was refused so far.
     pub refusals: Refusals,
+    /// Session ids.
+    rng: crypto::Rng,
 }
 
 impl Auth {
@@ -112,7 +114,14 @@ impl Auth {
             serial: 0,
             auth_events,
             refusals: Refusals::default(),
+            rng: crypto::Rng::from_os(),
         }
+    }
+
+    /// Draws session ids from this seed from now on (a simulated run replays); session
+    /// keys still come from the system.
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = crypto::Rng::from_seed(seed);
     }
 
     /// Applies a reloaded policy.
@@ -318,7 +327,7 @@ impl Auth {
         let (ret, sealed) = match decision.reply {
             Verdict::Accepted => {
                 let mut sid = [0u8; 8];
-                crypto::random_bytes(&mut sid);
+                self.rng.fill(&mut sid);
                 let sid = u64::from_be_bytes(sid);
                 let shared = match SymKey::shared(&self.keys.boxk, &key.box_pub) {
                     Ok(s) => s,

@@ -148,6 +148,8 @@ pub struct Master {
     render_env_gen: u64,
     /// The reactor's rules changed: the loop must read (and watch) the files they name.
     reactor_sources_changed: bool,
+    /// The core's randomness (the schedule's splay).
+    rng: crate::crypto::Rng,
 }
 
 impl Master {
@@ -198,6 +200,16 @@ impl Master {
             render_seq: 0,
             render_env_gen: 0,
             reactor_sources_changed: false,
+            rng: crate::crypto::Rng::from_os(),
+        }
+    }
+
+    /// Draws the core's randomness from this seed from now on, so a simulated run replays
+    /// from it (the auth state draws from the next seed).
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = crate::crypto::Rng::from_seed(seed);
+        if let Some(a) = self.auth.as_mut() {
+            a.reseed(seed.wrapping_add(1));
         }
     }
 
@@ -445,7 +457,7 @@ impl Master {
             let at = if starting && e.run_on_start {
                 Some(now.mono)
             } else {
-                now.mono.checked_add(schedule::next_delay(e))
+                now.mono.checked_add(schedule::next_delay(e, &mut self.rng))
             };
             match at {
                 Some(at) => self.timers.set(Timer::Schedule(i), at),
@@ -470,7 +482,7 @@ impl Master {
         if let Some(at) = self
             .schedule
             .get(i)
-            .and_then(|e| now.mono.checked_add(schedule::next_delay(e)))
+            .and_then(|e| now.mono.checked_add(schedule::next_delay(e, &mut self.rng)))
         {
             self.timers.set(Timer::Schedule(i), at);
         }

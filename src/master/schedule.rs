@@ -187,12 +187,12 @@ pub fn parse(schedule: &Value) -> (Vec<Entry>, Vec<String>) {
 }
 
 /// The delay before an entry's next run: its interval plus a random splay.
-pub fn next_delay(e: &Entry) -> Duration {
+pub fn next_delay(e: &Entry, rng: &mut crate::crypto::Rng) -> Duration {
     let splay = match e.splay {
         Some((start, end)) if end > start => {
             let span =
                 u32::try_from(end.saturating_sub(start).saturating_add(1)).unwrap_or(u32::MAX);
-            start + u64::from(crate::crypto::random_u32(span))
+            start + u64::from(rng.below(span))
         }
         Some((start, _)) => start,
         None => 0,
@@ -224,7 +224,7 @@ mod tests {
         assert_eq!(e[1].splay, Some((0, 10)));
         assert_eq!(e[2].every, Duration::from_secs(3630));
         for _ in 0..50 {
-            let d = next_delay(&e[2]);
+            let d = next_delay(&e[2], &mut crate::crypto::Rng::from_seed(1));
             assert!(d >= Duration::from_secs(3635) && d <= Duration::from_secs(3638));
         }
     }

@@ -3,7 +3,7 @@
 
 use super::returns::PendingReturn;
 use super::session::{Phase, Session};
-use super::{Action, Minion, Timer};
+use super::{Action, Minion, PinFile, Timer};
 use crate::clock::Now;
 use crate::crypto::{self, SymKey};
 use crate::pki::PublicKey;
@@ -13,7 +13,7 @@ use std::time::Duration;
 impl Minion {
     pub(super) fn send_auth(&mut self, now: Now, tries: u64) {
         let mut nonce = [0u8; 16];
-        crypto::random_bytes(&mut nonce);
+        self.rng.fill(&mut nonce);
         let req = proto::Request::Auth {
             id: self.cfg.id.clone(),
             public: self.keys.public.to_pem(),
@@ -101,23 +101,45 @@ impl Minion {
             .as_ref()
             .is_some_and(|pin| pin.trim() != a.master_pub.trim())
         {
-            // The log line below says to remove the pin file: honour that without a restart
-            // (a tiny local file, read only when the master's key differs).
-            match std::fs::read_to_string(&self.pin_path) {
-                Ok(text) => self.pinned = Some(text),
-                // Only a pin file that was there and is gone now trusts a new key: an
-                // unreadable file, or a pin never written, keeps refusing.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.pin_on_disk => {
-                    log::warn!(
-                        "{} was removed: trusting the master's new key",
-                        self.pin_path.display()
-                    );
-                    self.pinned = None;
-                    self.pin_on_disk = false;
-                }
-                Err(_) => {}
-            }
+            // The log line of `verified` says to remove the pin file: honour that without a
+            // restart. The loop reads the file (only when the master's key differs) and
+            // hands it back as `Input::Pin`.
+            self.awaiting_pin = Some(a);
+            self.actions
+                .push_back(Action::ReadPin(self.pin_path.clone()));
+            return;
         }
+        self.verified(now, a);
+    }
+
+    /// The pin file as the loop read it, for the auth reply that waits on it.
+    pub(super) fn pin_read(&mut self, now: Now, pin: PinFile) {
+        let Some(a) = self.awaiting_pin.take() else {
+            return;
+        };
+        // A later attempt (a timeout in between) makes this reply stale.
+        if !matches!(&self.phase, Phase::Authenticating { nonce, .. } if a.nonce.0 == nonce) {
+            return;
+        }
+        match pin {
+            PinFile::Text(text) => self.pinned = Some(text),
+            // Only a pin file that was there and is gone now trusts a new key: an
+            // unreadable file, or a pin never written, keeps refusing.
+            PinFile::Missing if self.pin_on_disk => {
+                log::warn!(
+                    "{} was removed: trusting the master's new key",
+                    self.pin_path.display()
+                );
+                self.pinned = None;
+                self.pin_on_disk = false;
+            }
+            PinFile::Missing | PinFile::Unreadable => {}
+        }
+        self.verified(now, a);
+    }
+
+    /// An auth reply whose signature verified, checked against the pin.
+    fn verified(&mut self, now: Now, a: proto::AuthReply) {
         match &self.pinned {
             Some(pin) if pin.trim() != a.master_pub.trim() => {
                 log::error!(
@@ -242,7 +264,7 @@ impl Minion {
     }
 
     /// The io layer wrote the pin file.
-    pub fn pin_saved(&mut self) {
+    pub(super) fn pin_saved(&mut self) {
         self.pin_on_disk = true;
     }
 }

@@ -71,7 +71,7 @@ impl Minion {
     }
 
     /// Runs a job published by the master, if it targets this minion.
-    pub fn on_job(&mut self, now: Now, load: Value) {
+    pub(super) fn on_job(&mut self, now: Now, load: Value) {
         let Value::Object(load) = load else {
             crate::log_limited!(Warn, "pub:map", "dropped a publication that is not a map");
             return;
@@ -171,7 +171,7 @@ impl Minion {
     }
 
     /// The loop started job `key`'s child with this pid.
-    pub fn child_started(&mut self, key: u64, pid: u32) {
+    pub(super) fn child_started(&mut self, key: u64, pid: u32) {
         if let Some(r) = self.running.get_mut(&key) {
             r.data.insert("pid".into(), json!(pid));
             let origin_jid = match &r.origin {
@@ -186,7 +186,7 @@ impl Minion {
     }
 
     /// Job `key`'s child finished (or could not start).
-    pub fn child_done(&mut self, now: Now, key: u64, result: ChildResult) {
+    pub(super) fn child_done(&mut self, now: Now, key: u64, result: ChildResult) {
         let Some(r) = self.running.remove(&key) else {
             return;
         };
@@ -197,38 +197,26 @@ impl Minion {
         self.finish(now, r.origin, ret);
     }
 
-    fn proc_dir(&self) -> PathBuf {
+    /// Where job records live (`cachedir/proc`, as in Salt): the loop removes what a
+    /// crashed minion left there before the first job.
+    pub fn proc_dir(&self) -> PathBuf {
         self.cfg.cachedir.join("proc")
     }
 
-    /// Removes job records left by a minion that crashed (their jobs died with it).
-    pub fn clear_stale_jobs(&self) {
-        if let Ok(entries) = std::fs::read_dir(self.proc_dir()) {
-            for e in entries.flatten() {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
-
-    fn write_proc(&self, origin: &Origin, data: &Map<String, Value>) {
+    fn write_proc(&mut self, origin: &Origin, data: &Map<String, Value>) {
         if let Origin::Job { jid, .. } = origin {
             self.write_proc_file(jid, data);
         }
     }
 
-    fn write_proc_file(&self, jid: &str, data: &Map<String, Value>) {
+    fn write_proc_file(&mut self, jid: &str, data: &Map<String, Value>) {
         if !crate::jobs::is_jid(jid) && jid != "req" {
             return;
         }
-        let dir = self.proc_dir();
-        let write = std::fs::create_dir_all(&dir)
-            .and_then(|_| std::fs::write(dir.join(jid), proto::encode(data)));
-        if let Err(e) = write {
-            log::warn!(
-                "cannot write the job record {}: {e}",
-                dir.join(jid).display()
-            );
-        }
+        self.actions.push_back(Action::WriteJobRecord(
+            self.proc_dir().join(jid),
+            proto::encode(data),
+        ));
     }
 
     pub(super) fn finish(&mut self, now: Now, origin: Origin, ret: Ret) {
@@ -255,7 +243,8 @@ impl Minion {
                 self.finish(now, local, ret);
             }
             Origin::Job { jid, fun, fun_args } => {
-                let _ = std::fs::remove_file(self.proc_dir().join(&jid));
+                self.actions
+                    .push_back(Action::RemoveJobRecord(self.proc_dir().join(&jid)));
                 // `cmd: _return` is the message's tag; the master puts it back in the event.
                 let mut load = Map::new();
                 load.insert("id".into(), json!(self.cfg.id));

@@ -3,27 +3,31 @@
 
 use super::jobs::Origin;
 use super::Minion;
-use crate::bus::{ClientId, Local};
+use crate::bus::{ClientId, ClientInput, Local};
 use crate::clock::Now;
 use serde_json::{json, Map, Value};
 
 impl Minion {
-    /// A local client connected to the minion bus.
-    pub fn client_opened(&mut self, id: ClientId, pid: i32) {
-        if let Some(b) = self.bus.as_mut() {
-            b.open(id, pid);
-        }
-    }
-
-    /// A local client went away.
-    pub fn client_closed(&mut self, id: ClientId) {
-        if let Some(b) = self.bus.as_mut() {
-            b.close(id);
+    /// What a local client of the minion bus did.
+    pub(super) fn client(&mut self, now: Now, input: ClientInput<'_>) {
+        let max = self.cfg.max_event_size;
+        let Some(bus) = self.bus.as_mut() else {
+            return;
+        };
+        match input {
+            ClientInput::Opened { id, pid } => bus.open(id, pid),
+            ClientInput::Closed { id } => bus.close(id),
+            ClientInput::Frame { id, kind, payload } => self.client_frame(now, id, kind, payload),
+            ClientInput::Oversize { id, size } => bus.refuse(
+                id,
+                &format!("frame of {size} bytes is over max_event_size {max}"),
+            ),
+            ClientInput::Empty { id } => bus.refuse(id, "empty frame"),
         }
     }
 
     /// A frame from a local client of the minion bus.
-    pub fn client_frame(&mut self, now: Now, id: ClientId, kind: u8, payload: &[u8]) {
+    fn client_frame(&mut self, now: Now, id: ClientId, kind: u8, payload: &[u8]) {
         let Some(bus) = self.bus.as_mut() else {
             return;
         };

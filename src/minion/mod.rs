@@ -1,8 +1,30 @@
 //! The minion's logic as a state machine without I/O: auth with the master, the session,
-//! publications, heartbeats, its own event bus and the functions `brine-call` runs.
+//! publications, heartbeats, its own event bus and reactor, and the functions `brine-call`
+//! runs.
 //!
-//! The event loop (or `brine-swarm`, which runs many of these in one loop) feeds it
-//! inputs with the current time and carries out the actions it queues.
+//! # The loop contract
+//!
+//! The event loop ([`crate::io::minion_loop`], or `brine-swarm`, which runs many minions in
+//! one loop) owns every socket, file and child process; the core owns the decisions. It has
+//! the master core's shape ([`crate::master`]): inputs go in through one call, outputs come
+//! out as vectors the loop drains, and one deadline says when to wake.
+//!
+//! - Built with [`Minion::new`], then given what the loop read: [`Minion::set_grains`] and
+//!   [`Minion::set_environ`] (host facts), [`Minion::set_reactor_rules`] (its `reactor:`),
+//!   then [`Minion::start`] (the first auth request).
+//! - Inputs: [`Minion::handle`] with an [`Input`]: a reply or a publication from the master,
+//!   a local client's frame, a child process that started or ended, a render, a reactor
+//!   file, the pin file, a reload, or [`Input::Tick`] once [`Minion::next_timeout`] passed.
+//! - Outputs: [`Minion::take_actions`] (messages to send, files to write, children to start
+//!   or kill, the pin file to read, exit), [`Minion::take_renders`] (reactor files for the
+//!   renderer process), [`Minion::take_reactor_sources`] (files to read and watch) and the
+//!   bytes its [`Minion::bus`] holds for local clients.
+//!
+//! Each turn the loop: hands over what the sockets, children and renderer brought, then
+//! `Tick` if the deadline passed; then feeds reactor files ([`Minion::take_reactor_sources`]
+//! and what the file watch saw); then [`Minion::react`]; then carries out
+//! [`Minion::take_actions`] (an action's answer, such as [`Input::Pin`], goes straight back
+//! in, and its actions are carried out in the same turn); then flushes the bus.
 
 mod auth;
 mod jobs;
@@ -12,7 +34,7 @@ mod react;
 mod returns;
 mod session;
 
-use crate::bus::{Bus, Overflow};
+use crate::bus::{Bus, ClientInput, Overflow};
 use crate::clock::Now;
 use crate::clock::Timers;
 use crate::config::MinionConfig;
@@ -43,9 +65,76 @@ pub enum Action {
     Spawn(u64, ChildSpec),
     /// Kill job `key`'s child (its process group).
     Kill(u64),
+    /// Read the pin file (the master's key differs from the pin): answer with
+    /// [`Input::Pin`].
+    ReadPin(PathBuf),
+    /// Write a running job's record (`cachedir/proc/<jid>`, for `saltutil.running` after a
+    /// restart and for Salt's tools); a failure is only logged.
+    WriteJobRecord(PathBuf, Vec<u8>),
+    /// The job finished: remove its record.
+    RemoveJobRecord(PathBuf),
     /// Start-up is over (first authenticated, start event sent): the daemon may drop the
     /// memory only start-up needed.
     Settled,
+}
+
+/// Something that happened, handed to the minion core.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// A message from the master on the request channel (DEALER).
+    Reply(&'a [u8]),
+    /// A publication from the master (SUB).
+    Publication(&'a [u8]),
+    /// A verified publication for the job layer (what [`Action::Publication`] carried).
+    Job(Value),
+    /// A local client of the minion's bus connected, sent a frame, or went away.
+    Client(ClientInput<'a>),
+    /// Job `key`'s child process started with this pid.
+    ChildStarted {
+        /// The job's key ([`Action::Spawn`]).
+        key: u64,
+        /// The child's pid.
+        pid: u32,
+    },
+    /// Job `key`'s child process ended (or could not start).
+    ChildDone {
+        /// The job's key.
+        key: u64,
+        /// What it returned.
+        result: crate::modules::ChildResult,
+    },
+    /// The renderer process answered a render job, or the job failed (its number, why).
+    Rendered(Result<crate::reactor::RenderReply, (u64, String)>),
+    /// A reactor file the loop read.
+    ReactorSource(crate::reactor::engine::Source),
+    /// The pin file, read for [`Action::ReadPin`].
+    Pin(PinFile),
+    /// The pin file was written ([`Action::PinMaster`] done).
+    PinSaved,
+    /// The configuration was re-read (SIGHUP), with the reactor rules it names.
+    Reload(Box<Loaded>),
+    /// The loop woke for the core's deadline.
+    Tick,
+}
+
+/// The pin file as the loop found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinFile {
+    /// Its text.
+    Text(String),
+    /// It is not there.
+    Missing,
+    /// It is there but cannot be read.
+    Unreadable,
+}
+
+/// What the loop read for a reload: the configuration and the reactor rules it names.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The configuration.
+    pub cfg: MinionConfig,
+    /// The reactor's rules, from `reactor:` (inline or its map file).
+    pub rules: Vec<crate::reactor::engine::Rule>,
 }
 
 /// Timers of one minion.
@@ -125,6 +214,14 @@ pub struct Minion {
     render_seq: u64,
     /// Changes with the reactor's rules and environment.
     render_env_gen: u64,
+    /// The reactor's rules changed: the loop must read (and watch) the files they name.
+    reactor_sources_changed: bool,
+    /// The process environment, for templates (`environ.get`); the loop reads it.
+    environ: BTreeMap<String, String>,
+    /// An auth reply waiting for the loop to read the pin file.
+    awaiting_pin: Option<proto::AuthReply>,
+    /// The core's randomness (auth nonces, retry and re-auth jitter).
+    rng: crate::crypto::Rng,
 }
 
 impl Minion {
@@ -172,6 +269,46 @@ impl Minion {
             renders: std::collections::BTreeMap::new(),
             render_seq: 0,
             render_env_gen: 0,
+            reactor_sources_changed: false,
+            environ: BTreeMap::new(),
+            awaiting_pin: None,
+            rng: crate::crypto::Rng::from_os(),
+        }
+    }
+
+    /// Draws the core's randomness from this seed from now on: a simulated run replays.
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = crate::crypto::Rng::from_seed(seed);
+    }
+
+    /// The process environment, for reactor templates (`environ.get`).
+    pub fn set_environ(&mut self, environ: BTreeMap<String, String>) {
+        self.environ = environ.clone();
+        if let Some(r) = self.reactor.as_mut() {
+            r.env.environ = environ;
+            self.render_env_gen += 1;
+        }
+    }
+
+    /// Handles one input.
+    pub fn handle(&mut self, now: Now, input: Input<'_>) {
+        match input {
+            Input::Reply(bytes) => self.on_reply(now, bytes),
+            Input::Publication(bytes) => self.on_publication(now, bytes),
+            Input::Job(load) => self.on_job(now, load),
+            Input::Client(c) => self.client(now, c),
+            Input::ChildStarted { key, pid } => self.child_started(key, pid),
+            Input::ChildDone { key, result } => self.child_done(now, key, result),
+            Input::Rendered(r) => self.rendered(now, r),
+            Input::ReactorSource(s) => {
+                if let Some(r) = self.reactor.as_mut() {
+                    r.set_source(s);
+                }
+            }
+            Input::Pin(pin) => self.pin_read(now, pin),
+            Input::PinSaved => self.pin_saved(),
+            Input::Reload(loaded) => self.reload(*loaded),
+            Input::Tick => self.tick(now),
         }
     }
 
@@ -179,9 +316,9 @@ impl Minion {
     pub fn set_grains(&mut self, computed: Map<String, Value>) {
         self.grains = crate::grains::merge(computed, &self.cfg.grains);
         self.grains.insert("id".into(), json!(self.cfg.id));
-        match self.reactor.as_mut() {
-            Some(r) => r.env.grains = self.grains.clone(),
-            None => self.load_reactor(),
+        if let Some(r) = self.reactor.as_mut() {
+            r.env.grains = self.grains.clone();
+            self.render_env_gen += 1;
         }
     }
 
@@ -205,9 +342,9 @@ impl Minion {
         self.bus.as_mut()
     }
 
-    /// The next action for the loop.
-    pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+    /// What the loop must do, oldest first.
+    pub fn take_actions(&mut self) -> Vec<Action> {
+        self.actions.drain(..).collect()
     }
 
     /// The earliest deadline.
@@ -221,7 +358,7 @@ impl Minion {
     }
 
     /// Handles timers that are due.
-    pub fn tick(&mut self, now: Now) {
+    fn tick(&mut self, now: Now) {
         while let Some(t) = self.timers.pop_expired(now.mono) {
             match t {
                 Timer::AuthTimeout => {
@@ -264,7 +401,7 @@ impl Minion {
     }
 
     /// Handles a message from the request channel.
-    pub fn on_reply(&mut self, now: Now, bytes: &[u8]) {
+    fn on_reply(&mut self, now: Now, bytes: &[u8]) {
         let reply: Reply = match proto::decode(bytes) {
             Ok(r) => r,
             Err(e) => {
@@ -341,7 +478,8 @@ impl Minion {
     }
 
     /// Applies a reloaded configuration (only what can change at run time).
-    pub fn reload(&mut self, cfg: MinionConfig) {
+    fn reload(&mut self, loaded: Loaded) {
+        let Loaded { cfg, rules } = loaded;
         if let Some(bus) = self.bus.as_mut() {
             bus.set_limits(
                 cfg.event_listener_buffer,
@@ -355,7 +493,7 @@ impl Minion {
         let keep_id = self.cfg.id.clone();
         self.cfg = cfg;
         self.cfg.id = keep_id;
-        self.load_reactor();
+        self.set_reactor_rules(rules);
         log::info!("configuration reloaded");
     }
 

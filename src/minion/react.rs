@@ -12,18 +12,13 @@ use serde_json::{json, Map, Value};
 const MAX_CALLER_REACTIONS: usize = 16;
 
 impl Minion {
-    /// Reads the minion's `reactor:` rules and points its bus at them.
-    pub(super) fn load_reactor(&mut self) {
+    /// Takes the minion's `reactor:` rules, as the loop read them, and points its bus at
+    /// them; the loop then reads the files they name ([`Minion::take_reactor_sources`]).
+    pub fn set_reactor_rules(&mut self, rules: Vec<crate::reactor::engine::Rule>) {
         let Some(bus) = self.bus.as_mut() else {
             return;
         };
-        let (rules, errors) =
-            crate::reactor::engine::load_rules(&self.cfg.reactor, &self.cfg.conf_dir, |p| {
-                std::fs::read(p).map_err(|e| e.to_string())
-            });
-        for e in errors {
-            log::error!("{e}");
-        }
+        self.reactor_sources_changed = true;
         if rules.is_empty() {
             self.reactor = None;
             bus.set_tap(None);
@@ -39,12 +34,26 @@ impl Minion {
                 .filter(|(k, _)| !k.contains("pass") && !k.contains("secret"))
                 .collect(),
             grains: self.grains.clone(),
-            environ: std::env::vars().collect(),
+            environ: self.environ.clone(),
             ..crate::reactor::RenderEnv::default()
         };
         let engine = crate::reactor::engine::Engine::new(rules, env);
         bus.set_tap(Some(engine.matcher()));
         self.reactor = Some(engine);
+    }
+
+    /// When the rules changed since the last call: the SLS entries they name, for the loop
+    /// to read and watch, handing back [`super::Input::ReactorSource`] for each file.
+    pub fn take_reactor_sources(&mut self) -> Option<Vec<String>> {
+        if !std::mem::take(&mut self.reactor_sources_changed) {
+            return None;
+        }
+        Some(
+            self.reactor
+                .as_ref()
+                .map(|e| e.sources())
+                .unwrap_or_default(),
+        )
     }
 
     /// True while events wait for the minion's reactor.
@@ -115,7 +124,7 @@ impl Minion {
     }
 
     /// The renderer process answered (or failed) one event's files.
-    pub fn rendered(
+    pub(super) fn rendered(
         &mut self,
         now: Now,
         result: Result<crate::reactor::RenderReply, (u64, String)>,

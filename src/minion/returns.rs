@@ -3,7 +3,6 @@
 
 use super::{Minion, Timer};
 use crate::clock::Now;
-use crate::crypto;
 use crate::proto::Load;
 use std::time::{Duration, Instant};
 
@@ -23,7 +22,7 @@ impl Minion {
         let wait = {
             let lo = self.cfg.return_retry_timer.max(1);
             let hi = self.cfg.return_retry_timer_max.max(lo);
-            lo + crypto::random_u32((hi - lo + 1).min(u32::MAX as u64) as u32) as u64
+            lo + self.rng.below((hi - lo + 1).min(u32::MAX as u64) as u32) as u64
         };
         self.returns.push(PendingReturn {
             load,

@@ -112,7 +112,7 @@ impl Minion {
     }
 
     /// Handles a publication from the master.
-    pub fn on_publication(&mut self, now: Now, bytes: &[u8]) {
+    pub(super) fn on_publication(&mut self, now: Now, bytes: &[u8]) {
         let p: Publication = match proto::decode(bytes) {
             Ok(p) => p,
             Err(e) => {
@@ -156,7 +156,7 @@ impl Minion {
             Phase::Accepted(_) => {
                 self.hold(bytes);
                 if self.timers.get(Timer::Reauth).is_none() {
-                    let delay = crypto::random_u32(
+                    let delay = self.rng.below(
                         (self.cfg.random_reauth_delay.min(u32::MAX as u64) as u32)
                             .saturating_mul(1000)
                             .max(1),
