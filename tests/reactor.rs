@@ -1,7 +1,8 @@
 //! The reactor end to end on loopback: the seeds' examples, minion start and auth reactions,
 //! the queue's decommission pattern, alerts through real SMTP and HTTP servers, both
 //! argument schemas, duplicate IDs, render errors, the dry run, runtime rules, throttling a
-//! reaction loop, and caller reactions on a minion's own reactor.
+//! reaction loop, caller reactions on a minion's own reactor, and edited reactor files
+//! taking effect for the next event.
 
 mod common;
 
@@ -489,4 +490,50 @@ fn runner_reactions_past_reactor_worker_hwm_are_dropped_and_logged() {
     while let Ok(ev) = c.next_event(Some(Duration::from_millis(300))) {
         assert!(!ev.tag.starts_with("hwm/"), "{} was not dropped", ev.tag);
     }
+}
+
+/// The ids in the files `reactor.test` rendered for `tag` (a missing file is an error of
+/// the dry run, so its reactions would show none).
+fn dry_ids(m: &Master, tag: &str) -> Vec<String> {
+    let dry = run_ok(m, &["--out", "json", "reactor.test", tag, "{}"]);
+    let dry: Value = serde_json::from_str(&dry).unwrap();
+    let mut ids: Vec<String> = dry["rendered"]
+        .as_object()
+        .map(|files| {
+            files
+                .values()
+                .filter_map(|t| t.as_str()?.split(':').next().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn an_edited_created_or_removed_reactor_file_takes_effect_for_the_next_event() {
+    let d = tempfile::tempdir().unwrap();
+    let reaction = |id: &str| format!("{id}:\n  local.test.ping:\n    - tgt: '*'\n");
+    let one = write(d.path(), "one.sls", &reaction("first"));
+    let later = d.path().join("later/two.sls");
+    let glob = format!("{}/many/*.sls", d.path().display());
+    let m = Master::start_with(&format!(
+        "reactor:\n  - 'edit/*':\n    - {one}\n    - {}\n    - {glob}\n",
+        later.display()
+    ));
+    assert_eq!(dry_ids(&m, "edit/a"), ["first"]);
+    // An edit in place, a file made in a directory that did not exist, a file matching
+    // the glob: each is seen by the next event, with no restart or SIGHUP.
+    write(d.path(), "one.sls", &reaction("edited"));
+    assert_eq!(dry_ids(&m, "edit/a"), ["edited"]);
+    std::fs::create_dir(d.path().join("later")).unwrap();
+    std::fs::write(&later, reaction("created")).unwrap();
+    std::fs::create_dir(d.path().join("many")).unwrap();
+    write(d.path(), "many/x.sls", &reaction("globbed"));
+    assert_eq!(dry_ids(&m, "edit/a"), ["created", "edited", "globbed"]);
+    // Replaced by rename (as editors save), then removed.
+    write(d.path(), "tmp.sls", &reaction("renamed"));
+    std::fs::rename(d.path().join("tmp.sls"), &one).unwrap();
+    std::fs::remove_file(&later).unwrap();
+    assert_eq!(dry_ids(&m, "edit/a"), ["globbed", "renamed"]);
 }

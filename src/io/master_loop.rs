@@ -269,6 +269,9 @@ impl MasterLoop {
                 }
                 break Err(LoopError::Io("poll", e));
             }
+            // Before any input: a reactor file written before a client's event or
+            // `reactor.test` was sent is read before it is handled.
+            self.feed_reactor_files();
             let mut shutdown = false;
             for ev in events.iter() {
                 match ev.token() {
@@ -323,6 +326,7 @@ impl MasterLoop {
                 next_trim = now.mono + TRIM_EVERY;
             }
             // One commit for everything this turn wrote, then the replies that waited on it.
+            // Rules changed this turn (reactor.add, SIGHUP) have their files read first.
             self.feed_reactor_files();
             self.core.react(Now::read());
             self.render();

@@ -283,6 +283,9 @@ impl MinionLoop {
                 }
                 return Err(MinionError::Io("poll", e));
             }
+            // Before any input: a reactor file written before an event was sent is read
+            // before it is handled.
+            self.feed_reactor_files();
             let mut shutdown = false;
             for ev in events.iter() {
                 match ev.token() {
