@@ -48,7 +48,7 @@ fn ping(bus: &mut BusClient, tgt: &str, tgt_type: &str, n: usize) -> Duration {
     kw.insert("tgt_type".into(), serde_json::json!(tgt_type));
     kw.insert("fun".into(), serde_json::json!("test.ping"));
     kw.insert("arg".into(), serde_json::json!([]));
-    let req = brine::master::Request {
+    let req = brine::bus::Request {
         fun: "publish".into(),
         arg: Vec::new(),
         kwarg: kw,

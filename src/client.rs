@@ -3,7 +3,7 @@
 //! CLIs are not event loops: a blocking stream with read timeouts is the simplest thing
 //! that is correct here.
 
-use crate::master::{Answer, Request};
+use crate::bus::{Answer, Request};
 use crate::matcher::MatchType;
 use crate::wire::{self, kind, FrameReader, Next};
 use serde_json::{Map, Value};
@@ -159,7 +159,7 @@ impl BusClient {
 
     /// Subscribes to events whose tag matches `pattern` under `match_type`.
     pub fn subscribe(&mut self, match_type: MatchType, pattern: &str) -> Result<(), ClientError> {
-        let payload = crate::master::subscribe_payload(match_type, pattern);
+        let payload = crate::bus::subscribe_payload(match_type, pattern);
         self.send_frame(kind::SUBSCRIBE, &payload)
     }
 

@@ -3,9 +3,7 @@
 //! http.server), both on ephemeral ports, with a throwaway CA the minion trusts through
 //! SSL_CERT_FILE. Calls go through `brine-call` (the daemon and --local) and `brine`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

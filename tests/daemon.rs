@@ -1,8 +1,6 @@
 //! brine-master as a process: configuration errors, daemonizing, the pid file, flags.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::Command;
 use std::time::Duration;
 

@@ -3,12 +3,10 @@
 //! asserts that the daemon stays up, answers within a bound and keeps its memory under a
 //! stated bound.
 
-mod common;
-
 use brine::client::{BusClient, ClientError};
 use brine::matcher::MatchType;
 use brine::wire::{self, kind};
-use common::*;
+use crate::common::*;
 use serde_json::{json, Map, Value};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;

@@ -1,10 +1,8 @@
 //! Jobs end to end on loopback: targeting, publication and returns, execution modules in
 //! child processes, the job cache, retries and presence.
 
-mod common;
-
 use brine::matcher::MatchType;
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

@@ -20,7 +20,7 @@ fn committed_man_pages_match_the_flag_tables() {
     }
     assert!(
         stale.is_empty(),
-        "man pages differ from the flag tables: {stale:?}; regenerate with BRINE_BLESS=1 cargo test --test man_pages"
+        "man pages differ from the flag tables: {stale:?}; regenerate with BRINE_BLESS=1 cargo test --test main man_pages::"
     );
 }
 

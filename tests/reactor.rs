@@ -4,11 +4,9 @@
 //! reaction loop, caller reactions on a minion's own reactor, and edited reactor files
 //! taking effect for the next event.
 
-mod common;
-
 use brine::client::BusClient;
 use brine::matcher::MatchType;
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Stdio};

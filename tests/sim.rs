@@ -621,7 +621,7 @@ fn a_minion_that_died_without_goodbye_stops_counting_against_max_minions() {
 }
 
 fn wheel(net: &mut Net, fun: &str, kwarg: Value) {
-    let req = brine::master::Request {
+    let req = brine::bus::Request {
         fun: fun.into(),
         arg: vec![],
         kwarg: kwarg.as_object().cloned().unwrap(),

@@ -1,10 +1,33 @@
-//! The master's logic as a state machine without I/O.
+//! The master's logic as a state machine without I/O: the bus, auth and sessions with
+//! minions, jobs and their returns, the schedule, the queues and the reactor.
 //!
-//! The event loop feeds it inputs (a client connected, a frame arrived, a timer fired,
-//! the config was reloaded) with the current time, and carries out what it leaves
-//! behind: bytes queued on the bus for clients, clients to disconnect, the next
-//! deadline. Nothing here reads the clock or touches a socket, so tests drive it
-//! deterministically.
+//! Nothing here reads the clock, a file or a socket, so tests (`tests/sim.rs`) drive it
+//! deterministically, replaying its randomness from a seed ([`Master::reseed`]).
+//!
+//! # The loop contract
+//!
+//! The event loop ([`crate::io::master_loop`]) owns the sockets, the files and the
+//! processes; the core owns every decision. The minion core ([`crate::minion`]) has the same
+//! shape: inputs through one call, outputs as vectors the loop drains, one deadline.
+//!
+//! - Built with [`Master::new`], then given what the loop read or gathered:
+//!   [`Master::set_host`] (grains, environment), [`Master::set_reactor_rules`],
+//!   [`Master::set_renderer`], then [`Master::start`]; [`Master::set_store`] once LMDB is
+//!   open (after daemonizing).
+//! - Inputs: [`Master::handle`] with an [`Input`]: a local client's doing, a message on the
+//!   request port, a render, a reactor file, a reload, or [`Input::Tick`] once
+//!   [`Master::next_timeout`] has passed.
+//! - Outputs: bytes its [`Master::bus`] holds for local clients (the loop flushes them),
+//!   [`Master::take_zmq`] (replies and publications), [`Master::take_renders`] (reactor
+//!   files for the renderer process) and [`Master::take_reactor_sources`] (files to read and
+//!   watch). [`Master::busy`] says the loop must not sleep: work is left for the next turn.
+//!
+//! Each turn the loop: hands over reactor files that changed; hands over what the sockets
+//! and the renderer brought, within a budget per source; `Tick` if the deadline passed;
+//! reactor files again (for rules changed this turn); then [`Master::react`] (the events
+//! the bus kept for the reactor, and queued reactions); then renders; then
+//! [`Master::commit`] (one LMDB commit for the turn, and the replies that waited on it);
+//! then sends [`Master::take_zmq`] and flushes the bus.
 
 pub mod auth;
 mod publish;
@@ -848,16 +871,16 @@ mod tests {
     fn event_send_fires_new_event_ret_in_order() {
         let mut m = master();
         let now = Now::read();
-        m.handle(now, Input::Opened { id: 1, pid: 1 });
-        m.handle(now, Input::Opened { id: 2, pid: 2 });
+        m.handle(now, Input::Client(ClientInput::Opened { id: 1, pid: 1 }));
+        m.handle(now, Input::Client(ClientInput::Opened { id: 2, pid: 2 }));
         let sub = subscribe_payload(MatchType::StartsWith, "");
         m.handle(
             now,
-            Input::Frame {
+            Input::Client(ClientInput::Frame {
                 id: 1,
                 kind: kind::SUBSCRIBE,
                 payload: &sub,
-            },
+            }),
         );
         let req = rmp_serde::to_vec_named(&Request {
             fun: "event.send".into(),
@@ -869,11 +892,11 @@ mod tests {
         .unwrap();
         m.handle(
             now,
-            Input::Frame {
+            Input::Client(ClientInput::Frame {
                 id: 2,
                 kind: kind::REQUEST,
                 payload: &req,
-            },
+            }),
         );
         let got = frames(&mut m, 1);
         let t = tags(&got);
@@ -899,7 +922,7 @@ mod tests {
     fn unknown_function_and_garbage_are_refused_not_fatal() {
         let mut m = master();
         let now = Now::read();
-        m.handle(now, Input::Opened { id: 1, pid: 1 });
+        m.handle(now, Input::Client(ClientInput::Opened { id: 1, pid: 1 }));
         let req = rmp_serde::to_vec_named(&Request {
             fun: "foo.bar".into(),
             arg: vec![],
@@ -910,42 +933,42 @@ mod tests {
         .unwrap();
         m.handle(
             now,
-            Input::Frame {
+            Input::Client(ClientInput::Frame {
                 id: 1,
                 kind: kind::REQUEST,
                 payload: &req,
-            },
+            }),
         );
         m.handle(
             now,
-            Input::Frame {
+            Input::Client(ClientInput::Frame {
                 id: 1,
                 kind: kind::REQUEST,
                 payload: b"\xc1garbage",
-            },
+            }),
         );
         m.handle(
             now,
-            Input::Frame {
+            Input::Client(ClientInput::Frame {
                 id: 1,
                 kind: kind::FIRE,
                 payload: b"tag only",
-            },
+            }),
         );
         m.handle(
             now,
-            Input::Frame {
+            Input::Client(ClientInput::Frame {
                 id: 1,
                 kind: b'?',
                 payload: b"",
-            },
+            }),
         );
         m.handle(
             now,
-            Input::Oversize {
+            Input::Client(ClientInput::Oversize {
                 id: 1,
                 size: 5 << 20,
-            },
+            }),
         );
         let got = frames(&mut m, 1);
         let a: Answer = rmp_serde::from_slice(&got[0].1).unwrap();

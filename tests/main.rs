@@ -1,0 +1,20 @@
+//! brine's whole-system tests, as one test binary: each file of `tests/` is a module here,
+//! so the library and its dependencies are linked once, not once per file. Run one file's
+//! tests with `cargo test --release --test main reactor::` (its module name).
+
+mod common;
+
+mod alerts;
+mod bus;
+mod daemon;
+mod fuzz_corpus;
+mod hostile;
+mod jobs;
+mod key_cli;
+mod man_pages;
+mod minion;
+mod queue;
+mod reactor;
+mod sim;
+mod walls;
+mod zmq_stress;
