@@ -19,6 +19,7 @@ pub mod pki;
 pub mod proto;
 pub mod py;
 pub mod queue;
+pub mod queue_op;
 pub mod reactor;
 pub mod runners;
 pub mod signature;

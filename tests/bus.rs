@@ -1,9 +1,9 @@
 //! The master event bus end to end: brine-master, brine-event, brine-run and raw clients.
 
+use crate::common::*;
 use brine::client::{BusClient, ClientError};
 use brine::matcher::MatchType;
 use brine::wire::{self, kind};
-use crate::common::*;
 use serde_json::{json, Map, Value};
 use std::io::Write;
 use std::os::unix::net::UnixStream;

@@ -3,10 +3,10 @@
 //! asserts that the daemon stays up, answers within a bound and keeps its memory under a
 //! stated bound.
 
+use crate::common::*;
 use brine::client::{BusClient, ClientError};
 use brine::matcher::MatchType;
 use brine::wire::{self, kind};
-use crate::common::*;
 use serde_json::{json, Map, Value};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;

@@ -1,8 +1,8 @@
 //! Jobs end to end on loopback: targeting, publication and returns, execution modules in
 //! child processes, the job cache, retries and presence.
 
-use brine::matcher::MatchType;
 use crate::common::*;
+use brine::matcher::MatchType;
 use serde_json::{json, Value};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

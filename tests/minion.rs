@@ -1,8 +1,8 @@
 //! Master and minions on 127.0.0.1 with ephemeral ports: keys, auth, sessions, the
 //! minion bus, brine-call and brine-key through a running master.
 
-use brine::matcher::MatchType;
 use crate::common::*;
+use brine::matcher::MatchType;
 use serde_json::Value;
 use std::io::Write;
 use std::process::Command;

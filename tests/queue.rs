@@ -2,10 +2,10 @@
 //! commands with their exact output, every function on both backends, Salt's sqlite files,
 //! queued runner calls, the master schedule, and durability under SIGKILL.
 
+use crate::common::*;
 use brine::bus::Request;
 use brine::client::BusClient;
 use brine::matcher::MatchType;
-use crate::common::*;
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};

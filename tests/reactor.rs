@@ -4,9 +4,9 @@
 //! reaction loop, caller reactions on a minion's own reactor, and edited reactor files
 //! taking effect for the next event.
 
+use crate::common::*;
 use brine::client::BusClient;
 use brine::matcher::MatchType;
-use crate::common::*;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Stdio};

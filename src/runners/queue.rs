@@ -7,7 +7,7 @@
 
 use super::{Default, Exec, Outcome, Param, Runner};
 use crate::config::MasterConfig;
-use crate::queue::{check_name, Backend, Call, Items, Op, Quantity};
+use crate::queue_op::{check_name, Backend, Call, Items, Op, Quantity};
 use serde_json::{Map, Value};
 
 /// What the master does with a queue operation's result.
