@@ -1,29 +1,55 @@
 //! brine: the event-driven core of SaltStack (event bus, reactor, queue) as
 //! single-threaded daemons. See `design.md` in the steering repository for the shape.
 
+/// A daemon's event bus: clients, subscriptions, buffers, events in and out (no sockets).
 pub mod bus;
+/// The command-line tools: their flags, `--help`, and the outputters.
 pub mod cli;
+/// A client of a daemon's local bus: fire, listen, run (what the CLIs and tests use).
 pub mod client;
+/// Time as the cores see it: the `Now` the loop hands in, and the timer table.
 pub mod clock;
+/// The master's and minion's configuration: key tables, typed values, the loader.
 pub mod config;
+/// Keys, signatures, sealed boxes and the cores' seeded randomness (libsodium).
 pub mod crypto;
+/// Host facts for targeting and templates (OS, kernel, network), as Salt computes them.
 pub mod grains;
+/// Everything that touches the world: the two event loops, sockets, files, children.
 pub mod io;
+/// The job cache: job loads and returns stored in LMDB, and jid handling.
 pub mod jobs;
+/// Logging to a file with Salt's levels, and the rate limiter for noisy causes.
 pub mod log;
+/// The master core: bus, auth, jobs, schedule, queues and reactor, without I/O.
 pub mod master;
+/// Tag and name matching: fnmatch globs, Python regexes, listener filters, rule sets.
 pub mod matcher;
+/// The minion core: session with the master, jobs, its bus and reactor, without I/O.
 pub mod minion;
+/// Execution modules (`test.*`, `cmd.*`, `event.*`, ...) a minion runs.
 pub mod modules;
+/// Key files and the key store (accepted, pending, rejected, denied) and the auth policy.
 pub mod pki;
+/// The messages between master and minion on the ZeroMQ channels.
 pub mod proto;
+/// Python and Salt semantics brine must match: truthiness, str/repr, json, YAML, CLI args.
 pub mod py;
+/// The queue core: lmdb and sqlite backends carrying out queue operations at commit.
 pub mod queue;
+/// The queue operations the queue runner plans and the queue core carries out.
 pub mod queue_op;
+/// The reactor: rules, rendering (Jinja/YAML) and compiling SLS files into reactions.
 pub mod reactor;
+/// Runner functions the master runs (`jobs.*`, `queue.*`, `reactor.*`, ...).
 pub mod runners;
+/// Function signatures and Salt's argument binding (args, kwargs, defaults).
 pub mod signature;
+/// The master's LMDB environment: tables, batches, the turn's group commit.
 pub mod store;
+/// Salt's targeting: glob, list, pcre, grains, ipcidr, compound and nodegroups.
 pub mod targeting;
+/// Wheel functions the master runs (`key.*`, `config.*`).
 pub mod wheel;
+/// The local bus wire format: frames and events, validated (the ground floor).
 pub mod wire;

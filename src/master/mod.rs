@@ -111,7 +111,7 @@ struct ActiveJob {
     forget_at: Instant,
 }
 
-/// The master's timers.
+/// What the master core sets deadlines for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Timer {
     /// Time for a new session key (`publish_session`).
@@ -124,7 +124,8 @@ enum Timer {
 
 pub use crate::bus::{Answer, Request, Subscribe};
 
-/// The master core.
+/// The master core: everything the master decides, driven by its loop (see the loop
+/// contract above).
 pub struct Master {
     cfg: MasterConfig,
     bus: Bus,

@@ -137,7 +137,7 @@ pub struct Loaded {
     pub rules: Vec<crate::reactor::engine::Rule>,
 }
 
-/// Timers of one minion.
+/// What a minion core sets deadlines for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Timer {
     /// No answer to an auth request yet.
@@ -169,7 +169,8 @@ pub struct Drops {
     pub reactions: u64,
 }
 
-/// One minion.
+/// One minion core: its session with the master, its jobs, bus and reactor, driven by a
+/// loop (see the loop contract above).
 pub struct Minion {
     cfg: MinionConfig,
     keys: KeyPair,

@@ -13,7 +13,8 @@ use crate::store::{Store, StoreError, Table, Txn, WriteTxn};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 
-/// The backend's tables.
+/// The LMDB tables that hold every queue: each queue's counters, its items by position, and
+/// an index from item to position (set semantics).
 pub struct Tables {
     queues: Table,
     items: Table,

@@ -248,7 +248,8 @@ pub struct Reacted {
     pub texts: Vec<(PathBuf, String)>,
 }
 
-/// The reactor's state.
+/// A daemon's reactor: its rules, the texts of the files they name, and the throttle
+/// windows; [`Engine::gather`] turns one event into the files to render.
 pub struct Engine {
     rules: Vec<Rule>,
     set: RuleSet,
