@@ -213,6 +213,18 @@ pub struct Tapped {
     pub chain: u8,
 }
 
+impl Tapped {
+    /// The event's data, parsed once: its bytes were validated when they entered the bus
+    /// (a client's frame) or were encoded (a fired event), so they are not walked again.
+    pub fn data(&self) -> Result<Map<String, Value>, wire::WireError> {
+        let body = self
+            .event
+            .get(self.tag.len() + wire::TAGEND.len()..)
+            .unwrap_or_default();
+        rmp_serde::from_slice(body).map_err(|e| wire::WireError::Data(e.to_string()))
+    }
+}
+
 /// Events kept for the reactor at most; past it they are dropped and counted.
 pub const TAP_LIMIT: usize = 10_000;
 
@@ -727,6 +739,25 @@ mod tests {
             bus.pending(3).is_empty(),
             "a client that never subscribed gets nothing"
         );
+    }
+
+    #[test]
+    fn the_reactor_tap_keeps_matching_events_whose_data_reads_back() {
+        let mut bus = Bus::new(4096, Overflow::Drop, 1 << 20);
+        let rules = crate::matcher::RuleSet::new(vec!["react/*".into()]);
+        bus.set_tap(Some(std::sync::Arc::new(rules)));
+        let now = SystemTime::now();
+        let mut data = Map::new();
+        data.insert("n".into(), json!(1));
+        data.insert("deep".into(), json!({"list": [1, "two", null]}));
+        bus.fire("react/a", data.clone(), now).unwrap();
+        bus.fire("other/b", data.clone(), now).unwrap();
+        let tapped = bus.take_tapped(10);
+        assert_eq!(tapped.len(), 1, "only the matching tag is kept");
+        let got = tapped[0].data().unwrap();
+        assert_eq!(got["n"], json!(1));
+        assert_eq!(got["deep"], data["deep"]);
+        assert!(got.contains_key("_stamp"));
     }
 
     #[test]

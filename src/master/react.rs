@@ -156,7 +156,7 @@ impl Master {
     /// Handles the events the bus kept for the reactor, then runs waiting reactions.
     pub fn react(&mut self, now: Now) {
         for t in self.bus.take_tapped(EVENTS_PER_TURN) {
-            self.react_one(now, &t.tag, &t.event, t.chain);
+            self.react_one(now, &t);
         }
         for _ in 0..WORK_PER_TURN {
             let Some(w) = self.reactor_work.pop_front() else {
@@ -184,8 +184,9 @@ impl Master {
         }
     }
 
-    fn react_one(&mut self, now: Now, tag: &str, raw: &[u8], chain: u8) {
-        let data = match crate::wire::Event::decode(raw, usize::MAX).and_then(|e| e.value()) {
+    fn react_one(&mut self, now: Now, tapped: &crate::bus::Tapped) {
+        let (tag, chain) = (tapped.tag.as_str(), tapped.chain);
+        let data = match tapped.data() {
             Ok(m) => m,
             Err(e) => {
                 log::warn!("reactor: cannot read the data of {tag}: {e}");

@@ -68,11 +68,9 @@ impl Minion {
             return;
         };
         let events = bus.take_tapped(256);
-        for crate::bus::Tapped {
-            tag, event: raw, ..
-        } in events
-        {
-            let data = match crate::wire::Event::decode(&raw, usize::MAX).and_then(|e| e.value()) {
+        for tapped in events {
+            let tag = tapped.tag.clone();
+            let data = match tapped.data() {
                 Ok(m) => m,
                 Err(e) => {
                     log::warn!("reactor: cannot read the data of {tag}: {e}");
