@@ -53,3 +53,5 @@ pub mod targeting;
 pub mod wheel;
 /// The local bus wire format: frames and events, validated (the ground floor).
 pub mod wire;
+/// The YAML loader config and the reactor use: file:line:column errors, PyYAML scalars.
+pub mod yaml;

@@ -42,7 +42,7 @@ const HOMES: &[(&str, &[&str])] = &[
     ("rusqlite", &["queue/sqlite.rs"]),
     ("minijinja", &["reactor/render.rs"]),
     ("minijinja_contrib", &["reactor/render.rs"]),
-    ("serde_saphyr", &["config.rs"]),
+    ("serde_saphyr", &["yaml/"]),
     ("rustls", &["modules/http.rs"]),
     ("lettre", &["modules/smtp.rs"]),
     ("ureq", &["modules/http.rs"]),

@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::ReactorError;
-use crate::config::{parse_entries, ConfigError};
 use crate::py::python_repr;
 use crate::signature::Param;
+use crate::yaml::{parse_entries, YamlError};
 
 /// Looks up a runner's or wheel function's signature by `module.function`, for the legacy
 /// schema that binds chunk keys to parameters by name. `None`: no such function.
@@ -156,7 +156,7 @@ pub struct Output {
 /// (none for an empty render), with the line of each.
 pub fn parse(file: &Path, text: &str) -> Result<Vec<Id>, ReactorError> {
     let entries = parse_entries(file, text.as_bytes()).map_err(|e| match e {
-        ConfigError::Yaml {
+        YamlError::Syntax {
             file,
             line,
             column,
@@ -167,7 +167,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Vec<Id>, ReactorError> {
             column,
             message,
         },
-        ConfigError::NotAMap {
+        YamlError::NotAMap {
             file,
             line,
             column,
@@ -177,13 +177,6 @@ pub fn parse(file: &Path, text: &str) -> Result<Vec<Id>, ReactorError> {
             line,
             column,
             message: format!("expected a map of reaction IDs at the top level, found {found}"),
-        },
-        // parse_entries reads no files, so nothing else reaches here; keep the text anyway.
-        other => ReactorError::Yaml {
-            file: file.to_path_buf(),
-            line: 1,
-            column: 1,
-            message: other.to_string(),
         },
     })?;
     Ok(entries

@@ -129,7 +129,7 @@ fn parse_map(path: &Path, bytes: &[u8]) -> Result<Vec<Value>, String> {
         nested.push_str(line);
         nested.push('\n');
     }
-    match crate::config::parse_entries(path, nested.as_bytes()) {
+    match crate::yaml::parse_entries(path, nested.as_bytes()) {
         Ok(entries) => match entries.into_iter().next().map(|e| e.value) {
             Some(Value::Array(list)) => Ok(list),
             Some(Value::Null) | None => Ok(Vec::new()),
@@ -138,7 +138,7 @@ fn parse_map(path: &Path, bytes: &[u8]) -> Result<Vec<Value>, String> {
                 path.display()
             )),
         },
-        Err(crate::config::ConfigError::Yaml {
+        Err(crate::yaml::YamlError::Syntax {
             line,
             column,
             message,

@@ -1,0 +1,106 @@
+//! Checks a key's value must pass beyond its type (`check` in a key table): allowed words,
+//! addresses, shapes of maps and lists, positive numbers.
+
+use super::value::{expected, quote};
+use serde_json::Value;
+
+/// The levels `log_level` accepts, least severe first.
+pub(super) const LOG_LEVELS: &[&str] = &[
+    "garbage", "trace", "debug", "info", "warning", "error", "critical", "quiet",
+];
+
+pub(super) fn log_level(level: String) -> Result<String, String> {
+    // Salt lower-cases the level before looking it up, so `INFO` works there too.
+    let lower = level.to_ascii_lowercase();
+    one_of(lower, LOG_LEVELS)
+}
+
+/// The ways a bus listener's tag filter can match, as Salt names them.
+pub(super) const EVENT_MATCH_TYPES: &[&str] =
+    &["startswith", "endswith", "find", "regex", "fnmatch"];
+
+pub(super) fn event_match_type(kind: String) -> Result<String, String> {
+    one_of(kind, EVENT_MATCH_TYPES)
+}
+
+pub(super) fn event_listener_overflow(what: String) -> Result<String, String> {
+    one_of(what, &["drop", "disconnect"])
+}
+
+pub(super) fn one_of(value: String, allowed: &[&str]) -> Result<String, String> {
+    if allowed.contains(&value.as_str()) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "expected one of {}, found {}",
+            allowed.join(", "),
+            quote(&value)
+        ))
+    }
+}
+
+/// `interface`: an IPv4 or IPv6 address, as Salt requires (a name would need a DNS lookup
+/// at bind time, and the error would name the port).
+pub(super) fn ip_address(value: String) -> Result<String, String> {
+    match value.parse::<std::net::IpAddr>() {
+        Ok(_) => Ok(value),
+        Err(_) => Err(format!(
+            "expected an IP address (such as 0.0.0.0 or ::), found {}",
+            quote(&value)
+        )),
+    }
+}
+
+/// A map; an empty key (`schedule:` with nothing after it) is the empty map.
+pub(super) fn map(value: Value) -> Result<Value, String> {
+    match value {
+        Value::Null => Ok(Value::Object(serde_json::Map::new())),
+        Value::Object(_) => Ok(value),
+        other => Err(expected("a map", &other)),
+    }
+}
+
+/// A map, or unset.
+pub(super) fn map_or_unset(value: Value) -> Result<Value, String> {
+    match value {
+        Value::Null | Value::Object(_) => Ok(value),
+        other => Err(expected("a map", &other)),
+    }
+}
+
+/// A list; an empty key is the empty list.
+pub(super) fn list(value: Value) -> Result<Value, String> {
+    match value {
+        Value::Null => Ok(Value::Array(Vec::new())),
+        Value::Array(_) => Ok(value),
+        other => Err(expected("a list", &other)),
+    }
+}
+
+/// `reactor`: a list of rules, or the path of a file holding one.
+pub(super) fn list_or_path(value: Value) -> Result<Value, String> {
+    match value {
+        Value::Null => Ok(Value::Array(Vec::new())),
+        Value::Array(_) | Value::String(_) => Ok(value),
+        other => Err(expected(
+            "a list of rules or the path of a file holding one",
+            &other,
+        )),
+    }
+}
+
+pub(super) fn positive_u64(n: u64) -> Result<u64, String> {
+    if n == 0 {
+        Err("expected a positive integer, found 0".to_owned())
+    } else {
+        Ok(n)
+    }
+}
+
+pub(super) fn positive_usize(n: usize) -> Result<usize, String> {
+    if n == 0 {
+        Err("expected a positive integer, found 0".to_owned())
+    } else {
+        Ok(n)
+    }
+}

@@ -1,0 +1,169 @@
+//! The master's keys (`brine-master.conf(5)`) and the rules between them.
+
+use super::check::*;
+use super::host::current_user_name;
+use super::loader::{load_table, Table};
+#[cfg(test)]
+use super::value::shown_default_matches;
+use super::value::FromValue;
+use super::{ConfigError, ConfigWarning, KeyDoc};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+config_table! {
+    /// Configuration of `brine-master`: `DIR/master` then `DIR/master.d/*.conf`.
+    pub struct MasterConfig in "master", documented by MASTER_KEYS, finished by finish_master,
+        module options by no_module_options;
+
+    interface: String = "0.0.0.0".to_owned(), shown "0.0.0.0", check ip_address,
+        "Address the publisher and the request server bind to.";
+    publish_port: u16 = 4505, shown "4505",
+        "TCP port of the publisher, which sends jobs to minions.";
+    ret_port: u16 = 4506, shown "4506",
+        "TCP port of the request server, where minions authenticate and send returns and events.";
+    pub_hwm: usize = 1000, shown "1000", check positive_usize,
+        "Most publications queued for one peer of the publisher (Salt's default): a peer that \
+         does not read costs at most this many publications of memory, then misses the \
+         newest. A peer that stops answering ZeroMQ heartbeats is disconnected after \
+         pub_heartbeat_timeout.";
+    pub_heartbeat_timeout: u64 = 30, shown "30", check positive_u64,
+        "Seconds a peer of the publisher may go without answering a heartbeat (sent every \
+         5 seconds) before it is disconnected and what was queued for it is freed.";
+    worker_threads: u64 = 5, shown "5",
+        "Accepted for compatibility with Salt and unused: brine serves every request on one \
+         event loop.";
+    user: String = current_user_name(), shown "the user running the daemon",
+        "User the master runs as and that owns its sockets and files.";
+
+    sock_dir: PathBuf = PathBuf::from("/var/run/brine/master"), shown "/var/run/brine/master",
+        "Directory of the master's Unix sockets: the event bus and the local clients' socket.";
+    cachedir: PathBuf = PathBuf::from("/var/cache/brine/master"),
+        shown "/var/cache/brine/master",
+        "Directory of the master's store: job cache, queues and minion data.";
+    pki_dir: PathBuf = PathBuf::from("/etc/brine/pki/master"), shown "/etc/brine/pki/master",
+        "Directory of the master's keys and of the accepted, pending, rejected and denied \
+         minion keys.";
+    log_file: PathBuf = PathBuf::from("/var/log/brine/master"), shown "/var/log/brine/master",
+        "File the master logs to.";
+    log_level: String = "warning".to_owned(), shown "warning", check log_level,
+        "Least severe messages logged: garbage, trace, debug, info, warning, error, critical \
+         or quiet (nothing).";
+
+    max_event_size: usize = 1_048_576, shown "1048576", check positive_usize,
+        "Largest event in bytes of serialized data; larger events have their largest values \
+         replaced by \"VALUE_TRIMMED\".";
+    event_match_type: String = "startswith".to_owned(), shown "startswith",
+        check event_match_type,
+        "How an event listener's tag filter matches when the listener does not say: \
+         startswith, endswith, find, regex or fnmatch.";
+    event_listener_buffer: usize = 4_194_304, shown "4194304", check positive_usize,
+        "Bytes of unsent events held for one bus listener; past it the listener is too slow \
+         and event_listener_overflow applies.";
+    event_listener_overflow: String = "drop".to_owned(), shown "drop",
+        check event_listener_overflow,
+        "What happens to a listener that is too slow: drop (it loses events and is told how \
+         many) or disconnect.";
+    event_listener_max_subscriptions: usize = 256, shown "256", check positive_usize,
+        "Most tag filters one bus connection may hold; a subscription past it is refused with \
+         an error. A filter sent again, or one that a match-everything filter already covers, \
+         is not counted.";
+
+    timeout: u64 = 5, shown "5",
+        "Seconds the command line waits for minions' returns before it reports the missing \
+         ones.";
+    gather_job_timeout: u64 = 10, shown "10",
+        "Seconds to wait for minions to say whether they still run a job (saltutil.find_job).";
+    job_cache: bool = true, shown "true",
+        "Whether job returns are stored in the job cache.";
+    keep_jobs_seconds: u64 = 86_400, shown "86400",
+        "Seconds job returns stay in the job cache before the maintenance loop removes them.";
+    keep_jobs: u64 = 24, shown "24",
+        "Hours job returns stay in the job cache; Salt's older form of keep_jobs_seconds, used \
+         when that is left at 86400.";
+    loop_interval: u64 = 60, shown "60", check positive_u64,
+        "Seconds between runs of the maintenance loop: presence events, job cache cleanup, key \
+         rotation checks and the schedule.";
+    presence_events: bool = false, shown "false",
+        "Whether the master fires salt/presence/present and salt/presence/change every \
+         loop_interval.";
+    presence_timeout: u64 = 30, shown "30", check positive_u64,
+        "Seconds since a minion last spoke (minions send a heartbeat every \
+         heartbeat_interval) after which it no longer counts as present.";
+    minion_data_cache: bool = true, shown "true",
+        "Whether the master caches minions' grains and pillar, which grain targeting on the \
+         master and presence need.";
+    minion_data_cache_events: bool = true, shown "true",
+        "Whether the master fires salt/minion/<id>/refresh when a minion's cached data is \
+         refreshed.";
+
+    auth_events: bool = true, shown "true",
+        "Whether the master fires salt/auth for every minion authentication. New key files \
+         (pending, denied, rejected, auto-accepted) are written at most 200 a second after a \
+         burst of 2000; an attempt past that is answered pending, with no event, and the \
+         minion asks again after acceptance_wait_time.";
+    auto_accept: bool = false, shown "false",
+        "Accept every new minion key without review; only for trusted networks.";
+    autosign_file: Option<PathBuf> = None, shown "unset",
+        "File of minion ids, one a line (globs allowed), whose new keys are accepted \
+         automatically.";
+    autoreject_file: Option<PathBuf> = None, shown "unset",
+        "File of minion ids, one a line (globs allowed), whose new keys are rejected \
+         automatically; it wins over autosign_file and auto_accept.";
+    open_mode: bool = false, shown "false",
+        "Accept any key from any minion, replacing the key on file; this turns \
+         authentication off and is for recovery only.";
+    max_minions: u64 = 0, shown "0",
+        "Most minions connected at once (heard from within presence_timeout); 0 means no \
+         limit. As in Salt, a new minion is refused only when more than max_minions are \
+         connected.";
+    publish_session: u64 = 86_400, shown "86400",
+        "Seconds between rotations of the session key that encrypts publications.";
+    rotate_aes_key: bool = true, shown "true",
+        "Whether the session key is rotated at once when a minion key is deleted or rejected.";
+
+    reactor: Value = Value::Array(Vec::new()), shown "[]", check list_or_path,
+        "Reactor rules: a list of maps, each from a tag pattern to a list of rule files, or the \
+         path of a YAML file holding that list (see brine-reactor(5)).";
+    reactor_refresh_interval: u64 = 60, shown "60",
+        "Seconds a reactor client is kept before it is built afresh.";
+    reactor_worker_threads: usize = 10, shown "10", check positive_usize,
+        "Number of workers that run runner and wheel reactions, and so how many run at once.";
+    reactor_render_timeout: u64 = 5, shown "5", check positive_u64,
+        "Seconds the reactor's renderer process may take over one event's SLS files; past it \
+         the renderer is stopped and restarted, and the event gets a salt/reactor/error.";
+    reactor_render_memory: u64 = 512, shown "512", check positive_u64,
+        "MiB of address space the reactor's renderer process may use; a template that needs \
+         more stops it (the master is untouched) and its event gets a salt/reactor/error.";
+    reactor_worker_hwm: usize = 10_000, shown "10000",
+        "Most reactions waiting for a worker; past it new ones are dropped and logged. 0 means \
+         no limit.";
+
+    nodegroups: Value = Value::Object(serde_json::Map::new()), shown "{}", check map,
+        "Named targets: a map from a group name to a compound expression or a list of minion \
+         ids.";
+    sqlite_queue_dir: PathBuf = PathBuf::from("/var/cache/brine/master/queues"),
+        shown "cachedir/queues",
+        "Directory of the queues of Salt's sqlite queue backend.";
+    runner_queue: Value = Value::Null, shown "unset", check map_or_unset,
+        "Default queue and backend of queue.insert_runner and queue.process_runner, as a map \
+         with queue and backend.";
+    schedule: Value = Value::Object(serde_json::Map::new()), shown "{}", check map,
+        "The master's schedule: a map from a job name to what to run and when, as in Salt.";
+}
+
+/// The master keeps no module options: every key it does not know is reported.
+fn no_module_options(_key: &str, _value: &Value) -> bool {
+    false
+}
+
+/// Salt's rule for its older retention key: a `keep_jobs` other than 24 counts only when
+/// `keep_jobs_seconds` was left at its default.
+fn finish_master(config: &mut MasterConfig) {
+    // Salt's default queue directory lives under cachedir, wherever cachedir is.
+    if config.sqlite_queue_dir == Path::new("/var/cache/brine/master/queues") {
+        config.sqlite_queue_dir = config.cachedir.join("queues");
+    }
+    if config.keep_jobs != 24 && config.keep_jobs_seconds == 86_400 {
+        config.keep_jobs_seconds = config.keep_jobs.saturating_mul(3600);
+    }
+}

@@ -1,0 +1,167 @@
+//! The minion's keys (`brine-minion.conf(5)`), the module options it keeps besides them, and
+//! its default id.
+
+use super::check::*;
+use super::host::{current_user_name, host_fqdn};
+use super::loader::{load_table, Table};
+#[cfg(test)]
+use super::value::shown_default_matches;
+use super::value::FromValue;
+use super::{ConfigError, ConfigWarning, KeyDoc};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+config_table! {
+    /// Configuration of `brine-minion`: `DIR/minion` then `DIR/minion.d/*.conf`.
+    pub struct MinionConfig in "minion", documented by MINION_KEYS, finished by finish_minion,
+        module options by minion_module_option;
+
+    id: String = String::new(), shown "the host's fully qualified domain name",
+        "The minion's id: its name on the master, in targets and in event tags.";
+    master: String = "salt".to_owned(), shown "salt",
+        "Host name or address of the master.";
+    master_port: u16 = 4506, shown "4506",
+        "The master's request port (its ret_port).";
+    publish_port: u16 = 4505, shown "4505",
+        "The master's publish port.";
+    user: String = current_user_name(), shown "the user running the daemon",
+        "User the minion runs as and that owns its sockets and files.";
+    pki_dir: PathBuf = PathBuf::from("/etc/brine/pki/minion"), shown "/etc/brine/pki/minion",
+        "Directory of the minion's keys (minion.pem, minion.pub) and of the pinned master key \
+         (minion_master.pub).";
+    sock_dir: PathBuf = PathBuf::from("/var/run/brine/minion"), shown "/var/run/brine/minion",
+        "Directory of the minion's event bus socket, minion_event.ipc.";
+    cachedir: PathBuf = PathBuf::from("/var/cache/brine/minion"),
+        shown "/var/cache/brine/minion",
+        "Directory of the minion's cache (running job records in proc/).";
+    log_file: PathBuf = PathBuf::from("/var/log/brine/minion"), shown "/var/log/brine/minion",
+        "Where the daemon logs when it runs in the background (-d).";
+    log_level: String = "warning".to_owned(), shown "warning", check log_level,
+        "Least severe level logged: garbage, trace, debug, info, warning, error, critical or \
+         quiet.";
+    acceptance_wait_time: u64 = 10, shown "10",
+        "Seconds between auth attempts while the minion's key is pending on the master.";
+    acceptance_wait_time_max: u64 = 0, shown "0",
+        "When non-zero, the wait grows by acceptance_wait_time per attempt up to this many \
+         seconds.";
+    rejected_retry: bool = false, shown "false",
+        "Keep retrying (as if pending) when the key is rejected or denied, instead of exiting.";
+    random_reauth_delay: u64 = 10, shown "10",
+        "Upper bound in seconds of the random delay before re-authenticating after the master \
+         rotated its session key, so minions do not all re-auth at once.";
+    auth_timeout: u64 = 5, shown "5",
+        "Seconds to wait for the master's answer to one auth attempt.";
+    auth_tries: u64 = 7, shown "7",
+        "Auth attempts without an answer before the minion waits acceptance_wait_time and \
+         starts over.";
+    heartbeat_interval: u64 = 5, shown "5", check positive_u64,
+        "Seconds between heartbeats to the master. They keep the minion present and make it \
+         notice a master restart (and re-authenticate) within a few seconds.";
+    grains: Value = Value::Object(serde_json::Map::new()), shown "{}", check map,
+        "Static grains: a map that is merged over the computed grains (it wins).";
+    start_event_grains: Value = Value::Array(Vec::new()), shown "[]", check list,
+        "Names of grains to include in the salt/minion/ID/start event.";
+    reactor_render_timeout: u64 = 5, shown "5", check positive_u64,
+        "Seconds the minion reactor's renderer process may take over one event's SLS files; \
+         past it the renderer is stopped and the event gets a salt/reactor/error.";
+    reactor_render_memory: u64 = 512, shown "512", check positive_u64,
+        "MiB of address space the minion reactor's renderer process may use.";
+    reactor: Value = Value::Array(Vec::new()), shown "[]", check list_or_path,
+        "Reactor rules of the minion's own reactor, which watches the minion's bus and runs \
+         caller reactions (execution functions on this minion); same syntax as the master's \
+         (see brine-reactor(5)).";
+    enable_legacy_startup_events: bool = true, shown "true",
+        "Also fire the legacy minion_start event when the minion starts.";
+    max_event_size: usize = 1_048_576, shown "1048576", check positive_usize,
+        "Largest event in bytes; a larger one is trimmed by replacing its largest values with \
+         VALUE_TRIMMED.";
+    event_match_type: String = "startswith".to_owned(), shown "startswith",
+        check event_match_type,
+        "How a bus listener's tag is compared with event tags when it does not say.";
+    event_listener_buffer: usize = 4_194_304, shown "4194304", check positive_usize,
+        "Bytes of outbound buffer per minion bus listener.";
+    event_listener_overflow: String = "drop".to_owned(), shown "drop",
+        check event_listener_overflow,
+        "What happens to a listener whose buffer is full: drop (count its lost events) or \
+         disconnect.";
+    event_listener_max_subscriptions: usize = 256, shown "256", check positive_usize,
+        "Most tag filters one minion bus connection may hold; a subscription past it is \
+         refused with an error. Repeated and redundant filters are not counted.";
+    return_retry_timer: u64 = 5, shown "5",
+        "Seconds before a job return the master did not acknowledge is sent again.";
+    return_retry_timer_max: u64 = 10, shown "10",
+        "When larger than return_retry_timer, each retry waits a random time up to this.";
+    return_retry_tries: u64 = 3, shown "3",
+        "How many times a job return is sent before it is given up.";
+    local: bool = false, shown "false",
+        "Masterless: event.fire_master does not send and event.send fires locally.";
+    file_client: String = "remote".to_owned(), shown "remote",
+        "local means masterless, as with local: True.";
+    use_master_when_local: bool = false, shown "false",
+        "With file_client local, still send events to the master.";
+    master_type: String = "str".to_owned(), shown "str",
+        "disable means no master: event.send fires on the local bus.";
+    multiprocessing: bool = true, shown "true",
+        "Accepted for compatibility with Salt: blocking jobs always run in child processes.";
+    http_connect_timeout: u64 = 20, shown "20", check positive_u64,
+        "Seconds http.query waits for a connection.";
+    http_request_timeout: u64 = 3600, shown "3600", check positive_u64,
+        "Seconds a whole http.query request may take, unless the call passes timeout.";
+}
+
+/// Module options the minion keeps besides its table (documented in its man page).
+pub const MINION_MODULE_OPTIONS: &[KeyDoc] = &[
+    KeyDoc {
+        name: "smtp.server",
+        default: "unset",
+        doc: "SMTP server (host or host:port) smtp.send_msg uses when the call names none \
+              and no profile.",
+    },
+    KeyDoc {
+        name: "smtp.tls",
+        default: "unset",
+        doc: "smtp.send_msg's use_ssl when the call leaves it at its default.",
+    },
+    KeyDoc {
+        name: "smtp.sender",
+        default: "unset",
+        doc: "From address of smtp.send_msg when the call names none.",
+    },
+    KeyDoc {
+        name: "smtp.username",
+        default: "unset",
+        doc: "SMTP login of smtp.send_msg when the call names none.",
+    },
+    KeyDoc {
+        name: "smtp.password",
+        default: "unset",
+        doc: "SMTP password of smtp.send_msg when the call names none.",
+    },
+    KeyDoc {
+        name: "smtp.port",
+        default: "unset",
+        doc: "SMTP port of smtp.send_msg when the call names none.",
+    },
+    KeyDoc {
+        name: "PROFILE",
+        default: "unset",
+        doc: "A map of smtp.* keys under any name, used by smtp.send_msg profile=PROFILE.",
+    },
+];
+
+/// Keys the minion keeps for execution modules: `smtp.*` keys, and profiles (maps holding
+/// `smtp.*` keys) as smtp.send_msg's `profile=` names them. Anything else unknown is still
+/// reported, so a typo in a daemon key does not pass silently.
+fn minion_module_option(key: &str, value: &Value) -> bool {
+    key.starts_with("smtp.")
+        || value
+            .as_object()
+            .is_some_and(|m| m.keys().any(|k| k.starts_with("smtp.")))
+}
+
+/// A minion with no id configured takes the host's fully qualified domain name.
+fn finish_minion(config: &mut MinionConfig) {
+    if config.id.is_empty() {
+        config.id = host_fqdn();
+    }
+}
