@@ -3,8 +3,11 @@
 //! the timeout, and `Minion did not return.` for the ones that neither returned nor are
 //! still running it.
 
+use super::args;
+use super::flags::{CliError, Parsed};
 use super::output::{self, Outputter};
-use super::{conf_dir, fail, tools, EXIT_USAGE};
+use super::tools::{self, BrineFlag};
+use super::{connect_master, fail};
 use crate::client::{self, BusClient, ClientError, OwnedEvent};
 use crate::config::MasterConfig;
 use crate::master::Request;
@@ -15,15 +18,79 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 /// The flags that pick a target type, and the type each picks.
-const TARGET_FLAGS: &[(&str, &str)] = &[
-    ("pcre", "pcre"),
-    ("list", "list"),
-    ("grain", "grain"),
-    ("grain-pcre", "grain_pcre"),
-    ("ipcidr", "ipcidr"),
-    ("compound", "compound"),
-    ("nodegroup", "nodegroup"),
+const TARGET_FLAGS: &[(BrineFlag, &str)] = &[
+    (BrineFlag::Pcre, "pcre"),
+    (BrineFlag::List, "list"),
+    (BrineFlag::Grain, "grain"),
+    (BrineFlag::GrainPcre, "grain_pcre"),
+    (BrineFlag::Ipcidr, "ipcidr"),
+    (BrineFlag::Compound, "compound"),
+    (BrineFlag::Nodegroup, "nodegroup"),
 ];
+
+/// What brine's command line asks for, checked, with the master's configuration (it holds
+/// the timeouts' defaults and the socket).
+struct BrineArgs {
+    cfg: MasterConfig,
+    log_level: log::LevelFilter,
+    /// The target type the flags picked (glob without one).
+    tgt_type: &'static str,
+    out: Outputter,
+    /// How long to wait for returns, and for the answers to a find_job probe.
+    timeouts: Timeouts,
+    /// Publish and print the jid without waiting.
+    is_async: bool,
+    /// Print the returns together at the end.
+    static_out: bool,
+    retcode_passthrough: bool,
+    tgt: String,
+    fun: String,
+    /// The argument words, passed as typed: each minion parses them.
+    words: Vec<String>,
+}
+
+impl BrineArgs {
+    fn from_parsed(p: Parsed<BrineFlag>) -> Result<BrineArgs, CliError> {
+        let log_level = args::log_level(p.value(BrineFlag::LogLevel))?;
+        let picked: Vec<&str> = TARGET_FLAGS
+            .iter()
+            .filter(|(f, _)| p.has(*f))
+            .map(|(_, t)| *t)
+            .collect();
+        if picked.len() > 1 {
+            return Err(CliError("give at most one target type option".into()));
+        }
+        let out = args::outputter(p.value(BrineFlag::Out))?;
+        // Read here, between the checks, as brine always did: a missing configuration is
+        // reported before a missing target.
+        let (cfg, _) = MasterConfig::load(&args::conf_dir(p.value(BrineFlag::ConfigDir)))
+            .map_err(|e| CliError(e.to_string()))?;
+        let timeouts = Timeouts {
+            ret: args::seconds(&p, BrineFlag::Timeout)?.unwrap_or(Duration::from_secs(cfg.timeout)),
+            gather: args::seconds(&p, BrineFlag::GatherJobTimeout)?
+                .unwrap_or(Duration::from_secs(cfg.gather_job_timeout)),
+        };
+        let mut words = p.positionals.iter().cloned();
+        let (Some(tgt), Some(fun)) = (words.next(), words.next()) else {
+            return Err(CliError(
+                "usage: brine TARGET FUN [ARG ...] (see brine --help)".into(),
+            ));
+        };
+        Ok(BrineArgs {
+            cfg,
+            log_level,
+            tgt_type: picked.first().copied().unwrap_or("glob"),
+            out,
+            timeouts,
+            is_async: p.has(BrineFlag::Async),
+            static_out: p.has(BrineFlag::Static),
+            retcode_passthrough: p.has(BrineFlag::RetcodePassthrough),
+            tgt,
+            fun,
+            words: words.collect(),
+        })
+    }
+}
 
 struct Printer {
     out: Outputter,
@@ -32,6 +99,14 @@ struct Printer {
 }
 
 impl Printer {
+    fn new(out: Outputter, static_out: bool) -> Printer {
+        Printer {
+            out,
+            static_out,
+            collected: Map::new(),
+        }
+    }
+
     fn show(&mut self, id: &str, ret: Value) {
         if self.static_out {
             self.collected.insert(id.to_string(), ret);
@@ -98,192 +173,191 @@ fn ret_tag(tag: &str) -> Option<(&str, &str)> {
 }
 
 /// Runs brine with these arguments; returns the exit status.
-pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
+pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
     let tool = &tools::BRINE;
-    let parsed = match super::start(tool, args) {
-        Ok(p) => p,
+    let a = match args::build(tool, argv, BrineArgs::from_parsed) {
+        Ok(a) => a,
         Err(status) => return status,
     };
-    if let Err(status) = super::client_log(tool, &parsed) {
-        return status;
-    }
-    let picked: Vec<&str> = TARGET_FLAGS
-        .iter()
-        .filter(|(f, _)| parsed.has(f))
-        .map(|(_, t)| *t)
-        .collect();
-    if picked.len() > 1 {
-        return fail(tool.name, "give at most one target type option", EXIT_USAGE);
-    }
-    let tgt_type = picked.first().copied().unwrap_or("glob");
-    let out = match super::outputter(tool, &parsed) {
-        Ok(o) => o,
-        Err(status) => return status,
-    };
-    let dir = conf_dir(&parsed);
-    let cfg = match MasterConfig::load(&dir) {
-        Ok((cfg, _)) => cfg,
-        Err(e) => return fail(tool.name, e, EXIT_USAGE),
-    };
-    let secs = |name: &str, default: u64| {
-        super::seconds(tool, &parsed, name, Duration::from_secs(default))
-    };
-    let timeout = match secs("timeout", cfg.timeout) {
-        Ok(t) => t,
-        Err(status) => return status,
-    };
-    let gather = match secs("gather-job-timeout", cfg.gather_job_timeout) {
-        Ok(t) => t,
-        Err(status) => return status,
-    };
-    let [tgt, fun, words @ ..] = &parsed.positionals[..] else {
-        return fail(
-            tool.name,
-            "usage: brine TARGET FUN [ARG ...] (see brine --help)",
-            EXIT_USAGE,
-        );
-    };
-    let socket = client::master_socket(&cfg.sock_dir);
-    let mut bus = match BusClient::connect(&socket) {
+    args::init_log(tool, a.log_level);
+    let mut bus = match connect_master(tool.name, &client::master_socket(&a.cfg.sock_dir)) {
         Ok(b) => b,
-        Err(ClientError::NoDaemon(p)) => {
-            return fail(
-                tool.name,
-                format!("no master at {} (is brine-master running?)", p.display()),
-                EXIT_USAGE,
-            )
-        }
-        Err(e) => return fail(tool.name, e, EXIT_USAGE),
+        Err(status) => return status,
     };
     // Listen before publishing so no return can slip past.
-    let is_async = parsed.has("async");
-    if !is_async {
+    if !a.is_async {
         if let Err(e) = bus.subscribe(MatchType::StartsWith, "salt/job/") {
             return fail(tool.name, e, 1);
         }
     }
+    let job = match publish_job(&mut bus, &a) {
+        Ok(job) => job,
+        Err(status) => return status,
+    };
+    if a.is_async {
+        println!("Executed command with job ID: {}", job.jid);
+        return 0;
+    }
+    let mut printer = Printer::new(a.out, a.static_out);
+    match wait_for_returns(&mut bus, &job, a.timeouts, &mut printer) {
+        Ok(retcodes) => report(&job, &retcodes, printer, a.retcode_passthrough),
+        Err(status) => status,
+    }
+}
+
+/// How long to wait: for returns, and for the answers to a find_job probe.
+#[derive(Clone, Copy)]
+struct Timeouts {
+    ret: Duration,
+    gather: Duration,
+}
+
+/// A published job, as the master answered.
+struct Job {
+    jid: String,
+    /// The minions expected to return.
+    minions: Vec<String>,
+    /// Targeted minions the master knows will not return.
+    missing: Vec<String>,
+    /// Minions with a live session, to tell `[No response]` from `[Not connected]`.
+    connected: BTreeSet<String>,
+}
+
+/// Publishes the job; `Err` is the exit status, the error printed (`No minions matched`
+/// on stdout, as salt prints it).
+fn publish_job(bus: &mut BusClient, a: &BrineArgs) -> Result<Job, i32> {
     let mut kw = Map::new();
-    kw.insert("tgt".into(), Value::String(tgt.clone()));
-    kw.insert("tgt_type".into(), json!(tgt_type));
-    kw.insert("fun".into(), json!(fun));
+    kw.insert("tgt".into(), Value::String(a.tgt.clone()));
+    kw.insert("tgt_type".into(), json!(a.tgt_type));
+    kw.insert("fun".into(), json!(a.fun));
     // Arguments go as the words typed; each minion parses them (salt-spec §2.4).
     kw.insert(
         "arg".into(),
-        Value::Array(words.iter().map(|w| Value::String(w.clone())).collect()),
+        Value::Array(a.words.iter().map(|w| Value::String(w.clone())).collect()),
     );
-    let job = match publish(&mut bus, kw) {
-        Ok(j) => j,
-        Err((msg, code)) => {
-            if code == 2 && msg.starts_with("No minions matched") {
-                println!("{msg}");
-                return 2;
-            }
-            return fail(tool.name, msg, code);
+    match publish(bus, kw) {
+        Ok(job) => Ok(Job {
+            jid: jid_of(&job),
+            minions: strings(job.get("minions")),
+            missing: strings(job.get("missing")),
+            connected: strings(job.get("connected")).into_iter().collect(),
+        }),
+        Err((msg, 2)) if msg.starts_with("No minions matched") => {
+            println!("{msg}");
+            Err(2)
         }
-    };
-    let jid = job
+        Err((msg, code)) => Err(fail(tools::BRINE.name, msg, code)),
+    }
+}
+
+fn jid_of(answer: &Map<String, Value>) -> String {
+    answer
         .get("jid")
         .and_then(Value::as_str)
         .unwrap_or("")
-        .to_string();
-    if is_async {
-        println!("Executed command with job ID: {jid}");
-        return 0;
-    }
-    let minions = strings(job.get("minions"));
-    let missing = strings(job.get("missing"));
-    let connected: BTreeSet<String> = strings(job.get("connected")).into_iter().collect();
-    let mut printer = Printer {
-        out,
-        static_out: parsed.has("static"),
-        collected: Map::new(),
-    };
-    let mut outstanding: BTreeSet<String> = minions.iter().cloned().collect();
+        .to_string()
+}
+
+/// A `saltutil.find_job` probe of the minions still out after the timeout.
+struct Probe {
+    jid: String,
+    /// When the minions' answers are due.
+    end: Instant,
+    /// The minions that answered they still run the job.
+    running: BTreeSet<String>,
+}
+
+/// Prints each return as it arrives until every expected minion returned or was found
+/// no longer running the job; the retcodes of those that returned.
+fn wait_for_returns(
+    bus: &mut BusClient,
+    job: &Job,
+    t: Timeouts,
+    printer: &mut Printer,
+) -> Result<BTreeMap<String, i64>, i32> {
+    let mut outstanding: BTreeSet<String> = job.minions.iter().cloned().collect();
     let mut retcodes: BTreeMap<String, i64> = BTreeMap::new();
-    let mut no_return: Vec<String> = missing.clone();
-    let mut deadline = crate::clock::later(Instant::now(), timeout);
-    // jid of a find_job probe -> minions still running the job.
-    let mut probe: Option<(String, Instant, BTreeSet<String>)> = None;
+    let mut deadline = crate::clock::later(Instant::now(), t.ret);
+    let mut probe: Option<Probe> = None;
     while !outstanding.is_empty() {
         let now = Instant::now();
-        let until = match &probe {
-            Some((_, end, _)) => *end,
-            None => deadline,
-        };
-        let ev: Option<OwnedEvent> = match bus.next_event(Some(
-            until
-                .saturating_duration_since(now)
-                .max(Duration::from_millis(1)),
-        )) {
-            Ok(ev) => Some(ev),
-            Err(ClientError::Timeout) => None,
-            Err(e) => return fail(tool.name, format!("lost the master: {e}"), 1),
-        };
-        if let Some(ev) = ev {
-            let Some((ev_jid, id)) = ret_tag(&ev.tag) else {
-                continue;
-            };
-            if ev_jid == jid && outstanding.remove(id) {
-                retcodes.insert(
-                    id.to_string(),
-                    ev.data.get("retcode").and_then(Value::as_i64).unwrap_or(0),
-                );
-                printer.show(id, ev.data.get("return").cloned().unwrap_or(Value::Null));
-            } else if let Some((pjid, _, running)) = probe.as_mut() {
-                // find_job answers {} once the job is over; anything else means running.
-                let busy = matches!(ev.data.get("return"), Some(Value::Object(m)) if !m.is_empty());
-                if ev_jid == pjid && busy {
-                    running.insert(id.to_string());
-                }
-            }
-            continue;
-        }
-        // A deadline passed.
-        match probe.take() {
-            None => {
-                let mut kw = Map::new();
-                kw.insert(
-                    "tgt".into(),
-                    json!(outstanding.iter().cloned().collect::<Vec<_>>()),
-                );
-                kw.insert("tgt_type".into(), json!("list"));
-                kw.insert("fun".into(), json!("saltutil.find_job"));
-                kw.insert("arg".into(), json!([jid]));
-                match publish(&mut bus, kw) {
-                    Ok(p) => {
-                        let pjid = p
-                            .get("jid")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string();
-                        probe = Some((
-                            pjid,
-                            crate::clock::later(Instant::now(), gather),
-                            BTreeSet::new(),
-                        ));
+        let until = probe.as_ref().map_or(deadline, |p| p.end);
+        let wait = until
+            .saturating_duration_since(now)
+            .max(Duration::from_millis(1));
+        let ev: OwnedEvent = match bus.next_event(Some(wait)) {
+            Ok(ev) => ev,
+            Err(ClientError::Timeout) => {
+                // A deadline passed: probe the minions still out, or drop those the probe
+                // did not find running the job and wait again for the others.
+                match probe.take() {
+                    None => match publish(bus, find_job(&outstanding, &job.jid)) {
+                        Ok(p) => {
+                            probe = Some(Probe {
+                                jid: jid_of(&p),
+                                end: crate::clock::later(Instant::now(), t.gather),
+                                running: BTreeSet::new(),
+                            })
+                        }
+                        Err(_) => break,
+                    },
+                    Some(p) => {
+                        outstanding.retain(|m| p.running.contains(m));
+                        deadline = crate::clock::later(Instant::now(), t.ret);
                     }
-                    Err(_) => break,
                 }
+                continue;
             }
-            Some((_, _, running)) => {
-                outstanding.retain(|m| running.contains(m));
-                if outstanding.is_empty() {
-                    break;
-                }
-                deadline = crate::clock::later(Instant::now(), timeout);
+            Err(e) => return Err(fail(tools::BRINE.name, format!("lost the master: {e}"), 1)),
+        };
+        let Some((ev_jid, id)) = ret_tag(&ev.tag) else {
+            continue;
+        };
+        if ev_jid == job.jid && outstanding.remove(id) {
+            retcodes.insert(
+                id.to_string(),
+                ev.data.get("retcode").and_then(Value::as_i64).unwrap_or(0),
+            );
+            printer.show(id, ev.data.get("return").cloned().unwrap_or(Value::Null));
+        } else if let Some(p) = probe.as_mut() {
+            // find_job answers {} once the job is over; anything else means running.
+            let busy = matches!(ev.data.get("return"), Some(Value::Object(m)) if !m.is_empty());
+            if ev_jid == p.jid && busy {
+                p.running.insert(id.to_string());
             }
-        }
-        if outstanding.is_empty() {
-            break;
         }
     }
-    for m in minions.iter().filter(|m| !retcodes.contains_key(*m)) {
+    Ok(retcodes)
+}
+
+/// The find_job publication for the minions still out.
+fn find_job(outstanding: &BTreeSet<String>, jid: &str) -> Map<String, Value> {
+    let mut kw = Map::new();
+    kw.insert(
+        "tgt".into(),
+        json!(outstanding.iter().cloned().collect::<Vec<_>>()),
+    );
+    kw.insert("tgt_type".into(), json!("list"));
+    kw.insert("fun".into(), json!("saltutil.find_job"));
+    kw.insert("arg".into(), json!([jid]));
+    kw
+}
+
+/// Shows the minions that did not return and picks the exit status.
+fn report(
+    job: &Job,
+    retcodes: &BTreeMap<String, i64>,
+    mut printer: Printer,
+    retcode_passthrough: bool,
+) -> i32 {
+    let mut no_return: Vec<String> = job.missing.clone();
+    for m in job.minions.iter().filter(|m| !retcodes.contains_key(*m)) {
         no_return.push(m.clone());
     }
     no_return.sort();
     no_return.dedup();
     for m in &no_return {
-        let why = if connected.contains(m) {
+        let why = if job.connected.contains(m) {
             "[No response]"
         } else {
             "[Not connected]"
@@ -291,7 +365,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         printer.show(m, Value::String(format!("Minion did not return. {why}")));
     }
     printer.done();
-    if parsed.has("retcode-passthrough") {
+    if retcode_passthrough {
         if let Some(rc) = retcodes.values().find(|rc| **rc != 0) {
             return (*rc).clamp(1, 255) as i32;
         }
@@ -300,4 +374,54 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         return 1;
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::flags;
+
+    fn args(words: &[&str]) -> Result<BrineArgs, CliError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("master"), "timeout: 7\n").unwrap();
+        let conf = ["-c", dir.path().to_str().unwrap()];
+        let words = conf.iter().chain(words).map(|s| s.to_string());
+        BrineArgs::from_parsed(flags::parse(&tools::BRINE, words).unwrap())
+    }
+
+    #[test]
+    fn the_command_line_becomes_typed_arguments() {
+        let a = args(&["-P", "os:Deb.*", "test.ping", "x", "--async", "-t", "3"]).unwrap();
+        assert_eq!(a.tgt_type, "grain_pcre");
+        assert_eq!((a.tgt.as_str(), a.fun.as_str()), ("os:Deb.*", "test.ping"));
+        assert_eq!(a.words, ["x"]);
+        assert!(a.is_async && !a.static_out && !a.retcode_passthrough);
+        assert_eq!(a.timeouts.ret, Duration::from_secs(3));
+        // The defaults are the configuration's.
+        assert_eq!(
+            a.timeouts.gather,
+            Duration::from_secs(a.cfg.gather_job_timeout)
+        );
+        assert_eq!(
+            args(&["x", "f"]).unwrap().timeouts.ret,
+            Duration::from_secs(7)
+        );
+        assert_eq!(args(&["*", "test.ping"]).unwrap().tgt_type, "glob");
+        assert_eq!(
+            args(&["-E", "-L", "x", "test.ping"]).err(),
+            Some(CliError("give at most one target type option".into()))
+        );
+        assert_eq!(
+            args(&["web1"]).err(),
+            Some(CliError(
+                "usage: brine TARGET FUN [ARG ...] (see brine --help)".into()
+            ))
+        );
+        assert_eq!(
+            args(&["--gather-job-timeout", "0", "*", "f"]).err(),
+            Some(CliError(
+                "--gather-job-timeout takes a positive number of seconds".into()
+            ))
+        );
+    }
 }

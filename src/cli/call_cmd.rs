@@ -1,7 +1,10 @@
 //! `brine-call`: run an execution function on this minion, through the running daemon.
 
+use super::args;
+use super::flags::{CliError, Parsed};
 use super::output::{self, Outputter};
-use super::{conf_dir, fail, tools, EXIT_USAGE};
+use super::tools::{self, CallFlag};
+use super::{fail, EXIT_USAGE};
 use crate::bus::Request;
 use crate::client::{self, BusClient, ClientError};
 use crate::clock::Now;
@@ -10,62 +13,97 @@ use crate::minion::Minion;
 use crate::modules::{self, Ret, Step};
 use serde_json::{Map, Value};
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Duration;
 
-/// Runs brine-call with these arguments; returns the exit status.
-pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
-    let tool = &tools::CALL;
-    let parsed = match super::start(tool, args) {
-        Ok(p) => p,
-        Err(status) => return status,
-    };
-    if let Err(status) = super::client_log(tool, &parsed) {
-        return status;
+/// How long brine-call waits for the minion's answer when `-t` is not given.
+const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What brine-call's command line asks for, checked.
+struct CallArgs {
+    conf_dir: PathBuf,
+    log_level: log::LevelFilter,
+    out: Outputter,
+    /// How long to wait for the minion's answer.
+    timeout: Duration,
+    /// Run in this process, masterless, instead of through the daemon.
+    local: bool,
+    /// Also send the result to the master as a job return.
+    send_return: bool,
+    fun: String,
+    /// The argument words, parsed as Salt parses them once the configuration is read.
+    words: Vec<String>,
+}
+
+impl CallArgs {
+    fn from_parsed(p: Parsed<CallFlag>) -> Result<CallArgs, CliError> {
+        let log_level = args::log_level(p.value(CallFlag::LogLevel))?;
+        let out = args::outputter(p.value(CallFlag::Out))?;
+        let timeout = args::seconds(&p, CallFlag::Timeout)?.unwrap_or(DEFAULT_ANSWER_TIMEOUT);
+        let conf_dir = args::conf_dir(p.value(CallFlag::ConfigDir));
+        let (local, send_return) = (p.has(CallFlag::Local), p.has(CallFlag::Return));
+        let (fun, words) = args::function(p.positionals, &tools::CALL)?;
+        Ok(CallArgs {
+            conf_dir,
+            log_level,
+            out,
+            timeout,
+            local,
+            send_return,
+            fun,
+            words,
+        })
     }
-    let out = match super::outputter(tool, &parsed) {
-        Ok(o) => o,
+}
+
+/// Runs brine-call with these arguments; returns the exit status.
+pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
+    let tool = &tools::CALL;
+    let a = match args::build(tool, argv, CallArgs::from_parsed) {
+        Ok(a) => a,
         Err(status) => return status,
     };
-    let timeout = match super::seconds(tool, &parsed, "timeout", Duration::from_secs(60)) {
-        Ok(t) => t,
-        Err(status) => return status,
-    };
-    let Some((fun, words)) = parsed.positionals.split_first() else {
-        return fail(
-            tool.name,
-            "no function given (see brine-call --help)",
-            EXIT_USAGE,
-        );
-    };
-    let cfg = match MinionConfig::load(&conf_dir(&parsed)) {
+    args::init_log(tool, a.log_level);
+    let cfg = match MinionConfig::load(&a.conf_dir) {
         Ok((cfg, _)) => cfg,
         Err(e) => return fail(tool.name, e, EXIT_USAGE),
     };
-    let (arg, kwarg) = crate::py::args::parse_input(words);
-    if parsed.has("local") {
-        return match run_local(cfg, fun, &arg, &kwarg) {
+    let (arg, kwarg) = crate::py::args::parse_input(&a.words);
+    if a.local {
+        return match run_local(cfg, &a.fun, &arg, &kwarg) {
             Ok(ret) => {
-                print_local(out, ret.value);
+                print_local(a.out, ret.value);
                 ret.retcode
             }
             Err(e) => fail(tool.name, e, 1),
         };
     }
+    through_daemon(&a, &cfg, arg, kwarg)
+}
+
+/// Runs the function through the running brine-minion and prints its answer.
+fn through_daemon(
+    a: &CallArgs,
+    cfg: &MinionConfig,
+    arg: Vec<Value>,
+    kwarg: Map<String, Value>,
+) -> i32 {
+    let name = tools::CALL.name;
     let socket = client::minion_socket(&cfg.sock_dir);
     let mut bus = match BusClient::connect(&socket) {
         Ok(b) => b,
         Err(ClientError::NoDaemon(p)) => {
             return fail(
-                tool.name,
+                name,
                 format!("no minion at {} (is brine-minion running?)", p.display()),
                 1,
             )
         }
-        Err(e) => return fail(tool.name, e, 1),
+        Err(e) => return fail(name, e, 1),
     };
     let mut kwarg = kwarg;
     // with_env by keyword, or fourth positionally (TAG DATA PRELOAD WITH_ENV ...).
-    if fun == "event.send" && (kwarg.contains_key("with_env") || arg.len() > 3) {
+    if a.fun == "event.send" && (kwarg.contains_key("with_env") || arg.len() > 3) {
         // Salt's salt-call reports its own environment; through the daemon that has to be
         // sent along, or the daemon's would be reported.
         let env = std::env::vars_os()
@@ -82,18 +120,18 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         );
     }
     let req = Request {
-        fun: fun.clone(),
+        fun: a.fun.clone(),
         arg,
         kwarg,
         user: Some(client::calling_user()),
-        send_return: parsed.has("return"),
+        send_return: a.send_return,
     };
-    match bus.call(&req, Some(timeout)) {
+    match bus.call(&req, Some(a.timeout)) {
         Ok(answer) => {
-            print_local(out, answer.ret);
+            print_local(a.out, answer.ret);
             answer.retcode
         }
-        Err(e) => fail(tool.name, e, 1),
+        Err(e) => fail(name, e, 1),
     }
 }
 

@@ -1,7 +1,10 @@
 //! Start-up shared by brine-master and brine-minion: flags, configuration, logging, the
 //! SIGHUP re-reader, detaching and the pid file.
 
-use super::{common_flags, conf_dir, fail, flags, EXIT_USAGE};
+use super::args;
+use super::flags::{self, CliError, Parsed};
+use super::tools::DaemonFlag;
+use super::{fail, EXIT_USAGE};
 use crate::config::{ConfigError, ConfigWarning, MasterConfig, MinionConfig};
 use crate::io::process::{self, PidFile};
 use std::path::{Path, PathBuf};
@@ -65,10 +68,36 @@ daemon_config!(
     []
 );
 
+/// What a daemon's command line asks for, checked (brine-master and brine-minion share
+/// their flags).
+struct DaemonArgs {
+    conf_dir: PathBuf,
+    /// Detach from the terminal and log to log_file.
+    daemon: bool,
+    pid_file: Option<PathBuf>,
+    /// `-l`, which overrides the configuration's log_level at start and at every SIGHUP
+    /// (checked with it).
+    log_level: Option<String>,
+}
+
+impl DaemonArgs {
+    fn from_parsed(p: Parsed<DaemonFlag>) -> Result<DaemonArgs, CliError> {
+        if let Some(extra) = p.positionals.first() {
+            return Err(CliError(format!("unexpected argument '{extra}'")));
+        }
+        Ok(DaemonArgs {
+            conf_dir: args::conf_dir(p.value(DaemonFlag::ConfigDir)),
+            daemon: p.has(DaemonFlag::Daemon),
+            pid_file: p.value(DaemonFlag::PidFile).map(PathBuf::from),
+            log_level: p.value(DaemonFlag::LogLevel).map(str::to_string),
+        })
+    }
+}
+
 /// A daemon whose flags are read, configuration loaded and logging set up.
 pub struct Started<C> {
     tool: &'static flags::Tool,
-    parsed: flags::Parsed,
+    args: DaemonArgs,
     dir: PathBuf,
     /// The directory the daemon was started in, for relative paths in its configuration.
     cwd: PathBuf,
@@ -82,27 +111,16 @@ pub struct Started<C> {
 /// `log_file` with `--daemon`); `Err` is the exit status, the error already printed.
 pub fn start<C: DaemonConfig>(
     tool: &'static flags::Tool,
-    args: Vec<std::ffi::OsString>,
+    argv: Vec<std::ffi::OsString>,
 ) -> Result<Started<C>, i32> {
-    let parsed = flags::parse(tool, args).map_err(|e| fail(tool.name, e, EXIT_USAGE))?;
-    if let Some(status) = common_flags(tool, &parsed) {
-        return Err(status);
-    }
-    if let Some(extra) = parsed.positionals.first() {
-        return Err(fail(
-            tool.name,
-            format!("unexpected argument '{extra}'"),
-            EXIT_USAGE,
-        ));
-    }
+    let args = args::build(tool, argv, DaemonArgs::from_parsed)?;
     // Absolute, because a daemon changes its directory to / and SIGHUP re-reads it.
-    let dir = conf_dir(&parsed);
-    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let dir = std::path::absolute(&args.conf_dir).unwrap_or_else(|_| args.conf_dir.clone());
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let (mut cfg, warnings) = C::load(&dir).map_err(|e| fail(tool.name, e, EXIT_USAGE))?;
     cfg.absolutize(&cwd);
-    if let Some(l) = parsed.value("log-level") {
-        *cfg.log_level_mut() = l.to_string();
+    if let Some(l) = &args.log_level {
+        *cfg.log_level_mut() = l.clone();
     }
     let level_name = cfg.log_level_mut().clone();
     let Some(level) = crate::log::level_filter(&level_name) else {
@@ -115,7 +133,7 @@ pub fn start<C: DaemonConfig>(
             EXIT_USAGE,
         ));
     };
-    let log_file = parsed.has("daemon").then_some(cfg.log_file());
+    let log_file = args.daemon.then_some(cfg.log_file());
     if let Err(e) = crate::log::init(tool.name, level, log_file) {
         return Err(fail(
             tool.name,
@@ -128,7 +146,7 @@ pub fn start<C: DaemonConfig>(
     }
     Ok(Started {
         tool,
-        parsed,
+        args,
         dir,
         cwd,
         cfg,
@@ -141,7 +159,7 @@ impl<C: DaemonConfig> Started<C> {
     pub fn reloader(&self) -> Box<dyn FnMut() -> Result<C, String>> {
         let dir = self.dir.clone();
         let cwd = self.cwd.clone();
-        let cli_level = self.parsed.value("log-level").map(str::to_string);
+        let cli_level = self.args.log_level.clone();
         // A main file that was there at start and is gone now is a mistake (or a package
         // upgrade half done), not a wish for every default: the daemon keeps what it runs.
         let main = dir.join(C::FILE);
@@ -168,7 +186,7 @@ impl<C: DaemonConfig> Started<C> {
     /// Prints a start-up error (and logs it to `log_file` with `--daemon`); returns the
     /// exit status 1.
     pub fn fail(&self, e: impl std::fmt::Display) -> i32 {
-        if self.parsed.has("daemon") {
+        if self.args.daemon {
             log::error!("{e}");
         }
         // Detached: the terminal is the waiting process's, which prints it and exits 1.
@@ -191,14 +209,14 @@ impl<C: DaemonConfig> Started<C> {
     /// fork), and [`Started::ready`] once they did: until then the process that ran the
     /// command waits, and prints any error passed to [`Started::fail`].
     pub fn detach(&self) -> Result<Option<PidFile>, i32> {
-        if self.parsed.has("daemon") {
+        if self.args.daemon {
             match process::daemonize(self.tool.name) {
                 Ok(r) => *self.readiness.borrow_mut() = Some(r),
                 Err(e) => return Err(self.fail(format!("cannot daemonize: {e}"))),
             }
         }
         // Relative to where the daemon was started, not to / where it now works.
-        let path = self.parsed.value("pid-file").map(|p| self.cwd.join(p));
+        let path = self.args.pid_file.as_ref().map(|p| self.cwd.join(p));
         match path.map(|p| (PidFile::create(&p), p)) {
             Some((Ok(p), _)) => Ok(Some(p)),
             Some((Err(e), p)) => Err(self.fail(format!("pid file {}: {e}", p.display()))),

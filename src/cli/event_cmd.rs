@@ -1,6 +1,9 @@
 //! `brine-event` (and `brine-run state.event`): watch a bus and print matching events.
 
-use super::{conf_dir, fail, tools, EXIT_USAGE};
+use super::args;
+use super::flags::{CliError, Parsed};
+use super::tools::{self, EventFlag};
+use super::{fail, EXIT_USAGE};
 use crate::client::{self, BusClient, ClientError, OwnedEvent};
 use crate::config::MasterConfig;
 use crate::matcher::MatchType;
@@ -125,83 +128,151 @@ fn reconnect(w: &Watch<'_>) -> BusClient {
     }
 }
 
+/// Which daemon's bus to watch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Node {
+    Master,
+    Minion,
+}
+
+impl Node {
+    fn from_name(name: &str) -> Option<Node> {
+        match name {
+            "master" => Some(Node::Master),
+            "minion" => Some(Node::Minion),
+            _ => None,
+        }
+    }
+
+    /// The bus socket in a socket directory.
+    fn socket_in(self, sock_dir: &Path) -> PathBuf {
+        match self {
+            Node::Master => client::master_socket(sock_dir),
+            Node::Minion => client::minion_socket(sock_dir),
+        }
+    }
+
+    /// The bus socket the daemon's configuration in `dir` names.
+    fn configured_socket(self, dir: &Path) -> Result<PathBuf, String> {
+        let sock_dir = match self {
+            Node::Master => {
+                MasterConfig::load(dir)
+                    .map_err(|e| e.to_string())?
+                    .0
+                    .sock_dir
+            }
+            Node::Minion => {
+                let (cfg, _) = crate::config::MinionConfig::load(dir).map_err(|e| e.to_string())?;
+                cfg.sock_dir
+            }
+        };
+        Ok(self.socket_in(&sock_dir))
+    }
+
+    fn daemon(self) -> &'static str {
+        match self {
+            Node::Master => "brine-master",
+            Node::Minion => "brine-minion",
+        }
+    }
+}
+
 /// The bus socket for `--node` given the configuration directory.
 pub fn node_socket(dir: &Path, node: &str) -> Result<PathBuf, String> {
-    match node {
-        "master" => {
-            let (cfg, _) = MasterConfig::load(dir).map_err(|e| e.to_string())?;
-            Ok(client::master_socket(&cfg.sock_dir))
+    match Node::from_name(node) {
+        Some(n) => n.configured_socket(dir),
+        None => Err(format!("unknown node '{node}' (master or minion)")),
+    }
+}
+
+/// Where the socket is found: in `--sock-dir`, or in the configuration's sock_dir.
+enum SocketAt {
+    SockDir(PathBuf),
+    ConfigDir(PathBuf),
+}
+
+/// What brine-event's command line asks for, checked.
+struct EventArgs {
+    log_level: log::LevelFilter,
+    /// Stop after this many matches; negative: never.
+    count: i64,
+    format: Format,
+    node: Node,
+    socket_at: SocketAt,
+    tag: String,
+}
+
+impl EventArgs {
+    fn from_parsed(p: Parsed<EventFlag>) -> Result<EventArgs, CliError> {
+        if let Some(extra) = p.positionals.first() {
+            return Err(CliError(format!("unexpected argument '{extra}'")));
         }
-        "minion" => {
-            let (cfg, _) = crate::config::MinionConfig::load(dir).map_err(|e| e.to_string())?;
-            Ok(client::minion_socket(&cfg.sock_dir))
-        }
-        other => Err(format!("unknown node '{other}' (master or minion)")),
+        let log_level = args::log_level(p.value(EventFlag::LogLevel))?;
+        let count = match p.value(EventFlag::Count).map(str::parse::<i64>) {
+            None => -1,
+            Some(Ok(n)) => n,
+            Some(Err(_)) => return Err(CliError("--count takes an integer".into())),
+        };
+        let format = match (
+            p.has(EventFlag::Quiet),
+            p.has(EventFlag::Json),
+            p.has(EventFlag::Pretty),
+        ) {
+            (true, _, _) => Format::Quiet,
+            (_, true, true) => {
+                return Err(CliError("--pretty and --json exclude each other".into()))
+            }
+            (_, true, _) => Format::Json,
+            (_, _, true) => Format::Pretty,
+            _ => Format::Line,
+        };
+        let node_name = p.value(EventFlag::Node).unwrap_or("master");
+        // With --sock-dir the node only picks the socket's name: anything but minion is
+        // the master's.
+        let (node, socket_at) = match p.value(EventFlag::SockDir) {
+            Some(dir) => (
+                Node::from_name(node_name).unwrap_or(Node::Master),
+                SocketAt::SockDir(PathBuf::from(dir)),
+            ),
+            None => (
+                Node::from_name(node_name).ok_or_else(|| {
+                    CliError(format!("unknown node '{node_name}' (master or minion)"))
+                })?,
+                SocketAt::ConfigDir(args::conf_dir(p.value(EventFlag::ConfigDir))),
+            ),
+        };
+        let tag = p.value(EventFlag::Tag).unwrap_or("*").to_string();
+        Ok(EventArgs {
+            log_level,
+            count,
+            format,
+            node,
+            socket_at,
+            tag,
+        })
     }
 }
 
 /// Runs brine-event with these arguments; returns the exit status.
-pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
+pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
     let tool = &tools::EVENT;
-    let parsed = match super::start(tool, args) {
-        Ok(p) => p,
+    let a = match args::build(tool, argv, EventArgs::from_parsed) {
+        Ok(a) => a,
         Err(status) => return status,
     };
-    if let Some(extra) = parsed.positionals.first() {
-        return fail(
-            tool.name,
-            format!("unexpected argument '{extra}'"),
-            EXIT_USAGE,
-        );
-    }
-    if let Err(status) = super::client_log(tool, &parsed) {
-        return status;
-    }
-    let count = match parsed.value("count").map(str::parse::<i64>) {
-        None => -1,
-        Some(Ok(n)) => n,
-        Some(Err(_)) => {
-            return fail(tool.name, "--count takes an integer", EXIT_USAGE);
-        }
-    };
-    let format = match (
-        parsed.has("quiet"),
-        parsed.has("json"),
-        parsed.has("pretty"),
-    ) {
-        (true, _, _) => Format::Quiet,
-        (_, true, true) => {
-            return fail(
-                tool.name,
-                "--pretty and --json exclude each other",
-                EXIT_USAGE,
-            )
-        }
-        (_, true, _) => Format::Json,
-        (_, _, true) => Format::Pretty,
-        _ => Format::Line,
-    };
-    let socket = match parsed.value("sock-dir") {
-        Some(dir) => {
-            let node = parsed.value("node").unwrap_or("master");
-            let dir = Path::new(dir);
-            if node == "minion" {
-                client::minion_socket(dir)
-            } else {
-                client::master_socket(dir)
-            }
-        }
-        None => match node_socket(&conf_dir(&parsed), parsed.value("node").unwrap_or("master")) {
+    args::init_log(tool, a.log_level);
+    let socket = match &a.socket_at {
+        SocketAt::SockDir(dir) => a.node.socket_in(dir),
+        SocketAt::ConfigDir(dir) => match a.node.configured_socket(dir) {
             Ok(p) => p,
             Err(e) => return fail(tool.name, e, EXIT_USAGE),
         },
     };
-    let tagmatch = parsed.value("tag").unwrap_or("*");
     match watch(&Watch {
         socket: &socket,
-        tagmatch,
-        count,
-        format,
+        tagmatch: &a.tag,
+        count: a.count,
+        format: a.format,
     }) {
         Ok(()) => 0,
         Err(WatchError::NoDaemon(p)) => fail(
@@ -209,14 +280,57 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
             format!(
                 "no event bus at {} (is {} running?)",
                 p.display(),
-                if parsed.value("node") == Some("minion") {
-                    "brine-minion"
-                } else {
-                    "brine-master"
-                }
+                a.node.daemon()
             ),
             EXIT_USAGE,
         ),
         Err(WatchError::Client(e)) => fail(tool.name, e, EXIT_USAGE),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::flags;
+
+    fn args(words: &[&str]) -> Result<EventArgs, CliError> {
+        EventArgs::from_parsed(
+            flags::parse(&tools::EVENT, words.iter().map(|s| s.to_string())).unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_command_line_becomes_typed_arguments() {
+        let a = args(&[]).unwrap();
+        assert_eq!(
+            (a.count, a.format, a.node),
+            (-1, Format::Line, Node::Master)
+        );
+        assert_eq!(a.tag, "*");
+        assert!(matches!(a.socket_at, SocketAt::ConfigDir(d) if d == Path::new("/etc/brine")));
+        let a = args(&["--count", "2", "--json", "-q", "--node", "minion"]).unwrap();
+        assert_eq!(
+            (a.count, a.format, a.node),
+            (2, Format::Quiet, Node::Minion)
+        );
+        assert_eq!(args(&["--pretty"]).unwrap().format, Format::Pretty);
+        // With --sock-dir the node only names the socket: anything but minion is the master.
+        let a = args(&["--sock-dir", "/run/x", "--node", "other"]).unwrap();
+        assert_eq!(a.node, Node::Master);
+        assert!(matches!(a.socket_at, SocketAt::SockDir(d) if d == Path::new("/run/x")));
+        for (words, err) in [
+            (&["x"][..], "unexpected argument 'x'"),
+            (&["--count", "many"], "--count takes an integer"),
+            (
+                &["--json", "--pretty"],
+                "--pretty and --json exclude each other",
+            ),
+            (
+                &["--node", "other"],
+                "unknown node 'other' (master or minion)",
+            ),
+        ] {
+            assert_eq!(args(words).err(), Some(CliError(err.into())), "{words:?}");
+        }
     }
 }

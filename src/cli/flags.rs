@@ -1,5 +1,6 @@
 //! One table of flags per tool: parsing (lexopt), `--help` and the man page all come
-//! from it, so they cannot drift apart (ripgrep's `flags/` habit).
+//! from it, so they cannot drift apart (ripgrep's `flags/` habit). Each table is a flag
+//! set, an enum naming its rows, so code names a flag by a variant, never by its spelling.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -9,7 +10,7 @@ use std::fmt;
 pub struct Flag {
     /// The single-letter form, if any.
     pub short: Option<char>,
-    /// The long form, without dashes; also the key the parsed value is stored under.
+    /// The long form, without dashes.
     pub long: &'static str,
     /// The value's name in help (`DIR`), or `None` for a switch.
     pub value: Option<&'static str>,
@@ -46,26 +47,86 @@ pub struct Tool {
     pub sections: &'static [Section],
 }
 
-/// The result of parsing: flag values and positionals, in the order given.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Parsed {
-    values: Vec<(&'static str, Option<String>)>,
+/// A tool's flags as a type: one value per row of its table, so code names a flag by a
+/// value the compiler checks, never by its spelling. Declared with [`flag_set!`].
+pub trait FlagSet: Copy + Eq + std::fmt::Debug + 'static {
+    /// The table, one row per value, in declaration order.
+    const TABLE: &'static [Flag];
+    /// `--help`, which every tool has.
+    const HELP: Self;
+    /// `--version`, which every tool has.
+    const VERSION: Self;
+    /// The value of the table's row `i`.
+    fn from_index(i: usize) -> Self;
+    /// This flag's row in the table.
+    fn index(self) -> usize;
+    /// This flag's row.
+    fn row(self) -> &'static Flag {
+        &Self::TABLE[self.index()]
+    }
+}
+
+/// Declares a flag set: an enum whose variants name the rows of the table built from the
+/// given [`Flag`]s, in order. It must have the variants `Help` and `Version`.
+macro_rules! flag_set {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($variant:ident => $flag:expr),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        $vis enum $name {
+            $($variant),+
+        }
+
+        impl $name {
+            /// The flag table, which parsing, `--help` and the man page read.
+            $vis const TABLE: &'static [$crate::cli::flags::Flag] = &[$($flag),+];
+            const ALL: &'static [$name] = &[$($name::$variant),+];
+        }
+
+        impl $crate::cli::flags::FlagSet for $name {
+            const TABLE: &'static [$crate::cli::flags::Flag] = $name::TABLE;
+            const HELP: Self = $name::Help;
+            const VERSION: Self = $name::Version;
+            fn from_index(i: usize) -> Self {
+                $name::ALL[i]
+            }
+            fn index(self) -> usize {
+                self as usize
+            }
+        }
+    };
+}
+pub(crate) use flag_set;
+
+/// The result of parsing, the first stage: flag values and positionals, in the order
+/// given. Each tool's second stage turns it into a typed, validated struct.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Parsed<K> {
+    values: Vec<(K, Option<String>)>,
     /// Positional words.
     pub positionals: Vec<String>,
 }
 
-impl Parsed {
+impl<K> Default for Parsed<K> {
+    fn default() -> Self {
+        Parsed {
+            values: Vec::new(),
+            positionals: Vec::new(),
+        }
+    }
+}
+
+impl<K: FlagSet> Parsed<K> {
     /// True when the switch or flag appeared.
-    pub fn has(&self, long: &str) -> bool {
-        self.values.iter().any(|(l, _)| *l == long)
+    pub fn has(&self, flag: K) -> bool {
+        self.values.iter().any(|(f, _)| *f == flag)
     }
 
     /// The last value given for a flag.
-    pub fn value(&self, long: &str) -> Option<&str> {
+    pub fn value(&self, flag: K) -> Option<&str> {
         self.values
             .iter()
             .rev()
-            .find(|(l, _)| *l == long)
+            .find(|(f, _)| *f == flag)
             .and_then(|(_, v)| v.as_deref())
     }
 }
@@ -82,28 +143,39 @@ impl fmt::Display for CliError {
 
 impl std::error::Error for CliError {}
 
-/// Parses the arguments (without the program name) against a tool's flags. Options may
-/// come before, between or after positionals (as Salt's optparse allows); `--` ends them.
-pub fn parse<I>(tool: &Tool, args: I) -> Result<Parsed, CliError>
+/// Parses the arguments (without the program name) against a tool's flags, `K`, whose
+/// table is the tool's. Options may come before, between or after positionals (as Salt's
+/// optparse allows); `--` ends them.
+pub fn parse<K, I>(tool: &Tool, args: I) -> Result<Parsed<K>, CliError>
 where
+    K: FlagSet,
     I: IntoIterator,
     I::Item: Into<OsString>,
 {
     use lexopt::Arg;
+    debug_assert!(
+        tool.flags.len() == K::TABLE.len()
+            && tool
+                .flags
+                .iter()
+                .zip(K::TABLE)
+                .all(|(a, b)| a.long == b.long),
+        "{}: the flag set is not the tool's table",
+        tool.name
+    );
     let mut p = lexopt::Parser::from_args(args);
     let mut out = Parsed::default();
     loop {
         let arg = p.next().map_err(|e| CliError(e.to_string()))?;
         let Some(arg) = arg else { break };
-        let flag = match arg {
-            Arg::Short(c) => tool
-                .flags
+        let index = match arg {
+            Arg::Short(c) => K::TABLE
                 .iter()
-                .find(|f| f.short == Some(c))
+                .position(|f| f.short == Some(c))
                 .ok_or_else(|| {
                     CliError(format!("unknown option '-{c}' (see {} --help)", tool.name))
                 })?,
-            Arg::Long(l) => tool.flags.iter().find(|f| f.long == l).ok_or_else(|| {
+            Arg::Long(l) => K::TABLE.iter().position(|f| f.long == l).ok_or_else(|| {
                 CliError(format!("unknown option '--{l}' (see {} --help)", tool.name))
             })?,
             Arg::Value(v) => {
@@ -115,6 +187,7 @@ where
                 continue;
             }
         };
+        let flag = &K::TABLE[index];
         let value =
             match flag.value {
                 Some(_) => {
@@ -136,7 +209,7 @@ where
                     None
                 }
             };
-        out.values.push((flag.long, value));
+        out.values.push((K::from_index(index), value));
     }
     Ok(out)
 }
@@ -307,36 +380,53 @@ fn push_refs(s: &mut String, refs: &[Reference]) {
 mod tests {
     use super::*;
 
+    flag_set! {
+        enum TF {
+            Timeout => Flag {
+                short: Some('t'),
+                long: "timeout",
+                value: Some("SECONDS"),
+                doc: "Wait.",
+            },
+            Out => Flag {
+                short: None,
+                long: "out",
+                value: Some("OUTPUTTER"),
+                doc: "Format.",
+            },
+            Quiet => Flag {
+                short: Some('q'),
+                long: "quiet",
+                value: None,
+                doc: "Hush.",
+            },
+            // Every flag set has these two.
+            Help => Flag {
+                short: Some('h'),
+                long: "help",
+                value: None,
+                doc: "Help.",
+            },
+            Version => Flag {
+                short: Some('V'),
+                long: "version",
+                value: None,
+                doc: "Version.",
+            },
+        }
+    }
+
     const T: Tool = Tool {
         name: "t",
         section: 1,
         summary: "test tool",
         usage: &["[OPTIONS] FUN"],
         description: "Does things.",
-        flags: &[
-            Flag {
-                short: Some('t'),
-                long: "timeout",
-                value: Some("SECONDS"),
-                doc: "Wait.",
-            },
-            Flag {
-                short: None,
-                long: "out",
-                value: Some("OUTPUTTER"),
-                doc: "Format.",
-            },
-            Flag {
-                short: Some('q'),
-                long: "quiet",
-                value: None,
-                doc: "Hush.",
-            },
-        ],
+        flags: TF::TABLE,
         sections: &[],
     };
 
-    fn p(args: &[&str]) -> Result<Parsed, CliError> {
+    fn p(args: &[&str]) -> Result<Parsed<TF>, CliError> {
         parse(&T, args.iter().map(|s| s.to_string()))
     }
 
@@ -350,12 +440,12 @@ mod tests {
             &["f", "-t", "5"],
         ] {
             let r = p(args).unwrap();
-            assert_eq!(r.value("timeout"), Some("5"), "{args:?}");
+            assert_eq!(r.value(TF::Timeout), Some("5"), "{args:?}");
             assert_eq!(r.positionals, ["f"], "{args:?}");
         }
-        assert_eq!(p(&["--out=json"]).unwrap().value("out"), Some("json"));
-        assert_eq!(p(&["--out", "json"]).unwrap().value("out"), Some("json"));
-        assert!(p(&["-q", "x"]).unwrap().has("quiet"));
+        assert_eq!(p(&["--out=json"]).unwrap().value(TF::Out), Some("json"));
+        assert_eq!(p(&["--out", "json"]).unwrap().value(TF::Out), Some("json"));
+        assert!(p(&["-q", "x"]).unwrap().has(TF::Quiet));
         assert_eq!(p(&["--", "-q"]).unwrap().positionals, ["-q"]);
         // key=value words are positionals for the argument parser.
         assert_eq!(p(&["f", "count=3"]).unwrap().positionals, ["f", "count=3"]);

@@ -8,16 +8,17 @@
 //! (`key.accept_dict`, ...). Listings use Salt's `key` outputter, which sorts states by
 //! directory name and ids by code point (`sorted()`), whatever order the return has.
 
-use super::flags::{self, Flag, Parsed, Section, Tool};
+use super::args;
+use super::flags::{flag_set, CliError, Flag, Parsed, Section, Tool};
 use super::output::{self, Outputter};
-use super::{common_flags, conf_dir, fail, EXIT_USAGE};
+use super::{fail, EXIT_USAGE};
 use crate::client::{self, BusClient, ClientError};
 use crate::config::MasterConfig;
 use crate::master::Request;
 use crate::pki::{self, KeyStore};
 use serde_json::{json, Map, Value};
 use std::io::{BufRead, Write};
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How long brine-key waits for the master's answer.
@@ -46,6 +47,115 @@ const fn valued(
     }
 }
 
+flag_set! {
+    /// brine-key's flags.
+    pub enum KeyFlag {
+        ConfigDir => valued(
+            Some('c'),
+            "config-dir",
+            "DIR",
+            "Read the master configuration from DIR (default /etc/brine) for pki_dir and sock_dir.",
+        ),
+        ListAll => switch(
+            Some('L'),
+            "list-all",
+            "List all keys by state (the default action).",
+        ),
+        List => valued(
+            Some('l'),
+            "list",
+            "STATE",
+            "List the keys in one state: acc or accepted, un, unaccepted or pre, rej or rejected, den or denied, or all.",
+        ),
+        Accept => valued(
+            Some('a'),
+            "accept",
+            "GLOB",
+            "Accept the unaccepted keys GLOB matches (comma-separated globs allowed).",
+        ),
+        AcceptAll => switch(Some('A'), "accept-all", "Accept all unaccepted keys."),
+        Reject => valued(
+            Some('r'),
+            "reject",
+            "GLOB",
+            "Reject the unaccepted keys GLOB matches (comma-separated globs allowed).",
+        ),
+        RejectAll => switch(Some('R'), "reject-all", "Reject all unaccepted keys."),
+        Delete => valued(
+            Some('d'),
+            "delete",
+            "GLOB",
+            "Delete the keys GLOB matches, in every state (comma-separated globs allowed).",
+        ),
+        DeleteAll => switch(Some('D'), "delete-all", "Delete all keys."),
+        Finger => valued(
+            Some('f'),
+            "finger",
+            "GLOB",
+            "Print the fingerprints of the keys GLOB matches, the master's own included.",
+        ),
+        FingerAll => switch(Some('F'), "finger-all", "Print the fingerprints of all keys."),
+        Print => valued(
+            Some('p'),
+            "print",
+            "GLOB",
+            "Print the public keys GLOB matches.",
+        ),
+        PrintAll => switch(Some('P'), "print-all", "Print all public keys."),
+        Yes => switch(
+            Some('y'),
+            "yes",
+            "Answer yes to the question before accepting, rejecting or deleting.",
+        ),
+        IncludeRejected => switch(
+            None,
+            "include-rejected",
+            "With -a or -A, accept rejected keys too.",
+        ),
+        IncludeDenied => switch(
+            None,
+            "include-denied",
+            "With -a, -A, -r or -R, act on denied keys too.",
+        ),
+        IncludeAccepted => switch(
+            None,
+            "include-accepted",
+            "With -r or -R, reject accepted keys too.",
+        ),
+        IncludeAll => switch(
+            None,
+            "include-all",
+            "With -a or -A, the same as --include-rejected; with -r or -R, the same as --include-accepted (as in salt-key, denied keys need --include-denied).",
+        ),
+        GenKeys => valued(
+            None,
+            "gen-keys",
+            "NAME",
+            "Write a new key pair to NAME.pem (mode 0600) and NAME.pub in the --gen-keys-dir directory and print its fingerprint; existing files are never overwritten.",
+        ),
+        GenKeysDir => valued(
+            None,
+            "gen-keys-dir",
+            "DIR",
+            "Where --gen-keys writes (default: the current directory; created when missing).",
+        ),
+        Out => valued(
+            None,
+            "out",
+            "OUTPUTTER",
+            "Print listings with OUTPUTTER instead of the key listing: json, yaml, nested, raw or quiet.",
+        ),
+        LogLevel => valued(
+            None,
+            "log-level",
+            "LEVEL",
+            "Log level on standard error: all, garbage, trace, debug, profile, info, warning (the default), error, critical or quiet.",
+        ),
+        Help => switch(Some('h'), "help", "Print the options and exit."),
+        Version => switch(Some('V'), "version", "Print the version and exit."),
+    }
+}
+
 /// `brine-key`: its flags and man page.
 pub const TOOL: Tool = Tool {
     name: "brine-key",
@@ -60,111 +170,7 @@ pub const TOOL: Tool = Tool {
         "--gen-keys NAME [--gen-keys-dir DIR]",
     ],
     description: "brine-key manages the keys minions present to brine-master, as salt-key does. The master keeps one file per minion id, named after the id, in four directories under pki_dir: minions (accepted), minions_pre (unaccepted, waiting for a decision), minions_rejected and minions_denied (a known id that presented a different key). Only minions whose key is accepted may talk to the master.\n\nWhen brine-master runs, brine-key asks it to do the work (the wheel.key functions), so every key accepted, rejected or deleted fires a salt/key event with id, act (accept, reject or delete) and result, and rejecting or deleting a key rotates the session key at once (with rotate_aes_key, the default), so that minion can no longer read publications. When no master runs, brine-key changes the directories itself and no event fires.\n\nWith no action, brine-key lists all keys (-L). Listings print a header for each state, Accepted Keys:, Denied Keys:, Unaccepted Keys: and Rejected Keys:, each followed by its ids, one a line. When several actions are given, the first of --gen-keys, -l, -L, -p, -P, -a, -A, -r, -R, -d, -D, -f, -F runs, as with salt-key.\n\nA GLOB is a shell pattern matched against minion ids as Python's fnmatch does (*, ?, [seq], [!seq]); several may be given separated by commas. Accepting acts on unaccepted keys only unless --include-rejected or --include-denied widen it; rejecting acts on unaccepted keys unless --include-accepted or --include-denied widen it; deleting acts on keys in every state. Before acting, brine-key prints The following keys are going to be accepted: (or rejected:, deleted:) with the keys it matched, then asks Proceed? [n/Y] (accept and reject: an empty answer means yes) or Proceed? [N/y] (delete: an empty answer means no). An answer starting with y or Y proceeds. The question is read from standard input even when it is not a terminal; -y skips it. For each key changed it prints Key for minion ID accepted. (or rejected., deleted.). When nothing matches it prints The key glob 'GLOB' does not match any unaccepted keys. (the states named follow the --include flags).\n\nAccepting a denied key (--include-denied) replaces the accepted key of that id with it: do this only when the minion's key really changed.\n\nA fingerprint is the SHA-256 of a public key's 64 raw bytes as colon-separated hex; -f and -F also show the master's own key files under Local Keys:. Before accepting a key, compare its fingerprint with the one of the minion's own public key.",
-    flags: &[
-        valued(
-            Some('c'),
-            "config-dir",
-            "DIR",
-            "Read the master configuration from DIR (default /etc/brine) for pki_dir and sock_dir.",
-        ),
-        switch(
-            Some('L'),
-            "list-all",
-            "List all keys by state (the default action).",
-        ),
-        valued(
-            Some('l'),
-            "list",
-            "STATE",
-            "List the keys in one state: acc or accepted, un, unaccepted or pre, rej or rejected, den or denied, or all.",
-        ),
-        valued(
-            Some('a'),
-            "accept",
-            "GLOB",
-            "Accept the unaccepted keys GLOB matches (comma-separated globs allowed).",
-        ),
-        switch(Some('A'), "accept-all", "Accept all unaccepted keys."),
-        valued(
-            Some('r'),
-            "reject",
-            "GLOB",
-            "Reject the unaccepted keys GLOB matches (comma-separated globs allowed).",
-        ),
-        switch(Some('R'), "reject-all", "Reject all unaccepted keys."),
-        valued(
-            Some('d'),
-            "delete",
-            "GLOB",
-            "Delete the keys GLOB matches, in every state (comma-separated globs allowed).",
-        ),
-        switch(Some('D'), "delete-all", "Delete all keys."),
-        valued(
-            Some('f'),
-            "finger",
-            "GLOB",
-            "Print the fingerprints of the keys GLOB matches, the master's own included.",
-        ),
-        switch(Some('F'), "finger-all", "Print the fingerprints of all keys."),
-        valued(
-            Some('p'),
-            "print",
-            "GLOB",
-            "Print the public keys GLOB matches.",
-        ),
-        switch(Some('P'), "print-all", "Print all public keys."),
-        switch(
-            Some('y'),
-            "yes",
-            "Answer yes to the question before accepting, rejecting or deleting.",
-        ),
-        switch(
-            None,
-            "include-rejected",
-            "With -a or -A, accept rejected keys too.",
-        ),
-        switch(
-            None,
-            "include-denied",
-            "With -a, -A, -r or -R, act on denied keys too.",
-        ),
-        switch(
-            None,
-            "include-accepted",
-            "With -r or -R, reject accepted keys too.",
-        ),
-        switch(
-            None,
-            "include-all",
-            "With -a or -A, the same as --include-rejected; with -r or -R, the same as --include-accepted (as in salt-key, denied keys need --include-denied).",
-        ),
-        valued(
-            None,
-            "gen-keys",
-            "NAME",
-            "Write a new key pair to NAME.pem (mode 0600) and NAME.pub in the --gen-keys-dir directory and print its fingerprint; existing files are never overwritten.",
-        ),
-        valued(
-            None,
-            "gen-keys-dir",
-            "DIR",
-            "Where --gen-keys writes (default: the current directory; created when missing).",
-        ),
-        valued(
-            None,
-            "out",
-            "OUTPUTTER",
-            "Print listings with OUTPUTTER instead of the key listing: json, yaml, nested, raw or quiet.",
-        ),
-        valued(
-            None,
-            "log-level",
-            "LEVEL",
-            "Log level on standard error: all, garbage, trace, debug, profile, info, warning (the default), error, critical or quiet.",
-        ),
-        switch(Some('h'), "help", "Print the options and exit."),
-        switch(Some('V'), "version", "Print the version and exit."),
-    ],
+    flags: KeyFlag::TABLE,
     sections: &[
         Section {
             title: "EXIT STATUS",
@@ -231,28 +237,34 @@ struct Include {
 }
 
 /// One action's two flags and the command they make.
-type Choice = (&'static str, &'static str, fn(String) -> Cmd);
+type Choice = (KeyFlag, KeyFlag, fn(String) -> Cmd);
 
 /// The action, chosen as `KeyCLI._update_opts` does: the first one given in this order
 /// wins (an empty glob counts as not given), and listing everything is the default.
-fn command(p: &Parsed) -> Cmd {
-    let given = |long: &str| p.value(long).filter(|v| !v.is_empty()).map(str::to_string);
-    if let Some(name) = given("gen-keys") {
+fn command(p: &Parsed<KeyFlag>) -> Cmd {
+    let given = |flag| p.value(flag).filter(|v| !v.is_empty()).map(str::to_string);
+    if let Some(name) = given(KeyFlag::GenKeys) {
         return Cmd::GenKeys(name);
     }
-    if let Some(state) = given("list") {
+    if let Some(state) = given(KeyFlag::List) {
         return Cmd::List(state);
     }
-    if p.has("list-all") {
+    if p.has(KeyFlag::ListAll) {
         return Cmd::List("all".into());
     }
     // (the flag with a glob, the flag meaning every key, the command they make)
     let order: [Choice; 5] = [
-        ("print", "print-all", Cmd::Print),
-        ("accept", "accept-all", |g| Cmd::Change(Verb::Accept, g)),
-        ("reject", "reject-all", |g| Cmd::Change(Verb::Reject, g)),
-        ("delete", "delete-all", |g| Cmd::Change(Verb::Delete, g)),
-        ("finger", "finger-all", Cmd::Finger),
+        (KeyFlag::Print, KeyFlag::PrintAll, Cmd::Print),
+        (KeyFlag::Accept, KeyFlag::AcceptAll, |g| {
+            Cmd::Change(Verb::Accept, g)
+        }),
+        (KeyFlag::Reject, KeyFlag::RejectAll, |g| {
+            Cmd::Change(Verb::Reject, g)
+        }),
+        (KeyFlag::Delete, KeyFlag::DeleteAll, |g| {
+            Cmd::Change(Verb::Delete, g)
+        }),
+        (KeyFlag::Finger, KeyFlag::FingerAll, Cmd::Finger),
     ];
     for (one, every, make) in order {
         if let Some(glob) = given(one) {
@@ -267,13 +279,13 @@ fn command(p: &Parsed) -> Cmd {
 
 /// The include flags as salt-key sets them for each action: `--include-all` means
 /// rejected keys for accept and accepted keys for reject, never denied ones.
-fn include(p: &Parsed, verb: Verb) -> Include {
+fn include(p: &Parsed<KeyFlag>, verb: Verb) -> Include {
     let mut inc = Include {
-        accepted: p.has("include-accepted"),
-        rejected: p.has("include-rejected"),
-        denied: p.has("include-denied"),
+        accepted: p.has(KeyFlag::IncludeAccepted),
+        rejected: p.has(KeyFlag::IncludeRejected),
+        denied: p.has(KeyFlag::IncludeDenied),
     };
-    let all = p.has("include-all");
+    let all = p.has(KeyFlag::IncludeAll);
     match verb {
         Verb::Accept => {
             inc.rejected |= all;
@@ -286,6 +298,65 @@ fn include(p: &Parsed, verb: Verb) -> Include {
         Verb::Delete => {}
     }
     inc
+}
+
+/// What brine-key's command line asks for, checked.
+struct KeyArgs {
+    conf_dir: PathBuf,
+    log_level: log::LevelFilter,
+    /// None is Salt's `key` outputter, the default.
+    out: Option<Outputter>,
+    cmd: Cmd,
+    /// The states an accept or reject takes besides the unaccepted one.
+    include: Include,
+    /// Act without asking.
+    yes: bool,
+    /// Where `--gen-keys` writes.
+    gen_keys_dir: PathBuf,
+}
+
+impl KeyArgs {
+    fn from_parsed(p: Parsed<KeyFlag>) -> Result<KeyArgs, CliError> {
+        if let Some(word) = p.positionals.first() {
+            return Err(CliError(format!(
+                "unexpected argument '{word}' (see brine-key --help)"
+            )));
+        }
+        let log_level = args::log_level(p.value(KeyFlag::LogLevel))?;
+        let out = match p.value(KeyFlag::Out) {
+            None | Some("key") => None,
+            Some(name) => Some(Outputter::from_name(name).ok_or_else(|| {
+                CliError(format!(
+                    "unknown outputter '{name}' (one of key, {})",
+                    Outputter::NAMES.join(", ")
+                ))
+            })?),
+        };
+        let cmd = command(&p);
+        if let Cmd::List(state) = &cmd {
+            if !["acc", "pre", "un", "rej", "den", "all"]
+                .iter()
+                .any(|p| state.starts_with(p))
+            {
+                return Err(CliError(format!(
+                    "'{state}' is not a valid argument to '--list'"
+                )));
+            }
+        }
+        let include = match &cmd {
+            Cmd::Change(verb, _) => include(&p, *verb),
+            _ => Include::default(),
+        };
+        Ok(KeyArgs {
+            conf_dir: args::conf_dir(p.value(KeyFlag::ConfigDir)),
+            log_level,
+            out,
+            cmd,
+            include,
+            yes: p.has(KeyFlag::Yes),
+            gen_keys_dir: PathBuf::from(p.value(KeyFlag::GenKeysDir).unwrap_or(".")),
+        })
+    }
 }
 
 /// `The key glob 'G' does not match any unaccepted, accepted or rejected keys.`
@@ -377,6 +448,22 @@ enum Backend {
 }
 
 impl Backend {
+    /// The master when it runs, else the key directories under `pki_dir`.
+    fn open(cfg: &MasterConfig) -> Result<Backend, String> {
+        let socket = client::master_socket(&cfg.sock_dir);
+        match BusClient::connect(&socket) {
+            Ok(bus) => Ok(Backend::Master(bus)),
+            Err(ClientError::NoDaemon(_)) => match KeyStore::open(&cfg.pki_dir) {
+                Ok(store) => Ok(Backend::Local(store)),
+                Err(e) => Err(e.to_string()),
+            },
+            Err(e) => Err(format!(
+                "cannot reach the master at {}: {e}",
+                socket.display()
+            )),
+        }
+    }
+
     fn call(&mut self, fun: &str, kwarg: Map<String, Value>) -> Result<Value, String> {
         match self {
             Backend::Master(bus) => {
@@ -436,104 +523,40 @@ fn ask(question: &str) -> Option<String> {
 }
 
 /// Runs brine-key with these arguments; returns the exit status.
-pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
+pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
     let tool = &TOOL;
-    let parsed = match flags::parse(tool, args) {
-        Ok(p) => p,
-        Err(e) => return fail(tool.name, e, EXIT_USAGE),
+    let a = match args::build(tool, argv, KeyArgs::from_parsed) {
+        Ok(a) => a,
+        Err(status) => return status,
     };
-    if let Some(status) = common_flags(tool, &parsed) {
-        return status;
-    }
-    if let Some(word) = parsed.positionals.first() {
-        return fail(
-            tool.name,
-            format!("unexpected argument '{word}' (see brine-key --help)"),
-            EXIT_USAGE,
-        );
-    }
-    let level = parsed.value("log-level").unwrap_or("warning");
-    let Some(level) = crate::log::level_filter(level) else {
-        return fail(
-            tool.name,
-            format!("unknown log level '{level}'"),
-            EXIT_USAGE,
-        );
-    };
-    let _ = crate::log::init("brine-key", level, None);
-    // None is Salt's `key` outputter, the default.
-    let out = match parsed.value("out") {
-        None | Some("key") => None,
-        Some(name) => match Outputter::from_name(name) {
-            Some(o) => Some(o),
-            None => {
-                return fail(
-                    tool.name,
-                    format!(
-                        "unknown outputter '{name}' (one of key, {})",
-                        Outputter::NAMES.join(", ")
-                    ),
-                    EXIT_USAGE,
-                )
-            }
-        },
-    };
-    let cmd = command(&parsed);
-    if let Cmd::GenKeys(name) = &cmd {
-        let dir = parsed.value("gen-keys-dir").unwrap_or(".");
-        return match pki::generate_files(Path::new(dir), name) {
+    args::init_log(tool, a.log_level);
+    if let Cmd::GenKeys(name) = &a.cmd {
+        return match pki::generate_files(&a.gen_keys_dir, name) {
             Ok(keys) => {
                 // Salt's key outputter cannot show this, so it falls back to nested.
-                display(out, &json!({"return": keys.public.fingerprint()}));
+                display(a.out, &json!({"return": keys.public.fingerprint()}));
                 0
             }
             Err(e) => fail(tool.name, e, 1),
         };
     }
-    if let Cmd::List(state) = &cmd {
-        if !["acc", "pre", "un", "rej", "den", "all"]
-            .iter()
-            .any(|p| state.starts_with(p))
-        {
-            return fail(
-                tool.name,
-                format!("'{state}' is not a valid argument to '--list'"),
-                EXIT_USAGE,
-            );
-        }
-    }
-    let cfg = match MasterConfig::load(&conf_dir(&parsed)) {
+    let cfg = match MasterConfig::load(&a.conf_dir) {
         Ok((cfg, _)) => cfg,
         Err(e) => return fail(tool.name, e, EXIT_USAGE),
     };
-    let socket = client::master_socket(&cfg.sock_dir);
-    let mut backend = match BusClient::connect(&socket) {
-        Ok(bus) => Backend::Master(bus),
-        Err(ClientError::NoDaemon(_)) => match KeyStore::open(&cfg.pki_dir) {
-            Ok(store) => Backend::Local(store),
-            Err(e) => return fail(tool.name, e, 1),
-        },
-        Err(e) => {
-            return fail(
-                tool.name,
-                format!("cannot reach the master at {}: {e}", socket.display()),
-                1,
-            )
-        }
+    let mut backend = match Backend::open(&cfg) {
+        Ok(b) => b,
+        Err(e) => return fail(tool.name, e, 1),
     };
-    match run(&mut backend, &cmd, &parsed, out) {
+    match run(&mut backend, &a) {
         Ok(status) => status,
         Err(e) => fail(tool.name, e, 1),
     }
 }
 
-fn run(
-    backend: &mut Backend,
-    cmd: &Cmd,
-    p: &Parsed,
-    out: Option<Outputter>,
-) -> Result<i32, String> {
-    match cmd {
+fn run(backend: &mut Backend, a: &KeyArgs) -> Result<i32, String> {
+    let out = a.out;
+    match &a.cmd {
         Cmd::List(state) => {
             let mut ret = backend.call("key.list", kw(&[("match", json!(state))]))?;
             // Salt's CLI drops the master's own keys from listings.
@@ -544,7 +567,7 @@ fn run(
             Ok(0)
         }
         Cmd::Print(glob) | Cmd::Finger(glob) => {
-            let fun = if matches!(cmd, Cmd::Print(_)) {
+            let fun = if matches!(a.cmd, Cmd::Print(_)) {
                 "key.print"
             } else {
                 "key.finger"
@@ -554,9 +577,7 @@ fn run(
             let nothing = ret.as_object().is_some_and(Map::is_empty);
             Ok(if nothing { 1 } else { 0 })
         }
-        Cmd::Change(verb, glob) => {
-            change(backend, *verb, glob, include(p, *verb), p.has("yes"), out)
-        }
+        Cmd::Change(verb, glob) => change(backend, *verb, glob, a.include, a.yes, out),
         Cmd::GenKeys(_) => Ok(0),
     }
 }
@@ -655,8 +676,9 @@ fn change(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::flags;
 
-    fn p(args: &[&str]) -> Parsed {
+    fn p(args: &[&str]) -> Parsed<KeyFlag> {
         flags::parse(&TOOL, args.iter().map(|s| s.to_string())).unwrap()
     }
 
@@ -735,20 +757,20 @@ mod tests {
             "-V",
             "--version",
         ]);
-        for long in [
-            "yes",
-            "include-rejected",
-            "include-denied",
-            "include-accepted",
-            "include-all",
-            "help",
-            "version",
+        for flag in [
+            KeyFlag::Yes,
+            KeyFlag::IncludeRejected,
+            KeyFlag::IncludeDenied,
+            KeyFlag::IncludeAccepted,
+            KeyFlag::IncludeAll,
+            KeyFlag::Help,
+            KeyFlag::Version,
         ] {
-            assert!(all.has(long), "{long}");
+            assert!(all.has(flag), "{flag:?}");
         }
-        assert_eq!(all.value("config-dir"), Some("/etc/y"));
-        assert_eq!(all.value("out"), Some("yaml"));
-        assert_eq!(all.value("log-level"), Some("debug"));
+        assert_eq!(all.value(KeyFlag::ConfigDir), Some("/etc/y"));
+        assert_eq!(all.value(KeyFlag::Out), Some("yaml"));
+        assert_eq!(all.value(KeyFlag::LogLevel), Some("debug"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The command-line tools: their flag tables, argument parsing, outputters, man pages,
 //! and the code behind each binary (the files in `src/bin/` only call into here).
 
+mod args;
 pub mod brine_cmd;
 pub mod call_cmd;
 pub mod daemon_start;
@@ -15,7 +16,8 @@ pub mod run_cmd;
 pub mod swarm_cmd;
 pub mod tools;
 
-use std::path::PathBuf;
+use crate::client::{BusClient, ClientError};
+use std::path::Path;
 
 /// Exit status for a usage or configuration error (documented in every man page).
 pub const EXIT_USAGE: i32 = 2;
@@ -121,88 +123,21 @@ fn function_reference() -> flags::Reference {
     ("FUNCTION REFERENCE".into(), items)
 }
 
-/// The configuration directory: `-c DIR`, else `/etc/brine`.
-pub fn conf_dir(parsed: &flags::Parsed) -> PathBuf {
-    parsed
-        .value("config-dir")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/etc/brine"))
-}
-
 /// Prints a one-line error for a tool and returns the status to exit with.
 pub fn fail(tool: &str, msg: impl std::fmt::Display, status: i32) -> i32 {
     eprintln!("{tool}: {msg}");
     status
 }
 
-/// Handles `--help` and `--version`; `Some(status)` when the tool should exit now.
-pub fn common_flags(tool: &flags::Tool, parsed: &flags::Parsed) -> Option<i32> {
-    if parsed.has("help") {
-        print!("{}", flags::help(tool));
-        return Some(0);
-    }
-    if parsed.has("version") {
-        println!("{} {}", tool.name, env!("CARGO_PKG_VERSION"));
-        return Some(0);
-    }
-    None
-}
-
-/// Parses a tool's arguments and handles `--help`/`--version`; `Err(status)` when the
-/// tool should exit now (usage errors are printed).
-pub fn start(tool: &flags::Tool, args: Vec<std::ffi::OsString>) -> Result<flags::Parsed, i32> {
-    let parsed = flags::parse(tool, args).map_err(|e| fail(tool.name, e, EXIT_USAGE))?;
-    match common_flags(tool, &parsed) {
-        Some(status) => Err(status),
-        None => Ok(parsed),
-    }
-}
-
-/// Logging to stderr for a command-line client, at `-l` (default warning).
-pub fn client_log(tool: &flags::Tool, parsed: &flags::Parsed) -> Result<(), i32> {
-    let name = parsed.value("log-level").unwrap_or("warning");
-    let Some(level) = crate::log::level_filter(name) else {
-        return Err(fail(
-            tool.name,
-            format!("unknown log level '{name}'"),
-            EXIT_USAGE,
-        ));
-    };
-    let _ = crate::log::init(tool.name, level, None);
-    Ok(())
-}
-
-/// The `--out` outputter (default nested).
-pub fn outputter(tool: &flags::Tool, parsed: &flags::Parsed) -> Result<output::Outputter, i32> {
-    match parsed.value("out") {
-        None => Ok(output::Outputter::Nested),
-        Some(name) => output::Outputter::from_name(name).ok_or_else(|| {
-            fail(
-                tool.name,
-                format!(
-                    "unknown outputter '{name}' (one of {})",
-                    output::Outputter::NAMES.join(", ")
-                ),
-                EXIT_USAGE,
-            )
-        }),
-    }
-}
-
-/// A positive number of seconds given as `--NAME`, or `default`.
-pub fn seconds(
-    tool: &flags::Tool,
-    parsed: &flags::Parsed,
-    name: &str,
-    default: std::time::Duration,
-) -> Result<std::time::Duration, i32> {
-    match parsed.value(name).map(str::parse::<f64>) {
-        None => Ok(default),
-        Some(Ok(t)) if t > 0.0 && t.is_finite() => Ok(crate::clock::seconds(t)),
-        Some(_) => Err(fail(
-            tool.name,
-            format!("--{name} takes a positive number of seconds"),
+/// Connects to the master's bus, or prints why not; `Err` is the exit status.
+fn connect_master(tool: &str, socket: &Path) -> Result<BusClient, i32> {
+    match BusClient::connect(socket) {
+        Ok(b) => Ok(b),
+        Err(ClientError::NoDaemon(p)) => Err(fail(
+            tool,
+            format!("no master at {} (is brine-master running?)", p.display()),
             EXIT_USAGE,
         )),
+        Err(e) => Err(fail(tool, e, EXIT_USAGE)),
     }
 }

@@ -1,15 +1,19 @@
 //! `brine-run`: call a runner function on the master and print what it returns.
 
+use super::args;
 use super::event_cmd::{self, Format, Watch, WatchError};
+use super::flags::{CliError, Parsed};
 use super::output::{self, Outputter};
-use super::{conf_dir, fail, tools, EXIT_USAGE};
-use crate::client::{self, BusClient, ClientError};
+use super::tools::{self, RunFlag};
+use super::{connect_master, fail, EXIT_USAGE};
+use crate::client;
 use crate::config::MasterConfig;
 use crate::jobs::JidGen;
 use crate::master::Request;
 use crate::runners::{self, Exec};
 use serde_json::{json, Map, Value};
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 /// How long brine-run waits for the master's answer when `-t` is not given.
@@ -23,64 +27,69 @@ fn print(out: Outputter, v: &Value) {
     }
 }
 
-/// Runs brine-run with these arguments; returns the exit status.
-pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
-    let tool = &tools::RUN;
-    let parsed = match super::start(tool, args) {
-        Ok(p) => p,
-        Err(status) => return status,
-    };
-    if let Err(status) = super::client_log(tool, &parsed) {
-        return status;
+/// What brine-run's command line asks for, checked.
+struct RunArgs {
+    conf_dir: PathBuf,
+    log_level: log::LevelFilter,
+    out: Outputter,
+    /// How long to wait for the master's answer.
+    timeout: Duration,
+    fun: String,
+    /// The argument words, parsed as Salt parses them once the configuration is read.
+    words: Vec<String>,
+}
+
+impl RunArgs {
+    fn from_parsed(p: Parsed<RunFlag>) -> Result<RunArgs, CliError> {
+        let log_level = args::log_level(p.value(RunFlag::LogLevel))?;
+        let out = args::outputter(p.value(RunFlag::Out))?;
+        let timeout = args::seconds(&p, RunFlag::Timeout)?.unwrap_or(DEFAULT_ANSWER_TIMEOUT);
+        let conf_dir = args::conf_dir(p.value(RunFlag::ConfigDir));
+        let (fun, words) = args::function(p.positionals, &tools::RUN)?;
+        Ok(RunArgs {
+            conf_dir,
+            log_level,
+            out,
+            timeout,
+            fun,
+            words,
+        })
     }
-    let out = match super::outputter(tool, &parsed) {
-        Ok(o) => o,
+}
+
+/// Runs brine-run with these arguments; returns the exit status.
+pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
+    let tool = &tools::RUN;
+    let a = match args::build(tool, argv, RunArgs::from_parsed) {
+        Ok(a) => a,
         Err(status) => return status,
     };
-    let timeout = match super::seconds(tool, &parsed, "timeout", DEFAULT_ANSWER_TIMEOUT) {
-        Ok(t) => t,
-        Err(status) => return status,
-    };
-    let Some((fun, words)) = parsed.positionals.split_first() else {
-        return fail(
-            tool.name,
-            "no function given (see brine-run --help)",
-            EXIT_USAGE,
-        );
-    };
-    let dir = conf_dir(&parsed);
-    let cfg = match MasterConfig::load(&dir) {
+    args::init_log(tool, a.log_level);
+    let cfg = match MasterConfig::load(&a.conf_dir) {
         Ok((cfg, _)) => cfg,
         Err(e) => return fail(tool.name, e, EXIT_USAGE),
     };
-    let (arg, kwarg) = crate::py::args::parse_input(words);
+    let (arg, kwarg) = crate::py::args::parse_input(&a.words);
     let socket = client::master_socket(&cfg.sock_dir);
-    if let Some(runner) = runners::find(fun) {
+    if let Some(runner) = runners::find(&a.fun) {
         if let Exec::Client = runner.exec {
-            return client_side(runner, &cfg, &socket, arg, kwarg, out);
+            return client_side(runner, &cfg, &socket, arg, kwarg, a.out);
         }
     }
-    let mut bus = match BusClient::connect(&socket) {
+    let mut bus = match connect_master(tool.name, &socket) {
         Ok(b) => b,
-        Err(ClientError::NoDaemon(p)) => {
-            return fail(
-                tool.name,
-                format!("no master at {} (is brine-master running?)", p.display()),
-                EXIT_USAGE,
-            )
-        }
-        Err(e) => return fail(tool.name, e, EXIT_USAGE),
+        Err(status) => return status,
     };
     let req = Request {
-        fun: fun.clone(),
+        fun: a.fun,
         arg,
         kwarg,
         user: Some(client::calling_user()),
         send_return: false,
     };
-    match bus.call(&req, Some(timeout)) {
+    match bus.call(&req, Some(a.timeout)) {
         Ok(answer) => {
-            print(out, &answer.ret);
+            print(a.out, &answer.ret);
             answer.retcode
         }
         Err(e) => fail(tool.name, e, 1),
@@ -108,16 +117,9 @@ fn client_side(
             return 1;
         }
     };
-    let mut bus = match BusClient::connect(socket) {
+    let mut bus = match connect_master(name, socket) {
         Ok(b) => b,
-        Err(ClientError::NoDaemon(p)) => {
-            return fail(
-                name,
-                format!("no master at {} (is brine-master running?)", p.display()),
-                EXIT_USAGE,
-            )
-        }
-        Err(e) => return fail(name, e, EXIT_USAGE),
+        Err(status) => return status,
     };
     let jid = JidGen::new().next(SystemTime::now());
     let mut load = Map::new();

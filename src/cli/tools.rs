@@ -1,6 +1,6 @@
 //! The flag tables and man-page prose of every brine tool.
 
-use super::flags::{roff_escape, roff_prose, Flag, Section, Tool};
+use super::flags::{flag_set, roff_escape, roff_prose, Flag, Section, Tool};
 use crate::config::KeyDoc;
 
 const CONFIG_DIR: Flag = Flag {
@@ -51,6 +51,28 @@ const SIGNALS: Section = Section {
     body: "SIGTERM and SIGINT shut the daemon down cleanly: clients are disconnected and the socket files and the pid file are removed.\n\nSIGHUP re-reads the configuration directory. Limits (max_event_size, event_listener_buffer, event_listener_overflow, event_match_type) and log_level take effect at once; sock_dir and the ports need a restart. A configuration that fails to load is logged and the old one stays in force.",
 };
 
+flag_set! {
+    /// brine-master's and brine-minion's flags (the same table).
+    pub enum DaemonFlag {
+        ConfigDir => CONFIG_DIR,
+        Daemon => Flag {
+            short: Some('d'),
+            long: "daemon",
+            value: None,
+            doc: "Run in the background: detach from the terminal and log to log_file.",
+        },
+        PidFile => Flag {
+            short: None,
+            long: "pid-file",
+            value: Some("FILE"),
+            doc: "Write the daemon's pid to FILE; it is removed at shutdown.",
+        },
+        LogLevel => LOG_LEVEL,
+        Help => HELP,
+        Version => VERSION,
+    }
+}
+
 /// `brine-master`.
 pub const MASTER: Tool = Tool {
     name: "brine-master",
@@ -58,24 +80,7 @@ pub const MASTER: Tool = Tool {
     summary: "the brine master daemon: event bus, runners, jobs",
     usage: &["[-c DIR] [-d] [--pid-file FILE] [-l LEVEL]"],
     description: "brine-master is the central daemon of brine, a re-implementation of the event system, reactor and queue of SaltStack. It runs one thread and one event loop.\n\nIt owns the master event bus: a Unix socket named master_event.ipc in sock_dir (mode 0660; only root and the daemon's own user may connect, checked with SO_PEERCRED). Local clients fire events into it and listen with a tag filter; brine-event(1) and brine-run(1) are such clients. Every event is a tag and a map, encoded as the tag, two newlines and the msgpack of the map, inside a length-prefixed frame.\n\nEach listener has a bounded outbound buffer (event_listener_buffer bytes). A listener that stops reading never blocks the daemon or the other listeners: past the bound it loses events, and when it reads again it first receives a salt/event/lost event whose data holds the count of events it lost. The daemon logs each such loss.\n\nThe configuration is DIR/master, then DIR/master.d/*.conf in name order; see brine-master.conf(5).",
-    flags: &[
-        CONFIG_DIR,
-        Flag {
-            short: Some('d'),
-            long: "daemon",
-            value: None,
-            doc: "Run in the background: detach from the terminal and log to log_file.",
-        },
-        Flag {
-            short: None,
-            long: "pid-file",
-            value: Some("FILE"),
-            doc: "Write the daemon's pid to FILE; it is removed at shutdown.",
-        },
-        LOG_LEVEL,
-        HELP,
-        VERSION,
-    ],
+    flags: DaemonFlag::TABLE,
     sections: &[
         SIGNALS,
         EXIT_DAEMON,
@@ -90,6 +95,58 @@ pub const MASTER: Tool = Tool {
     ],
 };
 
+flag_set! {
+    /// brine-event's flags.
+    pub enum EventFlag {
+        ConfigDir => CONFIG_DIR,
+        Node => Flag {
+            short: Some('n'),
+            long: "node",
+            value: Some("NODE"),
+            doc: "Watch the master bus (master, the default) or the minion bus (minion).",
+        },
+        Tag => Flag {
+            short: None,
+            long: "tag",
+            value: Some("PATTERN"),
+            doc: "Print only events whose tag matches PATTERN, a glob or an anchored regular expression (default *).",
+        },
+        Count => Flag {
+            short: None,
+            long: "count",
+            value: Some("N"),
+            doc: "Exit after N matching events (default: run until interrupted).",
+        },
+        Pretty => Flag {
+            short: None,
+            long: "pretty",
+            value: None,
+            doc: "Print the data with sorted keys and a 4-space indent.",
+        },
+        Json => Flag {
+            short: None,
+            long: "json",
+            value: None,
+            doc: "Print one JSON object with tag and data per line.",
+        },
+        Quiet => Flag {
+            short: Some('q'),
+            long: "quiet",
+            value: None,
+            doc: "Print nothing; with --count, wait for N matching events and exit.",
+        },
+        SockDir => Flag {
+            short: None,
+            long: "sock-dir",
+            value: Some("DIR"),
+            doc: "Use the socket in DIR instead of sock_dir from the configuration.",
+        },
+        LogLevel => LOG_LEVEL,
+        Help => HELP,
+        Version => VERSION,
+    }
+}
+
 /// `brine-event`.
 pub const EVENT: Tool = Tool {
     name: "brine-event",
@@ -97,54 +154,7 @@ pub const EVENT: Tool = Tool {
     summary: "watch a brine event bus",
     usage: &["[-c DIR] [--node master|minion] [--tag PATTERN] [--count N] [--pretty | --json] [--quiet]"],
     description: "brine-event connects to the event bus of a running daemon and prints the events whose tag matches PATTERN. It is Salt's eventlisten.py and salt-run state.event in one tool.\n\nThe tag filter is state.event's: an event matches when its tag matches PATTERN as a shell glob (* also crosses /) or as a regular expression anchored at both ends. The default * matches every event.\n\nThe default output is state.event's: one line per event, the tag, a TAB, and the data as compact JSON with Python's separators. --pretty sorts the keys and indents by 4 spaces. --json prints one JSON object {\"tag\": ..., \"data\": ...} per line, for scripts.\n\nWhen the daemon restarts, brine-event reconnects and goes on. When the listener falls behind, the daemon sends a salt/event/lost event with the number of events it dropped; brine-event prints it like any other.",
-    flags: &[
-        CONFIG_DIR,
-        Flag {
-            short: Some('n'),
-            long: "node",
-            value: Some("NODE"),
-            doc: "Watch the master bus (master, the default) or the minion bus (minion).",
-        },
-        Flag {
-            short: None,
-            long: "tag",
-            value: Some("PATTERN"),
-            doc: "Print only events whose tag matches PATTERN, a glob or an anchored regular expression (default *).",
-        },
-        Flag {
-            short: None,
-            long: "count",
-            value: Some("N"),
-            doc: "Exit after N matching events (default: run until interrupted).",
-        },
-        Flag {
-            short: None,
-            long: "pretty",
-            value: None,
-            doc: "Print the data with sorted keys and a 4-space indent.",
-        },
-        Flag {
-            short: None,
-            long: "json",
-            value: None,
-            doc: "Print one JSON object with tag and data per line.",
-        },
-        Flag {
-            short: Some('q'),
-            long: "quiet",
-            value: None,
-            doc: "Print nothing; with --count, wait for N matching events and exit.",
-        },
-        Flag {
-            short: None,
-            long: "sock-dir",
-            value: Some("DIR"),
-            doc: "Use the socket in DIR instead of sock_dir from the configuration.",
-        },
-        LOG_LEVEL,
-        HELP,
-        VERSION,
-    ],
+    flags: EventFlag::TABLE,
     sections: &[
         Section {
             title: "EXIT STATUS",
@@ -161,6 +171,18 @@ pub const EVENT: Tool = Tool {
     ],
 };
 
+flag_set! {
+    /// brine-run's flags.
+    pub enum RunFlag {
+        ConfigDir => CONFIG_DIR,
+        Out => OUT,
+        Timeout => TIMEOUT,
+        LogLevel => LOG_LEVEL,
+        Help => HELP,
+        Version => VERSION,
+    }
+}
+
 /// `brine-run`.
 pub const RUN: Tool = Tool {
     name: "brine-run",
@@ -168,7 +190,7 @@ pub const RUN: Tool = Tool {
     summary: "run a runner function on the brine master",
     usage: &["[-c DIR] [--out OUTPUTTER] [-t SECONDS] FUN [ARG ...] [KEY=VALUE ...]"],
     description: "brine-run calls the runner function FUN on the running brine-master and prints what it returns, as salt-run does. Each call fires salt/run/JID/new before it runs and salt/run/JID/ret after, with a 20-digit jid.\n\nArguments are parsed as Salt parses them: each word is read as YAML (so 6 is an integer, true a boolean, ['a','b'] a list and {a: 1} a map, while all and a: b stay strings); a word KEY=VALUE whose KEY is an identifier is a keyword argument.\n\nThe result is printed with the nested outputter by default: True, False and None as Python prints them, lists as - item lines, maps with sorted keys and values indented by 4 spaces.",
-    flags: &[CONFIG_DIR, OUT, TIMEOUT, LOG_LEVEL, HELP, VERSION],
+    flags: RunFlag::TABLE,
     sections: &[
         Section {
             title: "RUNNERS",
@@ -208,24 +230,7 @@ pub const MINION: Tool = Tool {
     summary: "the brine minion daemon",
     usage: &["[-c DIR] [-d] [--pid-file FILE] [-l LEVEL]"],
     description: "brine-minion is the agent of brine. It runs one thread and one event loop, and keeps to a few megabytes of memory.\n\nOn its first start it generates its keys in pki_dir: a box key pair (X25519) and a signing key pair (Ed25519), minion.pem (mode 0600) and minion.pub. It refuses to start when minion.pem is readable by other users.\n\nIt connects to the master's request port (master_port) and presents its public keys. While the key is pending on the master it asks again every acceptance_wait_time seconds; a rejected or denied key makes it exit, unless rejected_retry is set. Once accepted it receives the session key sealed to its own key, fires salt/minion/ID/start on the master's bus (and minion_start when enable_legacy_startup_events is on), and listens on the master's publish port. On first contact it pins the master's public key in minion_master.pub and from then on refuses a master whose key differs. When the master rotates its session key the minion re-authenticates after a random delay of up to random_reauth_delay seconds; publications that came under the new key meanwhile are kept and run once the new key arrives, so a job published right after a rotation is not lost. A heartbeat every heartbeat_interval seconds notices a restarted master, and the minion re-authenticates with it.\n\nThe minion has its own event bus, a Unix socket named minion_event.ipc in sock_dir, with the same protocol and limits as the master's; brine-event --node minion watches it and brine-call(1) runs functions through it.\n\nThe configuration is DIR/minion, then DIR/minion.d/*.conf in name order; see brine-minion.conf(5).",
-    flags: &[
-        CONFIG_DIR,
-        Flag {
-            short: Some('d'),
-            long: "daemon",
-            value: None,
-            doc: "Run in the background: detach from the terminal and log to log_file.",
-        },
-        Flag {
-            short: None,
-            long: "pid-file",
-            value: Some("FILE"),
-            doc: "Write the daemon's pid to FILE; it is removed at shutdown.",
-        },
-        LOG_LEVEL,
-        HELP,
-        VERSION,
-    ],
+    flags: DaemonFlag::TABLE,
     sections: &[
         SIGNALS,
         Section {
@@ -243,6 +248,30 @@ pub const MINION: Tool = Tool {
     ],
 };
 
+flag_set! {
+    /// brine-call's flags.
+    pub enum CallFlag {
+        ConfigDir => CONFIG_DIR,
+        Local => Flag {
+            short: None,
+            long: "local",
+            value: None,
+            doc: "Run the function in this process, without the minion daemon or a master.",
+        },
+        Return => Flag {
+            short: None,
+            long: "return",
+            value: None,
+            doc: "Also send the result to the master as a job return (jid req: the master assigns one).",
+        },
+        Out => OUT,
+        Timeout => TIMEOUT,
+        LogLevel => LOG_LEVEL,
+        Help => HELP,
+        Version => VERSION,
+    }
+}
+
 /// `brine-call`.
 pub const CALL: Tool = Tool {
     name: "brine-call",
@@ -250,26 +279,7 @@ pub const CALL: Tool = Tool {
     summary: "run an execution function on this minion",
     usage: &["[-c DIR] [--local] [--return] [--out OUTPUTTER] [-t SECONDS] FUN [ARG ...] [KEY=VALUE ...]"],
     description: "brine-call runs the execution function FUN on the minion of this host, through the running brine-minion, and prints what it returns under the id local, as salt-call does. Arguments are parsed as Salt parses them (see brine-run(1)).\n\nWith --local it runs the function in its own process, without a minion daemon or a master (masterless: event.fire_master returns False). With --return the result is also sent to the master as a job return; the master gives it a jid and fires salt/job/JID/ret/ID.",
-    flags: &[
-        CONFIG_DIR,
-        Flag {
-            short: None,
-            long: "local",
-            value: None,
-            doc: "Run the function in this process, without the minion daemon or a master.",
-        },
-        Flag {
-            short: None,
-            long: "return",
-            value: None,
-            doc: "Also send the result to the master as a job return (jid req: the master assigns one).",
-        },
-        OUT,
-        TIMEOUT,
-        LOG_LEVEL,
-        HELP,
-        VERSION,
-    ],
+    flags: CallFlag::TABLE,
     sections: &[
         Section {
             title: "FUNCTIONS",
@@ -290,6 +300,28 @@ pub const CALL: Tool = Tool {
     ],
 };
 
+flag_set! {
+    /// brine-swarm's flags.
+    pub enum SwarmFlag {
+        ConfigDir => CONFIG_DIR,
+        Minions => Flag {
+            short: Some('n'),
+            long: "minions",
+            value: Some("N"),
+            doc: "How many minions to run.",
+        },
+        IdPrefix => Flag {
+            short: None,
+            long: "id-prefix",
+            value: Some("PREFIX"),
+            doc: "Prefix of the minion ids (default swarm-).",
+        },
+        LogLevel => LOG_LEVEL,
+        Help => HELP,
+        Version => VERSION,
+    }
+}
+
 /// `brine-swarm`.
 pub const SWARM: Tool = Tool {
     name: "brine-swarm",
@@ -297,24 +329,7 @@ pub const SWARM: Tool = Tool {
     summary: "run many minions in one process, for tests and benchmarks",
     usage: &["[-c DIR] --minions N [--id-prefix PREFIX]"],
     description: "brine-swarm runs N minions in one process and one event loop. Each is a full minion on the wire: its own id (PREFIX followed by a five-digit number), its own keys under pki_dir/ID/, its own request and publish sockets, its own auth and session. They share the configuration read from DIR/minion. They have no local event bus.",
-    flags: &[
-        CONFIG_DIR,
-        Flag {
-            short: Some('n'),
-            long: "minions",
-            value: Some("N"),
-            doc: "How many minions to run.",
-        },
-        Flag {
-            short: None,
-            long: "id-prefix",
-            value: Some("PREFIX"),
-            doc: "Prefix of the minion ids (default swarm-).",
-        },
-        LOG_LEVEL,
-        HELP,
-        VERSION,
-    ],
+    flags: SwarmFlag::TABLE,
     sections: &[
         Section {
             title: "EXIT STATUS",
@@ -327,6 +342,29 @@ pub const SWARM: Tool = Tool {
     ],
 };
 
+flag_set! {
+    /// brine's flags.
+    pub enum BrineFlag {
+        ConfigDir => CONFIG_DIR,
+        Pcre => Flag { short: Some('E'), long: "pcre", value: None, doc: "TARGET is a regular expression over minion ids, anchored at the start." },
+        List => Flag { short: Some('L'), long: "list", value: None, doc: "TARGET is a comma-separated list of minion ids." },
+        Grain => Flag { short: Some('G'), long: "grain", value: None, doc: "TARGET is KEY:GLOB over grains." },
+        GrainPcre => Flag { short: Some('P'), long: "grain-pcre", value: None, doc: "TARGET is KEY:REGEX over grains." },
+        Ipcidr => Flag { short: Some('S'), long: "ipcidr", value: None, doc: "TARGET is an IP address or network (CIDR)." },
+        Compound => Flag { short: Some('C'), long: "compound", value: None, doc: "TARGET is a compound expression." },
+        Nodegroup => Flag { short: Some('N'), long: "nodegroup", value: None, doc: "TARGET is the name of a nodegroup from the master configuration." },
+        Timeout => TIMEOUT,
+        GatherJobTimeout => Flag { short: None, long: "gather-job-timeout", value: Some("SECONDS"), doc: "How long minions get to say whether they still run the job (default: gather_job_timeout, 10)." },
+        Async => Flag { short: None, long: "async", value: None, doc: "Publish, print the job id and exit without waiting." },
+        Static => Flag { short: None, long: "static", value: None, doc: "Print all returns together at the end instead of each as it arrives." },
+        Out => OUT,
+        RetcodePassthrough => Flag { short: None, long: "retcode-passthrough", value: None, doc: "Exit with the first non-zero retcode a minion returned." },
+        LogLevel => LOG_LEVEL,
+        Help => HELP,
+        Version => VERSION,
+    }
+}
+
 /// `brine`.
 pub const BRINE: Tool = Tool {
     name: "brine",
@@ -334,25 +372,7 @@ pub const BRINE: Tool = Tool {
     summary: "run a function on targeted minions",
     usage: &["[-c DIR] [-E|-L|-G|-P|-S|-C|-N] [-t SECONDS] [--async] [--static] [--out OUTPUTTER] TARGET FUN [ARG ...] [KEY=VALUE ...]"],
     description: "brine publishes a job, the execution function FUN with its arguments, to the minions that TARGET selects, and prints each minion's return as it arrives: the minion id, then the return indented, as salt prints it.\n\nThe master fires the bare JID event and salt/job/JID/new with the expected minions, publishes the job sealed with its session key and signed, and fires salt/job/JID/ret/ID for each return. brine waits --timeout seconds; then it asks the minions that did not return whether they are still running the job (saltutil.find_job, a job of its own with --gather-job-timeout to answer) and keeps waiting for those that are. The others are shown as Minion did not return. [No response], or [Not connected] when the master has no live session with them.\n\nArguments are passed as typed; each minion parses them as Salt does (YAML coercion, KEY=VALUE keyword arguments).\n\nTARGETING\n\nThe target is a glob over minion ids unless an option says otherwise. Every minion evaluates the target itself; the master computes the minions it expects from the accepted keys and the grains minions reported.\n\n  brine '*' test.ping                      glob over ids\n  brine -E 'web\\d+' test.ping               regular expression, anchored at the start\n  brine -L web1,db1 test.ping              list of ids\n  brine -G 'os:Ubuntu' test.ping           grain match (case-insensitive, globs)\n  brine -G 'roles:web*' test.ping          a list grain matches when any element does\n  brine -P 'os:(Debian|Ubuntu)' test.ping  grain regular expression\n  brine -S 10.0.0.0/24 test.ping           IPv4/IPv6 address or network\n  brine -C 'G@os:Debian and web* or E@db.*' test.ping\n  brine -N webservers test.ping            nodegroup from the master configuration\n\nA compound target combines G@, P@, L@, E@, S@, N@ and bare globs with and, or, not and parentheses (separate words): not binds tighter than and, and than or, and a not that follows a target means and not (web* not db* is web* and not db*). A grain target is KEY:VALUE where KEY may be a path through nested maps and lists (ip_interfaces:eth0:10.0.*).",
-    flags: &[
-        CONFIG_DIR,
-        Flag { short: Some('E'), long: "pcre", value: None, doc: "TARGET is a regular expression over minion ids, anchored at the start." },
-        Flag { short: Some('L'), long: "list", value: None, doc: "TARGET is a comma-separated list of minion ids." },
-        Flag { short: Some('G'), long: "grain", value: None, doc: "TARGET is KEY:GLOB over grains." },
-        Flag { short: Some('P'), long: "grain-pcre", value: None, doc: "TARGET is KEY:REGEX over grains." },
-        Flag { short: Some('S'), long: "ipcidr", value: None, doc: "TARGET is an IP address or network (CIDR)." },
-        Flag { short: Some('C'), long: "compound", value: None, doc: "TARGET is a compound expression." },
-        Flag { short: Some('N'), long: "nodegroup", value: None, doc: "TARGET is the name of a nodegroup from the master configuration." },
-        TIMEOUT,
-        Flag { short: None, long: "gather-job-timeout", value: Some("SECONDS"), doc: "How long minions get to say whether they still run the job (default: gather_job_timeout, 10)." },
-        Flag { short: None, long: "async", value: None, doc: "Publish, print the job id and exit without waiting." },
-        Flag { short: None, long: "static", value: None, doc: "Print all returns together at the end instead of each as it arrives." },
-        OUT,
-        Flag { short: None, long: "retcode-passthrough", value: None, doc: "Exit with the first non-zero retcode a minion returned." },
-        LOG_LEVEL,
-        HELP,
-        VERSION,
-    ],
+    flags: BrineFlag::TABLE,
     sections: &[
         Section {
             title: "EXIT STATUS",
