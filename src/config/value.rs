@@ -110,6 +110,8 @@ pub(super) fn quote(s: &str) -> String {
     shown
 }
 
+/// Whether a key's shown default, read as YAML the way a file is, gives its real default.
+/// "unset" stands for null; a shown default that is prose (the user) does not match.
 #[cfg(test)]
 pub(super) fn shown_default_matches<T: FromValue + PartialEq>(default: &T, shown: &str) -> bool {
     let yaml = if shown == "unset" { "~" } else { shown };

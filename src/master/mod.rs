@@ -122,7 +122,7 @@ enum Timer {
     Schedule(usize),
 }
 
-pub use crate::bus::{Answer, Request, Subscribe};
+use crate::bus::{Answer, Request};
 
 /// The master core: everything the master decides, driven by its loop (see the loop
 /// contract above).
@@ -832,8 +832,6 @@ impl runners::Context for RunCtx<'_> {
     }
 }
 
-pub use crate::bus::subscribe_payload;
-
 /// Checks a fired payload the way the master will, for clients that want to fail early.
 pub fn check_event(payload: &[u8], max: usize) -> Result<(), wire::WireError> {
     Event::decode(payload, max).map(|_| ())
@@ -842,6 +840,7 @@ pub fn check_event(payload: &[u8], max: usize) -> Result<(), wire::WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bus::subscribe_payload;
     use crate::wire::{kind, FrameReader, Next};
     use std::path::Path;
 

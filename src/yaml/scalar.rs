@@ -135,9 +135,6 @@ fn exponent(s: &str) -> bool {
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Whether a key's shown default, read as YAML the way a file is, gives its real default.
-/// "unset" stands for null; a shown default that is prose (the user) does not match.
-
 #[cfg(test)]
 mod tests {
     use super::*;
