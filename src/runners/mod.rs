@@ -7,6 +7,7 @@
 use serde_json::{Map, Value};
 use std::time::SystemTime;
 
+mod dates;
 mod event;
 pub mod jobs;
 mod manage;
