@@ -257,10 +257,8 @@ fn one_line(s: &str) -> String {
     out
 }
 
-/// Python's `str.isspace`: Unicode White_Space plus the separators U+001C..U+001F.
-fn py_space(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
+/// Python's `str.isspace` (one definition, in `py`).
+pub(super) use crate::py::is_py_space as py_space;
 
 /// Python's `str.split()` with no separator: runs of whitespace split, ends are dropped.
 fn py_split(s: &str) -> impl Iterator<Item = &str> {

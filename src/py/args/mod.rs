@@ -121,10 +121,8 @@ pub fn yamlify_arg(word: &str) -> Value {
     }
 }
 
-/// Python's `str.isspace`: Unicode White_Space plus the separators U+001C..U+001F.
-pub(super) fn py_space(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
+/// Python's `str.isspace` (one definition, in `py`).
+pub(super) use crate::py::is_py_space as py_space;
 
 /// Anything Salt's loader raises on, or a value brine declines: the word stays a string.
 #[derive(Debug)]
