@@ -73,7 +73,7 @@ impl Drop for Master {
 fn listener(
     socket: &std::path::Path,
     n: u64,
-    done: mpsc::Sender<()>,
+    done: mpsc::Sender<u64>,
 ) -> std::thread::JoinHandle<()> {
     let mut c = BusClient::connect(socket).unwrap();
     c.subscribe(MatchType::StartsWith, "bench/").unwrap();
@@ -82,18 +82,30 @@ fn listener(
     let mut stream = c.into_stream();
     std::thread::spawn(move || {
         let mut r = FrameReader::new(1 << 20);
-        let mut got = 0;
-        while got < n {
+        // A listener that falls behind its buffer loses events and is told how many
+        // (salt/event/lost): those count as settled, so the run ends and reports them.
+        let (mut got, mut lost) = (0u64, 0u64);
+        while got + lost < n {
             if r.read_from(&mut stream).unwrap_or(0) == 0 {
                 return;
             }
-            while let Some(Next::Frame(k, _)) = r.next_frame() {
-                if k == kind::EVENT {
-                    got += 1;
+            while let Some(Next::Frame(k, payload)) = r.next_frame() {
+                if k != kind::EVENT {
+                    continue;
+                }
+                match wire::Event::decode(payload, usize::MAX) {
+                    Ok(ev) if ev.tag() == "salt/event/lost" => {
+                        lost += ev
+                            .value()
+                            .ok()
+                            .and_then(|d| d.get("count").and_then(serde_json::Value::as_u64))
+                            .unwrap_or(0);
+                    }
+                    _ => got += 1,
                 }
             }
         }
-        let _ = done.send(());
+        let _ = done.send(lost);
     })
 }
 
@@ -137,9 +149,13 @@ fn throughput(c: &mut Criterion) {
                         .collect();
                     let t0 = Instant::now();
                     fire_many(&m.socket, iters);
-                    for _ in 0..listeners {
-                        rx.recv_timeout(Duration::from_secs(60))
-                            .expect("all delivered");
+                    let lost: u64 = (0..listeners)
+                        .map(|_| rx.recv_timeout(Duration::from_secs(60)).expect("settled"))
+                        .sum();
+                    if lost > 0 {
+                        eprintln!(
+                            "{listeners} listener(s): {lost} events lost (told by salt/event/lost)"
+                        );
                     }
                     let el = t0.elapsed();
                     for t in threads {
@@ -230,16 +246,15 @@ fn sustained() {
             .collect();
         let t0 = Instant::now();
         fire_many(&m.socket, n);
-        for _ in 0..listeners {
-            rx.recv_timeout(Duration::from_secs(120))
-                .expect("all delivered");
-        }
+        let lost: u64 = (0..listeners)
+            .map(|_| rx.recv_timeout(Duration::from_secs(120)).expect("settled"))
+            .sum();
         let el = t0.elapsed().as_secs_f64();
         for t in threads {
             let _ = t.join();
         }
         println!(
-            "bus sustained: {listeners} listener(s), {n} events each in {el:.2} s: {:.0} events/s per listener",
+            "bus sustained: {listeners} listener(s), {n} events each in {el:.2} s: {:.0} events/s per listener, {lost} lost in all (salt/event/lost)",
             n as f64 / el
         );
     }
