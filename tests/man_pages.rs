@@ -1,5 +1,5 @@
 //! The committed man pages are exactly what the flag tables generate, and groff reads
-//! them without a warning. `BRINE_BLESS=1 cargo test --test man_pages` rewrites them.
+//! them without a warning. `BRINE_BLESS=1 cargo test --test main man_pages::` rewrites them.
 
 use std::path::Path;
 use std::process::Command;

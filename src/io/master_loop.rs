@@ -352,11 +352,8 @@ impl MasterLoop {
     /// Reads the reactor files the core asked for (its rules changed) and the ones that
     /// changed on disk, and hands them over.
     fn feed_reactor_files(&mut self) {
-        let mut sources = self.reactor_files.changed();
-        if let Some(wanted) = self.core.take_reactor_sources() {
-            sources.extend(self.reactor_files.track(wanted));
-        }
-        for s in sources {
+        let wanted = self.core.take_reactor_sources();
+        for s in self.reactor_files.poll(wanted) {
             self.core.handle(Now::read(), Input::ReactorSource(s));
         }
     }

@@ -560,11 +560,7 @@ impl MinionLoop {
         else {
             return;
         };
-        let mut sources = files.changed();
-        if let Some(wanted) = slot.core.take_reactor_sources() {
-            sources.extend(files.track(wanted));
-        }
-        for s in sources {
+        for s in files.poll(slot.core.take_reactor_sources()) {
             slot.core.handle(Now::read(), Input::ReactorSource(s));
         }
     }

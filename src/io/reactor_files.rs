@@ -40,14 +40,25 @@ pub fn read_rules(reactor: &Value, conf_dir: &Path) -> Vec<Rule> {
 }
 
 /// What a file looked like when last read: enough to tell an edit (or why it was unreadable).
-type Stamp = Result<(u64, u64, u64, i64, i64, i64), String>;
+type Stamp = Result<Seen, String>;
+
+/// A file's identity, size and times: an edit, a replacement by rename or a `chmod` changes
+/// one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
 
 /// The files of one core's reactor, and the inotify watches on their directories.
 pub struct ReactorFiles {
     /// The inotify instance; `None` where the kernel refused one (then edits need SIGHUP).
     fd: Option<OwnedFd>,
-    /// Watched directories by watch descriptor, and the other way round.
-    watches: HashMap<i32, PathBuf>,
+    /// Watched directories and their watch descriptors (two paths to one directory, such
+    /// as `.` and its absolute path, share one).
     dirs: HashMap<PathBuf, i32>,
     /// The SLS entries the rules name.
     sources: Vec<String>,
@@ -85,7 +96,6 @@ impl ReactorFiles {
         };
         ReactorFiles {
             fd,
-            watches: HashMap::new(),
             dirs: HashMap::new(),
             sources: Vec::new(),
             files: HashMap::new(),
@@ -113,10 +123,24 @@ impl ReactorFiles {
     /// nothing (the readiness edge alone could come a turn late when many sources are ready).
     pub fn changed(&mut self) -> Vec<Source> {
         let pending = std::mem::take(&mut self.pending);
+        // A core without reactor rules watches nothing: its turns cost no system call here.
+        if self.dirs.is_empty() && !pending {
+            return Vec::new();
+        }
         if !self.drain() && !pending {
             return Vec::new();
         }
         self.refresh()
+    }
+
+    /// One turn's worth: what changed on disk, then, when the core's rules changed
+    /// (`wanted`, from its `take_reactor_sources`), what those name.
+    pub fn poll(&mut self, wanted: Option<Vec<String>>) -> Vec<Source> {
+        let mut sources = self.changed();
+        if let Some(wanted) = wanted {
+            sources.extend(self.track(wanted));
+        }
+        sources
     }
 
     /// Reads the queued inotify events; true when there were any. Only removed watches
@@ -146,9 +170,7 @@ impl ReactorFiles {
                 let mask = u32::from_ne_bytes(word(4));
                 let len = u32::from_ne_bytes(word(12)) as usize;
                 if mask & libc::IN_IGNORED != 0 {
-                    if let Some(dir) = self.watches.remove(&wd) {
-                        self.dirs.remove(&dir);
-                    }
+                    self.dirs.retain(|_, w| *w != wd);
                 }
                 at += 16 + len;
             }
@@ -217,8 +239,11 @@ impl ReactorFiles {
             .cloned()
             .collect();
         for dir in stale {
-            if let Some(wd) = self.dirs.remove(&dir) {
-                self.watches.remove(&wd);
+            let Some(wd) = self.dirs.remove(&dir) else {
+                continue;
+            };
+            // The kernel watches the directory, not the path: keep it for another path to it.
+            if !self.dirs.values().any(|w| *w == wd) {
                 // SAFETY: removes a watch of our own descriptor; a stale wd only fails.
                 unsafe { libc::inotify_rm_watch(fd.as_raw_fd(), wd) };
             }
@@ -242,7 +267,6 @@ impl ReactorFiles {
                 );
                 continue;
             }
-            self.watches.insert(wd, dir.clone());
             self.dirs.insert(dir.clone(), wd);
         }
     }
@@ -251,14 +275,13 @@ impl ReactorFiles {
 /// A file's identity and times, or why it cannot be looked at.
 fn stamp(path: &Path) -> Stamp {
     let m = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    Ok((
-        m.dev(),
-        m.ino(),
-        m.len(),
-        m.mtime(),
-        m.mtime_nsec(),
-        m.ctime_nsec() ^ m.ctime(),
-    ))
+    Ok(Seen {
+        dev: m.dev(),
+        ino: m.ino(),
+        len: m.len(),
+        mtime: (m.mtime(), m.mtime_nsec()),
+        ctime: (m.ctime(), m.ctime_nsec()),
+    })
 }
 
 /// A reactor SLS file's text, or why it cannot be used (the engine's error lines show it).
@@ -342,6 +365,42 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let deep = dir.path().join("a/b/c");
         assert_eq!(existing_dir(&deep), dir.path());
+    }
+
+    #[test]
+    fn two_paths_to_one_directory_share_a_watch_that_outlives_either() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("link")).unwrap();
+        let one = real.join("one.sls");
+        let two = dir.path().join("link/two.sls");
+        std::fs::write(&one, "1").unwrap();
+        std::fs::write(&two, "2").unwrap();
+        let poll = mio::Poll::new().unwrap();
+        let mut files = ReactorFiles::new(poll.registry(), Token(9));
+        files.track(vec![one.display().to_string(), two.display().to_string()]);
+        // Dropping the path through the link must not drop the kernel's watch on the
+        // directory, which the other path still needs: no IN_IGNORED comes of it.
+        assert_eq!(
+            files.track(vec![one.display().to_string()]),
+            vec![Source::Gone(two)]
+        );
+        assert!(!files.drain(), "the shared watch was removed");
+        std::fs::write(&one, "edited").unwrap();
+        assert_eq!(
+            files.changed(),
+            vec![Source::File(one, Ok("edited".into()))]
+        );
+    }
+
+    #[test]
+    fn a_core_without_rules_reads_nothing() {
+        let poll = mio::Poll::new().unwrap();
+        let mut files = ReactorFiles::new(poll.registry(), Token(9));
+        assert!(files.track(Vec::new()).is_empty());
+        assert!(files.changed().is_empty());
+        assert!(files.dirs.is_empty());
     }
 
     #[test]

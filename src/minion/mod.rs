@@ -284,9 +284,9 @@ impl Minion {
 
     /// The process environment, for reactor templates (`environ.get`).
     pub fn set_environ(&mut self, environ: BTreeMap<String, String>) {
-        self.environ = environ.clone();
+        self.environ = environ;
         if let Some(r) = self.reactor.as_mut() {
-            r.env.environ = environ;
+            r.env.environ = self.environ.clone();
             self.render_env_gen += 1;
         }
     }
