@@ -90,9 +90,11 @@ fn listener(
                 return;
             }
             while let Some(Next::Frame(k, payload)) = r.next_frame() {
-                if k != kind::EVENT {
-                    continue;
-                }
+                let payload = match k {
+                    kind::SEQ_EVENT => &payload[8..],
+                    kind::EVENT => payload,
+                    _ => continue,
+                };
                 match wire::Event::decode(payload, usize::MAX) {
                     Ok(ev) if ev.tag() == "salt/event/lost" => {
                         lost += ev

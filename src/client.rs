@@ -74,6 +74,9 @@ pub struct OwnedEvent {
     pub tag: String,
     /// Its data.
     pub data: Map<String, Value>,
+    /// Its sequence number on the daemon's bus (None for a notice the daemon made for this
+    /// listener alone, such as `salt/event/lost`).
+    pub seq: Option<u64>,
 }
 
 /// A connection to a daemon's bus socket.
@@ -84,12 +87,23 @@ pub struct BusClient {
     skipped: u64,
 }
 
-fn read_event(frame: &[u8]) -> Result<OwnedEvent, wire::WireError> {
+fn read_event(frame: &[u8], seq: Option<u64>) -> Result<OwnedEvent, wire::WireError> {
     let ev = wire::Event::decode(frame, usize::MAX)?;
     Ok(OwnedEvent {
         tag: ev.tag().to_string(),
         data: ev.value()?,
+        seq,
     })
+}
+
+/// Splits a sequenced event frame's payload into its number and the event.
+pub fn split_seq(payload: &[u8]) -> Result<(u64, &[u8]), wire::WireError> {
+    match payload.split_first_chunk::<8>() {
+        Some((seq, event)) => Ok((u64::from_be_bytes(*seq), event)),
+        None => Err(wire::WireError::Data(
+            "a sequenced event shorter than its sequence number".into(),
+        )),
+    }
 }
 
 impl BusClient {
@@ -159,7 +173,18 @@ impl BusClient {
 
     /// Subscribes to events whose tag matches `pattern` under `match_type`.
     pub fn subscribe(&mut self, match_type: MatchType, pattern: &str) -> Result<(), ClientError> {
-        let payload = crate::bus::subscribe_payload(match_type, pattern);
+        self.subscribe_since(match_type, pattern, None)
+    }
+
+    /// Subscribes from `since` (a sequence number or a time; None: from now): the daemon
+    /// replays what it still holds from there, then follows live.
+    pub fn subscribe_since(
+        &mut self,
+        match_type: MatchType,
+        pattern: &str,
+        since: Option<crate::bus::Since>,
+    ) -> Result<(), ClientError> {
+        let payload = crate::bus::subscribe_payload_since(match_type, pattern, since);
         self.send_frame(kind::SUBSCRIBE, &payload)
     }
 
@@ -210,19 +235,27 @@ impl BusClient {
     pub fn next_event(&mut self, timeout: Option<Duration>) -> Result<OwnedEvent, ClientError> {
         loop {
             let (k, p) = self.next_frame(timeout)?;
-            match k {
-                kind::EVENT => {
-                    // The daemon refuses at fire what cannot be read here; an event that still
-                    // cannot be read is skipped, not a reason to drop the connection and the
-                    // events behind it.
-                    match read_event(&p) {
-                        Ok(ev) => return Ok(ev),
-                        Err(e) => {
-                            self.skipped += 1;
-                            log::warn!("skipped an event the daemon sent that cannot be read: {e}");
-                        }
+            let read = match k {
+                kind::EVENT => Some(read_event(&p, None)),
+                kind::SEQ_EVENT => {
+                    Some(split_seq(&p).and_then(|(seq, ev)| read_event(ev, Some(seq))))
+                }
+                _ => None,
+            };
+            if let Some(read) = read {
+                // The daemon refuses at fire what cannot be read here; an event that still
+                // cannot be read is skipped, not a reason to drop the connection and the
+                // events behind it.
+                match read {
+                    Ok(ev) => return Ok(ev),
+                    Err(e) => {
+                        self.skipped += 1;
+                        log::warn!("skipped an event the daemon sent that cannot be read: {e}");
                     }
                 }
+                continue;
+            }
+            match k {
                 kind::ERROR => {
                     return Err(ClientError::Refused(
                         String::from_utf8_lossy(&p).into_owned(),

@@ -436,6 +436,8 @@ pub mod kind {
     pub const ANSWER: u8 = b'A';
     /// Daemon reports a bad frame (payload: UTF-8 message).
     pub const ERROR: u8 = b'X';
+    /// Daemon to listener: an event with its sequence number (8 bytes, big-endian) first.
+    pub const SEQ_EVENT: u8 = b'Q';
 }
 
 /// Appends one frame (header, kind, payload) to `out`.

@@ -179,8 +179,8 @@ fn ten_listeners_each_get_every_event_in_order() {
 
 #[test]
 fn a_stalled_listener_loses_events_bounded_and_is_told() {
-    // A small buffer so the loss shows quickly; 1 GiB of events flows past.
-    let m = Master::start_with("event_listener_buffer: 2097152\nmax_event_size: 1048576");
+    // A small ring so the loss shows quickly; 1 GiB of events flows past.
+    let m = Master::start_with("event_ring_size: 16777216\nmax_event_size: 1048576");
     let mut stalled = m.client();
     stalled.subscribe(MatchType::StartsWith, "big/").unwrap();
     let mut live = m.client();
@@ -216,8 +216,8 @@ fn a_stalled_listener_loses_events_bounded_and_is_told() {
         let (k, p) = live
             .next_frame(Some(T))
             .expect("the live listener keeps getting events");
-        assert_eq!(k, kind::EVENT);
-        let ev = wire::Event::decode(&p, usize::MAX).unwrap();
+        assert_eq!(k, kind::SEQ_EVENT);
+        let ev = wire::Event::decode(&p[8..], usize::MAX).unwrap();
         assert_eq!(ev.tag(), "big/e", "the live listener lost nothing");
         let s: Seq = ev.data().unwrap();
         assert_eq!(s.i, seen, "in order");
@@ -229,15 +229,27 @@ fn a_stalled_listener_loses_events_bounded_and_is_told() {
     }
     firer.join().unwrap();
     peak = peak.max(m.status_kib("VmHWM"));
-    // Bound: 2 MiB per listener buffer plus read buffers and the binary itself.
-    assert!(peak < 48 * 1024, "master RSS peaked at {peak} KiB");
-    // The stalled listener now reads: first whatever fitted, then the loss notice.
+    // Bound: the 16 MiB ring (one copy of each event however many listen) plus socket
+    // buffers, read buffers and the binary itself.
+    assert!(peak < (16 + 40) * 1024, "master RSS peaked at {peak} KiB");
+    // The stalled listener now reads: first what its socket held, then the loss notice,
+    // then the events from where it resumes.
     let mut got = 0u64;
     let mut lost = 0u64;
+    let mut resume = None;
+    let mut last = 0;
     while let Ok(ev) = stalled.next_event(Some(Duration::from_secs(2))) {
         if ev.tag == brine::bus::LOST_TAG {
             lost += ev.data["count"].as_u64().expect("count");
+            resume = ev.data["next_seq"].as_u64();
         } else {
+            let seq = ev.seq.expect("a bus event has its sequence number");
+            if let Some(r) = resume.take() {
+                assert_eq!(seq, r, "the next event is the one the notice announced");
+            } else {
+                assert_eq!(seq, last + 1, "no gap without a notice");
+            }
+            last = seq;
             got += 1;
         }
     }

@@ -244,14 +244,14 @@ impl Net {
     fn events(&mut self) -> Vec<(String, Value)> {
         let mut r = FrameReader::new(1 << 22);
         let bus = self.master.bus();
-        r.extend(bus.pending(LISTENER));
-        let n = bus.pending(LISTENER).len();
-        bus.consumed(LISTENER, n, SystemTime::now());
+        r.extend(&bus.take_output(LISTENER, SystemTime::now()));
         let mut out = Vec::new();
         while let Some(Next::Frame(k, p)) = r.next_frame() {
-            if k != kind::EVENT {
-                continue;
-            }
+            let p = match k {
+                kind::SEQ_EVENT => &p[8..],
+                kind::EVENT => p,
+                _ => continue,
+            };
             let ev = Event::decode(p, 1 << 22).unwrap();
             out.push((ev.tag().to_string(), Value::Object(ev.value().unwrap())));
         }

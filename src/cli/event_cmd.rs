@@ -4,6 +4,7 @@ use super::args;
 use super::flags::{CliError, Parsed};
 use super::tools::{self, EventFlag};
 use super::{fail, EXIT_USAGE};
+use crate::bus::Since;
 use crate::client::{self, BusClient, ClientError, OwnedEvent};
 use crate::config::MasterConfig;
 use crate::matcher::MatchType;
@@ -25,8 +26,14 @@ pub enum Format {
     Quiet,
 }
 
-/// One event as the format prints it (without the final newline).
-pub fn format_event(format: Format, tag: &str, data: &Map<String, Value>) -> Option<String> {
+/// One event as the format prints it (without the final newline); `seq` is its sequence
+/// number on the bus, shown by the JSON format beside (never inside) the data.
+pub fn format_event(
+    format: Format,
+    tag: &str,
+    data: &Map<String, Value>,
+    seq: Option<u64>,
+) -> Option<String> {
     let data = Value::Object(data.clone());
     match format {
         Format::Line => Some(format!("{tag}\t{}", crate::py::python_json(&data, false))),
@@ -35,6 +42,9 @@ pub fn format_event(format: Format, tag: &str, data: &Map<String, Value>) -> Opt
             let mut m = Map::new();
             m.insert("tag".into(), Value::String(tag.to_string()));
             m.insert("data".into(), data);
+            if let Some(seq) = seq {
+                m.insert("seq".into(), Value::from(seq));
+            }
             serde_json::to_string(&Value::Object(m)).ok()
         }
         Format::Quiet => None,
@@ -51,6 +61,8 @@ pub struct Watch<'a> {
     pub count: i64,
     /// Output format.
     pub format: Format,
+    /// Start here instead of from now.
+    pub since: Option<Since>,
 }
 
 /// Why a watch ended early.
@@ -65,7 +77,9 @@ pub enum WatchError {
 /// Prints matching events until `count` is reached, reconnecting when the daemon restarts.
 pub fn watch(w: &Watch<'_>) -> Result<(), WatchError> {
     let mut remaining = w.count;
-    let mut bus = connect(w).map_err(|e| match e {
+    // After a reconnect, go on after the last event printed.
+    let mut last_seq: Option<u64> = None;
+    let mut bus = connect(w, w.since).map_err(|e| match e {
         ClientError::NoDaemon(p) => WatchError::NoDaemon(p),
         other => WatchError::Client(other),
     })?;
@@ -78,7 +92,7 @@ pub fn watch(w: &Watch<'_>) -> Result<(), WatchError> {
             }
             Err(e) => {
                 log::warn!("lost the event bus ({e}); reconnecting");
-                bus = reconnect(w);
+                bus = reconnect(w, last_seq.map(|s| Since::Seq(s + 1)).or(w.since));
                 continue;
             }
         };
@@ -89,7 +103,10 @@ pub fn watch(w: &Watch<'_>) -> Result<(), WatchError> {
                 ev.data.get("count").cloned().unwrap_or(Value::Null)
             );
         }
-        if let Some(line) = format_event(w.format, &ev.tag, &ev.data) {
+        if ev.seq.is_some() {
+            last_seq = ev.seq;
+        }
+        if let Some(line) = format_event(w.format, &ev.tag, &ev.data, ev.seq) {
             let mut out = stdout.lock();
             // A closed stdout (`| head`) ends the watch quietly.
             if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
@@ -108,17 +125,17 @@ pub fn watch(w: &Watch<'_>) -> Result<(), WatchError> {
     }
 }
 
-fn connect(w: &Watch<'_>) -> Result<BusClient, ClientError> {
+fn connect(w: &Watch<'_>, since: Option<Since>) -> Result<BusClient, ClientError> {
     let mut bus = BusClient::connect(w.socket)?;
-    bus.subscribe(MatchType::Expr, w.tagmatch)?;
+    bus.subscribe_since(MatchType::Expr, w.tagmatch, since)?;
     Ok(bus)
 }
 
-fn reconnect(w: &Watch<'_>) -> BusClient {
+fn reconnect(w: &Watch<'_>, since: Option<Since>) -> BusClient {
     let mut delay = Duration::from_millis(100);
     loop {
         std::thread::sleep(delay);
-        match connect(w) {
+        match connect(w, since) {
             Ok(bus) => {
                 log::warn!("reconnected to {}", w.socket.display());
                 return bus;
@@ -200,6 +217,20 @@ struct EventArgs {
     node: Node,
     socket_at: SocketAt,
     tag: String,
+    since: Option<Since>,
+}
+
+/// Reads `--since`: a sequence number, or an ISO 8601 time.
+fn parse_since(v: &str) -> Result<Since, CliError> {
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return v
+            .parse::<u64>()
+            .map(Since::Seq)
+            .map_err(|_| CliError(format!("--since: sequence number {v} is too large")));
+    }
+    crate::clock::parse_iso8601(v)
+        .map(Since::Time)
+        .map_err(|e| CliError(format!("--since takes a sequence number or a time: {e}")))
 }
 
 impl EventArgs {
@@ -242,6 +273,7 @@ impl EventArgs {
             ),
         };
         let tag = p.value(EventFlag::Tag).unwrap_or("*").to_string();
+        let since = p.value(EventFlag::Since).map(parse_since).transpose()?;
         Ok(EventArgs {
             log_level,
             count,
@@ -249,6 +281,7 @@ impl EventArgs {
             node,
             socket_at,
             tag,
+            since,
         })
     }
 }
@@ -273,6 +306,7 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
         tagmatch: &a.tag,
         count: a.count,
         format: a.format,
+        since: a.since,
     }) {
         Ok(()) => 0,
         Err(WatchError::NoDaemon(p)) => fail(
@@ -314,6 +348,17 @@ mod tests {
             (2, Format::Quiet, Node::Minion)
         );
         assert_eq!(args(&["--pretty"]).unwrap().format, Format::Pretty);
+        assert_eq!(
+            args(&["--since", "42"]).unwrap().since,
+            Some(Since::Seq(42))
+        );
+        assert_eq!(
+            args(&["--since", "1970-01-02T00:00:00Z"]).unwrap().since,
+            Some(Since::Time(86_400.0))
+        );
+        assert!(args(&["--since", "soon"]).err().is_some_and(|e| e
+            .0
+            .starts_with("--since takes a sequence number or a time: 'soon'")));
         // With --sock-dir the node only names the socket: anything but minion is the master.
         let a = args(&["--sock-dir", "/run/x", "--node", "other"]).unwrap();
         assert_eq!(a.node, Node::Master);

@@ -160,6 +160,7 @@ fn client_side(
         tagmatch: &tagmatch,
         count,
         format,
+        since: None,
     });
     let (ret, success) = match result {
         Ok(()) => (Value::Bool(true), true),

@@ -141,6 +141,12 @@ flag_set! {
             value: Some("DIR"),
             doc: "Use the socket in DIR instead of sock_dir from the configuration.",
         },
+        Since => Flag {
+            short: None,
+            long: "since",
+            value: Some("SEQ|TIME"),
+            doc: "Start at the event with sequence number SEQ, or at the first event published at or after TIME (ISO 8601, UTC unless a zone is given, as in 2026-12-02T16:53:00), then follow live.",
+        },
         LogLevel => LOG_LEVEL,
         Help => HELP,
         Version => VERSION,
@@ -152,8 +158,8 @@ pub const EVENT: Tool = Tool {
     name: "brine-event",
     section: 1,
     summary: "watch a brine event bus",
-    usage: &["[-c DIR] [--node master|minion] [--tag PATTERN] [--count N] [--pretty | --json] [--quiet]"],
-    description: "brine-event connects to the event bus of a running daemon and prints the events whose tag matches PATTERN. It is Salt's eventlisten.py and salt-run state.event in one tool.\n\nThe tag filter is state.event's: an event matches when its tag matches PATTERN as a shell glob (* also crosses /) or as a regular expression anchored at both ends. The default * matches every event.\n\nThe default output is state.event's: one line per event, the tag, a TAB, and the data as compact JSON with Python's separators. --pretty sorts the keys and indents by 4 spaces. --json prints one JSON object {\"tag\": ..., \"data\": ...} per line, for scripts.\n\nWhen the daemon restarts, brine-event reconnects and goes on. When the listener falls behind, the daemon sends a salt/event/lost event with the number of events it dropped; brine-event prints it like any other.",
+    usage: &["[-c DIR] [--node master|minion] [--tag PATTERN] [--since SEQ|TIME] [--count N] [--pretty | --json] [--quiet]"],
+    description: "brine-event connects to the event bus of a running daemon and prints the events whose tag matches PATTERN. It is Salt's eventlisten.py and salt-run state.event in one tool.\n\nThe tag filter is state.event's: an event matches when its tag matches PATTERN as a shell glob (* also crosses /) or as a regular expression anchored at both ends. The default * matches every event.\n\nThe default output is state.event's: one line per event, the tag, a TAB, and the data as compact JSON with Python's separators. --pretty sorts the keys and indents by 4 spaces. --json prints one JSON object {\"tag\": ..., \"data\": ..., \"seq\": N} per line, for scripts; seq is the event's sequence number on the daemon's bus, kept apart from the data, which has Salt's shape unchanged.\n\nEvery event on a bus has a sequence number that rises by one per event. The daemon keeps recent events in a ring (event_ring_size) and, on the master with event_log on, in a log on disk. --since starts from a sequence number or a time instead of from now: what the ring or the log still holds from there is printed first, then live events follow. A listener that falls behind keeps its place and catches up; only one that falls off the ring (and the log) loses events, and the daemon first sends it a salt/event/lost event with count, the number it lost, and next_seq, the sequence number it resumes at; brine-event prints it like any other.\n\nWhen the daemon restarts, brine-event reconnects and goes on after the last event it printed, so with the master's event log on nothing is missed or printed twice.",
     flags: EventFlag::TABLE,
     sections: &[
         Section {
@@ -162,7 +168,7 @@ pub const EVENT: Tool = Tool {
         },
         Section {
             title: "EXAMPLES",
-            body: "Watch every job return:\n\n  brine-event --tag 'salt/job/*/ret/*'\n\nWait for one event and print it as JSON:\n\n  brine-event --tag myco/build/done --count 1 --json",
+            body: "Watch every job return:\n\n  brine-event --tag 'salt/job/*/ret/*'\n\nWait for one event and print it as JSON:\n\n  brine-event --tag myco/build/done --count 1 --json\n\nReplay what happened since a moment, then follow:\n\n  brine-event --since 2026-12-02T16:00:00 --json\n\nCarry on from the last sequence number a script saw:\n\n  brine-event --since 1042 --json",
         },
         Section {
             title: "SEE ALSO",

@@ -3,8 +3,10 @@
 //! Only plain arithmetic on a `SystemTime` handed in by the caller: the cores stay
 //! deterministic because they never read the clock themselves.
 
+pub mod iso;
 pub mod timers;
 
+pub use iso::parse_iso8601;
 pub use timers::Timers;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

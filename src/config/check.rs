@@ -27,6 +27,27 @@ pub(super) fn event_listener_overflow(what: String) -> Result<String, String> {
     one_of(what, &["drop", "disconnect"])
 }
 
+/// The ring must hold a few chunks of the largest event to be of use.
+pub(super) fn ring_size(n: usize) -> Result<usize, String> {
+    if n < 65_536 {
+        return Err(format!("expected at least 65536 bytes, found {n}"));
+    }
+    Ok(n)
+}
+
+/// `commit`, `never`, or a number of milliseconds (`100` or `100ms`).
+pub(super) fn event_log_sync(what: String) -> Result<String, String> {
+    let ms = what.strip_suffix("ms").unwrap_or(&what);
+    if what == "commit" || what == "never" || ms.parse::<u64>().is_ok_and(|n| n > 0) {
+        Ok(what)
+    } else {
+        Err(format!(
+            "expected commit, never or a number of milliseconds, found {}",
+            quote(&what)
+        ))
+    }
+}
+
 pub(super) fn one_of(value: String, allowed: &[&str]) -> Result<String, String> {
     if allowed.contains(&value.as_str()) {
         Ok(value)

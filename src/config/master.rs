@@ -56,13 +56,36 @@ config_table! {
         check event_match_type,
         "How an event listener's tag filter matches when the listener does not say: \
          startswith, endswith, find, regex or fnmatch.";
+    event_ring_size: usize = 134_217_728, shown "134217728", check ring_size,
+        "Bytes of the ring that holds recent events, each stored once for every listener \
+         (128 MiB holds about 600,000 typical events). A listener that falls behind keeps its \
+         place and catches up; only one more than this far behind loses events \
+         (event_listener_overflow), unless the event log is on. Memory is taken as events \
+         arrive, up to this size.";
     event_listener_buffer: usize = 4_194_304, shown "4194304", check positive_usize,
-        "Bytes of unsent events held for one bus listener; past it the listener is too slow \
-         and event_listener_overflow applies.";
+        "Bytes of replies and notices held for one bus client that does not read them; past \
+         it the client is disconnected. Events are not held here but in the ring.";
     event_listener_overflow: String = "drop".to_owned(), shown "drop",
         check event_listener_overflow,
-        "What happens to a listener that is too slow: drop (it loses events and is told how \
-         many) or disconnect.";
+        "What happens to a listener that falls off the ring's tail (and the event log's, when \
+         it is on): drop (it loses those events and is told how many, and where it resumes) \
+         or disconnect.";
+    event_log: bool = false, shown "false",
+        "Also append every event to a durable log on disk (event_log_dir): a listener that \
+         falls off the ring continues from it, brine-event --since replays from it, and \
+         sequence numbers keep rising across restarts.";
+    event_log_dir: PathBuf = PathBuf::from("/var/cache/brine/master/events"),
+        shown "cachedir/events",
+        "Directory of the event log's segment files.";
+    event_log_size: u64 = 1_073_741_824, shown "1073741824", check positive_u64,
+        "Bytes the event log may hold; past it the oldest segments are dropped.";
+    event_log_retention: u64 = 604_800, shown "604800",
+        "Seconds an event is kept in the event log at most: segments whose \
+         newest event is older are dropped (0: no age limit).";
+    event_log_sync: String = "commit".to_owned(), shown "commit", check event_log_sync,
+        "When the event log is flushed to disk: commit (at every loop turn that wrote \
+         events), a number of milliseconds (at most that long after a write), or never \
+         (left to the kernel). After a crash the log is whole up to its last flush.";
     event_listener_max_subscriptions: usize = 256, shown "256", check positive_usize,
         "Most tag filters one bus connection may hold; a subscription past it is refused with \
          an error. A filter sent again, or one that a match-everything filter already covers, \
@@ -162,6 +185,9 @@ fn finish_master(config: &mut MasterConfig) {
     // Salt's default queue directory lives under cachedir, wherever cachedir is.
     if config.sqlite_queue_dir == Path::new("/var/cache/brine/master/queues") {
         config.sqlite_queue_dir = config.cachedir.join("queues");
+    }
+    if config.event_log_dir == Path::new("/var/cache/brine/master/events") {
+        config.event_log_dir = config.cachedir.join("events");
     }
     if config.keep_jobs != 24 && config.keep_jobs_seconds == 86_400 {
         config.keep_jobs_seconds = config.keep_jobs.saturating_mul(3600);

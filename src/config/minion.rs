@@ -78,12 +78,17 @@ config_table! {
     event_match_type: String = "startswith".to_owned(), shown "startswith",
         check event_match_type,
         "How a bus listener's tag is compared with event tags when it does not say.";
+    event_ring_size: usize = 8_388_608, shown "8388608", check ring_size,
+        "Bytes of the ring that holds the minion bus's recent events, each stored once for \
+         every listener; a listener more than this far behind loses events \
+         (event_listener_overflow). Memory is taken as events arrive, up to this size.";
     event_listener_buffer: usize = 4_194_304, shown "4194304", check positive_usize,
-        "Bytes of outbound buffer per minion bus listener.";
+        "Bytes of replies and notices held for one minion bus client that does not read \
+         them; past it the client is disconnected.";
     event_listener_overflow: String = "drop".to_owned(), shown "drop",
         check event_listener_overflow,
-        "What happens to a listener whose buffer is full: drop (count its lost events) or \
-         disconnect.";
+        "What happens to a listener that falls off the ring's tail: drop (it loses those \
+         events and is told how many, and where it resumes) or disconnect.";
     event_listener_max_subscriptions: usize = 256, shown "256", check positive_usize,
         "Most tag filters one minion bus connection may hold; a subscription past it is \
          refused with an error. Repeated and redundant filters are not counted.";

@@ -1,8 +1,9 @@
 //! A daemon's local bus socket and its clients, shared by the master and the minion.
 //!
 //! Reads are bounded per client per turn (a busy client goes on a "still ready" list
-//! instead of starving the rest); writes take what the bus queued for a client, as much
-//! as the socket accepts now, and wait for the next writable edge for the rest.
+//! instead of starving the rest); writes hand the socket the ring's stored frames for a
+//! client in vectored writes, as much as it accepts now, and wait for the next writable
+//! edge for the rest.
 
 use super::ipc::{self, Conn, ReadStatus};
 use crate::bus::{Bus, ClientId, ClientInput};
@@ -173,6 +174,7 @@ impl LocalServer {
             self.still_ready.insert(id);
         }
         if writable {
+            bus.writable(id);
             return self.flush(id, bus, registry).into_iter().collect();
         }
         Vec::new()
@@ -233,19 +235,17 @@ impl LocalServer {
         }
     }
 
-    /// Writes what the bus holds for one client, as much as the socket takes now; returns
-    /// the client if the write failed and it was closed.
+    /// Writes what the bus holds for one client, as much as the socket takes now (the
+    /// ring's frames themselves, in vectored writes); returns the client if the write
+    /// failed and it was closed.
     pub fn flush(&mut self, id: usize, bus: &mut Bus, registry: &Registry) -> Option<ClientId> {
         let conn = self.conns.get_mut(&id)?;
-        let pending = bus.pending(id);
-        if pending.is_empty() {
-            return None;
-        }
-        match conn.write_some(pending) {
-            Ok(n) => {
-                bus.consumed(id, n, SystemTime::now());
-                None
-            }
+        let stream = &mut conn.stream;
+        let result = bus.write_to(id, SystemTime::now(), &mut |slices| {
+            io::Write::write_vectored(stream, slices)
+        });
+        match result {
+            Ok(()) => None,
             Err(e) => {
                 log::info!("local client {id}: write: {e}");
                 self.close(id, registry);
@@ -254,19 +254,12 @@ impl LocalServer {
         }
     }
 
-    /// Flushes every client the bus queued bytes for and drops the ones it gave up on;
+    /// Flushes every client the bus has bytes for and drops the ones it gave up on;
     /// returns the clients closed.
     pub fn flush_dirty(&mut self, bus: &mut Bus, registry: &Registry) -> Vec<ClientId> {
         let mut closed = Vec::new();
-        // A flush can queue a salt/event/lost notice, so go round a few times.
-        for _ in 0..4 {
-            let dirty = bus.take_dirty();
-            if dirty.is_empty() {
-                break;
-            }
-            for id in dirty {
-                closed.extend(self.flush(id, bus, registry));
-            }
+        for id in bus.ready() {
+            closed.extend(self.flush(id, bus, registry));
         }
         for id in bus.take_doomed() {
             self.close(id, registry);

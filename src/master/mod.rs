@@ -35,7 +35,7 @@ mod react;
 mod run;
 pub mod schedule;
 
-use crate::bus::{Bus, ClientId, ClientInput, Local, Overflow};
+use crate::bus::{Bus, ClientId, ClientInput, Local};
 use crate::clock::Timers;
 use crate::config::MasterConfig;
 use crate::jobs::JidGen;
@@ -183,9 +183,13 @@ impl Master {
             a.presence_window = std::time::Duration::from_secs(cfg.presence_timeout.max(1));
         }
         let bus = Bus::new(
-            cfg.event_listener_buffer,
-            Overflow::from_name(&cfg.event_listener_overflow).unwrap_or(Overflow::Drop),
-            cfg.max_event_size,
+            crate::bus::limits_of(
+                cfg.event_ring_size,
+                cfg.event_listener_buffer,
+                &cfg.event_listener_overflow,
+                cfg.max_event_size,
+            ),
+            1,
         );
         let default_match =
             MatchType::from_name(&cfg.event_match_type).unwrap_or(MatchType::StartsWith);
@@ -565,11 +569,12 @@ impl Master {
         if cfg.sock_dir != self.cfg.sock_dir {
             log::warn!("sock_dir changed: the new path takes effect at the next restart");
         }
-        self.bus.set_limits(
+        self.bus.set_limits(crate::bus::limits_of(
+            cfg.event_ring_size,
             cfg.event_listener_buffer,
-            Overflow::from_name(&cfg.event_listener_overflow).unwrap_or(Overflow::Drop),
+            &cfg.event_listener_overflow,
             cfg.max_event_size,
-        );
+        ));
         self.bus
             .set_max_subscriptions(cfg.event_listener_max_subscriptions);
         self.default_match =
@@ -850,12 +855,14 @@ mod tests {
 
     fn frames(m: &mut Master, id: ClientId) -> Vec<(u8, Vec<u8>)> {
         let mut r = FrameReader::new(1 << 22);
-        r.extend(m.bus().pending(id));
-        let n = m.bus().pending(id).len();
-        m.bus().consumed(id, n, SystemTime::now());
+        r.extend(&m.bus().take_output(id, SystemTime::now()));
         let mut out = Vec::new();
         while let Some(Next::Frame(k, p)) = r.next_frame() {
-            out.push((k, p.to_vec()));
+            // Events come with their sequence number first; these tests look at the event.
+            match k {
+                kind::SEQ_EVENT => out.push((kind::EVENT, p[8..].to_vec())),
+                _ => out.push((k, p.to_vec())),
+            }
         }
         out
     }

@@ -34,7 +34,7 @@ mod react;
 mod returns;
 mod session;
 
-use crate::bus::{Bus, ClientInput, Overflow};
+use crate::bus::{Bus, ClientInput};
 use crate::clock::Now;
 use crate::clock::Timers;
 use crate::config::MinionConfig;
@@ -231,9 +231,13 @@ impl Minion {
     pub fn new(cfg: MinionConfig, keys: KeyPair, pinned: Option<String>, bus: bool) -> Minion {
         let bus = bus.then(|| {
             let mut bus = Bus::new(
-                cfg.event_listener_buffer,
-                Overflow::from_name(&cfg.event_listener_overflow).unwrap_or(Overflow::Drop),
-                cfg.max_event_size,
+                crate::bus::limits_of(
+                    cfg.event_ring_size,
+                    cfg.event_listener_buffer,
+                    &cfg.event_listener_overflow,
+                    cfg.max_event_size,
+                ),
+                1,
             );
             bus.set_max_subscriptions(cfg.event_listener_max_subscriptions);
             bus
@@ -482,11 +486,12 @@ impl Minion {
     fn reload(&mut self, loaded: Loaded) {
         let Loaded { cfg, rules } = loaded;
         if let Some(bus) = self.bus.as_mut() {
-            bus.set_limits(
+            bus.set_limits(crate::bus::limits_of(
+                cfg.event_ring_size,
                 cfg.event_listener_buffer,
-                Overflow::from_name(&cfg.event_listener_overflow).unwrap_or(Overflow::Drop),
+                &cfg.event_listener_overflow,
                 cfg.max_event_size,
-            );
+            ));
             bus.set_max_subscriptions(cfg.event_listener_max_subscriptions);
         }
         self.default_match =

@@ -3,7 +3,6 @@
 
 use super::jobs::Origin;
 use super::Minion;
-use crate::bus::Bus;
 use crate::clock::Now;
 use crate::modules;
 use serde_json::{json, Map, Value};
@@ -56,9 +55,13 @@ impl Minion {
         )
     }
 
-    /// True while events wait for the minion's reactor.
+    /// True while events wait for the minion's reactor, or for a bus client whose socket
+    /// can take them (a write that used its budget): the loop must not sleep.
     pub fn reactor_busy(&self) -> bool {
-        self.bus.as_ref().is_some_and(Bus::has_tapped) || !self.render_out.is_empty()
+        self.bus
+            .as_ref()
+            .is_some_and(|b| b.has_tapped() || b.has_ready())
+            || !self.render_out.is_empty()
     }
 
     /// Runs the minion's reactor over the events its bus kept: caller reactions start as

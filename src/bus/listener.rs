@@ -1,0 +1,334 @@
+//! One client of the bus: its filters, its cursor into the ring and the few bytes that are
+//! its own (replies, notices), and how a write to it is planned from the ring and settled.
+//!
+//! A listener never holds a copy of an event. Its cursor is the sequence number of the next
+//! event it has not been sent, plus how many bytes of that event's frame already went out
+//! (a socket may take part of a frame). A write is a list of slices: the private bytes and
+//! runs of stored frames; what the socket took is mapped back onto the cursor afterwards.
+
+use super::ring::Ring;
+use crate::matcher::TagFilter;
+use std::io::IoSlice;
+
+/// Slices one write may carry at most (well under the kernel's IOV_MAX).
+const MAX_SLICES: usize = 256;
+
+/// Bytes one write may carry at most (more than any socket buffer takes at once).
+const MAX_WRITE: usize = 4 << 20;
+
+/// Bytes queued for one client that are not in the ring, written from the front.
+#[derive(Debug, Default)]
+pub struct OutBuf {
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl OutBuf {
+    /// Bytes waiting to be written.
+    pub fn pending(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// Number of bytes waiting.
+    pub fn len(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// True when nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.pos == self.buf.len()
+    }
+
+    /// True while a frame is partly written.
+    pub fn is_mid(&self) -> bool {
+        self.pos > 0
+    }
+
+    /// Marks `n` bytes as written.
+    pub fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.buf.len());
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+            if self.buf.capacity() > 1 << 16 {
+                self.buf.shrink_to(4096);
+            }
+        }
+    }
+
+    /// Puts bytes ahead of everything waiting (the rest of a frame already partly sent;
+    /// nothing of this buffer is mid-frame then).
+    pub fn prepend(&mut self, bytes: &[u8]) {
+        self.buf.drain(..self.pos);
+        self.pos = 0;
+        self.buf.splice(0..0, bytes.iter().copied());
+    }
+
+    /// Takes everything waiting.
+    pub fn take(&mut self) -> Vec<u8> {
+        let out = self.pending().to_vec();
+        self.buf.clear();
+        self.pos = 0;
+        out
+    }
+
+    /// Appends one frame.
+    pub fn push(&mut self, kind: u8, payload: &[u8]) {
+        crate::wire::put_frame(&mut self.buf, kind, payload);
+    }
+
+    /// Capacity held.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+}
+
+/// Where a listener is in the ring.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cursor {
+    /// The next sequence number not yet sent (or being sent).
+    pub seq: u64,
+    /// Bytes of that event's frame already written.
+    pub off: usize,
+}
+
+/// A connected client of the bus.
+#[derive(Debug)]
+pub struct Listener {
+    /// Its pid, for log lines.
+    pub pid: i32,
+    /// Replies, notices, and the rest of a frame the ring dropped while it was being sent.
+    pub private: OutBuf,
+    /// Its tag filters.
+    pub filters: Vec<TagFilter>,
+    /// A filter that takes every tag was added: the others need not be tried.
+    pub all: bool,
+    /// It subscribed at least once: the cursor means something.
+    pub subscribed: bool,
+    /// Its place in the ring.
+    pub cursor: Cursor,
+    /// Events it lost and has not been told of yet.
+    pub lost: u64,
+    /// Events it lost since it connected.
+    pub lost_total: u64,
+    /// Its socket took no more: wait for it to be writable.
+    pub blocked: bool,
+    /// Its events come from the event log on disk for now (see `Bus::take_replays`).
+    pub replaying: bool,
+}
+
+impl Listener {
+    /// A client that has not subscribed yet.
+    pub fn new(pid: i32) -> Listener {
+        Listener {
+            pid,
+            private: OutBuf::default(),
+            filters: Vec::new(),
+            all: false,
+            subscribed: false,
+            cursor: Cursor::default(),
+            lost: 0,
+            lost_total: 0,
+            blocked: false,
+            replaying: false,
+        }
+    }
+
+    /// True when this listener wants an event with this tag.
+    pub fn wants(&self, tag: &str) -> bool {
+        self.subscribed && (self.all || self.filters.iter().any(|f| f.is_match(tag)))
+    }
+
+    /// True when something could be written to it now.
+    pub fn has_work(&self, ring: &Ring) -> bool {
+        // While replaying, the socket belongs to the replay: nothing else may interleave.
+        !self.blocked
+            && !self.replaying
+            && (!self.private.is_empty()
+                || self.lost > 0
+                || (self.subscribed && self.cursor.seq < ring.next_seq()))
+    }
+}
+
+/// A part of a planned write.
+#[derive(Clone, Copy, Debug)]
+enum Part {
+    /// Bytes of the private buffer.
+    Private(usize),
+    /// Stored frames starting at `seq` (from byte `off` of its frame), `len` bytes, all in
+    /// one chunk.
+    Ring { seq: u64, off: usize, len: usize },
+}
+
+/// A write planned for one listener: the slices to hand the socket and what they are.
+#[derive(Default)]
+pub struct Plan<'a> {
+    /// What to write, in order.
+    pub slices: Vec<IoSlice<'a>>,
+    parts: Vec<Part>,
+    /// The listener's cursor skips to here when nothing of the ring is written (the events
+    /// before it were looked at and not wanted).
+    skip_to: Option<u64>,
+}
+
+impl Plan<'_> {
+    /// Bytes planned.
+    pub fn len(&self) -> usize {
+        self.slices.iter().map(|s| s.len()).sum()
+    }
+
+    /// True when nothing is to be written.
+    pub fn is_empty(&self) -> bool {
+        self.slices.is_empty()
+    }
+}
+
+/// Plans the next write to `l` from `ring`.
+pub fn plan<'a>(l: &'a Listener, ring: &'a Ring) -> Plan<'a> {
+    let mut p = Plan::default();
+    if l.replaying {
+        return p;
+    }
+    let mut bytes = 0usize;
+    let mut from = l.cursor.seq;
+    let ring_ok = l.subscribed;
+    // Whatever is mid-frame goes first, so frames never interleave.
+    if ring_ok && l.cursor.off > 0 {
+        if let Some(s) = ring.get(l.cursor.seq) {
+            let rest = &s.frame[l.cursor.off.min(s.frame.len())..];
+            p.slices.push(IoSlice::new(rest));
+            p.parts.push(Part::Ring {
+                seq: s.seq,
+                off: l.cursor.off,
+                len: rest.len(),
+            });
+            bytes += rest.len();
+        }
+        from += 1;
+    }
+    if !l.private.is_empty() {
+        let b = l.private.pending();
+        p.slices.push(IoSlice::new(b));
+        p.parts.push(Part::Private(b.len()));
+        bytes += b.len();
+    }
+    if !ring_ok || l.private.is_mid() {
+        return p;
+    }
+    let from = from.max(ring.first_seq());
+    let full = |p: &Plan<'_>, bytes: usize| p.slices.len() >= MAX_SLICES || bytes >= MAX_WRITE;
+    if l.all {
+        // Every event: each chunk's frames from the cursor on are one slice.
+        let mut seq = from;
+        while seq < ring.next_seq() && !full(&p, bytes) {
+            let Some((run, end)) = ring.run_from(seq) else {
+                break;
+            };
+            let run = &run[..run.len().min(MAX_WRITE)];
+            push_run(&mut p, seq, run, &mut bytes);
+            seq = end;
+        }
+        return p;
+    }
+    // Filtered: runs of adjacent wanted frames become one slice each.
+    let mut run: Option<(u64, u64, &'a [u8])> = None;
+    let mut next = from;
+    for s in ring.iter_from(from) {
+        if full(&p, bytes) {
+            break;
+        }
+        next = s.seq + 1;
+        if !l.wants(s.tag) {
+            if let Some((first, end, last)) = run.take() {
+                push_run(&mut p, first, ring.span(first, end, last), &mut bytes);
+            }
+            continue;
+        }
+        run = match run {
+            Some((first, end, last)) if end == s.seq && adjacent(last, s.frame) => {
+                Some((first, s.seq + 1, s.frame))
+            }
+            Some((first, end, last)) => {
+                push_run(&mut p, first, ring.span(first, end, last), &mut bytes);
+                Some((s.seq, s.seq + 1, s.frame))
+            }
+            None => Some((s.seq, s.seq + 1, s.frame)),
+        };
+    }
+    if let Some((first, end, last)) = run.take() {
+        push_run(&mut p, first, ring.span(first, end, last), &mut bytes);
+    }
+    if !p.parts.iter().any(|x| matches!(x, Part::Ring { .. })) {
+        p.skip_to = Some(next);
+    }
+    p
+}
+
+fn push_run<'a>(p: &mut Plan<'a>, seq: u64, slice: &'a [u8], bytes: &mut usize) {
+    p.slices.push(IoSlice::new(slice));
+    p.parts.push(Part::Ring {
+        seq,
+        off: 0,
+        len: slice.len(),
+    });
+    *bytes += slice.len();
+}
+
+/// True when `b` starts where `a` ends (two frames side by side in one chunk).
+fn adjacent(a: &[u8], b: &[u8]) -> bool {
+    std::ptr::eq(a.as_ptr_range().end, b.as_ptr())
+}
+
+/// What settling a write did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Settled {
+    /// Frames from the ring written whole.
+    pub frames: u64,
+}
+
+/// Moves the listener on by the `n` bytes the socket took of `plan` (the plan's parts;
+/// the slices are gone by now).
+pub fn settle(l: &mut Listener, ring: &Ring, plan: PlanParts, mut n: usize) -> Settled {
+    let mut out = Settled::default();
+    if let Some(to) = plan.skip_to {
+        if l.cursor.off == 0 && l.cursor.seq < to {
+            l.cursor.seq = to;
+        }
+    }
+    for part in plan.parts {
+        if n == 0 {
+            break;
+        }
+        match part {
+            Part::Private(len) => {
+                let k = n.min(len);
+                l.private.consume(k);
+                n -= k;
+            }
+            Part::Ring { seq, off, len } => {
+                let k = n.min(len);
+                let (s, o) = ring.locate(seq, off + k);
+                out.frames += s - seq;
+                l.cursor = Cursor { seq: s, off: o };
+                n -= k;
+            }
+        }
+    }
+    out
+}
+
+/// The parts of a plan, kept after its slices are dropped.
+pub struct PlanParts {
+    parts: Vec<Part>,
+    skip_to: Option<u64>,
+}
+
+impl Plan<'_> {
+    /// Splits off what [`settle`] needs, ending the borrow of the ring and listener.
+    pub fn into_parts(self) -> PlanParts {
+        PlanParts {
+            parts: self.parts,
+            skip_to: self.skip_to,
+        }
+    }
+}
