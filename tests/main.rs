@@ -15,6 +15,7 @@ mod man_pages;
 mod minion;
 mod queue;
 mod reactor;
+mod ring;
 mod sim;
 mod walls;
 mod zmq_stress;
