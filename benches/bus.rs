@@ -1,12 +1,13 @@
 //! The master bus end to end through a real brine-master socket.
 //!
-//! Prints: events/s delivered to each listener with 1 and 10 listeners (criterion,
-//! elements/s), and latency p50/p99 in microseconds at a paced 10,000 events/s.
+//! Prints, in one run: events/s delivered to each of 1, 10 and 100 listeners (Rust
+//! clients) and to one plain-Python listener, beside a bare relay of the same frames
+//! through Unix sockets on the same machine (the machine's limit for the work); and
+//! latency p50/p99 in microseconds at a paced 10,000 events/s.
 
 use brine::client::{self, BusClient};
 use brine::matcher::MatchType;
 use brine::wire::{self, kind, FrameReader, Next};
-use criterion::{criterion_group, Criterion, Throughput};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
@@ -33,7 +34,7 @@ impl Master {
         std::fs::write(
             dir.path().join("master"),
             format!(
-                "interface: 127.0.0.1\npublish_port: {}\nret_port: {}\npki_dir: {}\nsock_dir: {}\ncachedir: {}\nlog_level: warning\nevent_listener_buffer: 8388608\n",
+                "interface: 127.0.0.1\npublish_port: {}\nret_port: {}\npki_dir: {}\nsock_dir: {}\ncachedir: {}\nlog_level: warning\n",
                 free_port(),
                 free_port(),
                 dir.path().join("pki").display(),
@@ -135,42 +136,6 @@ fn fire_many(socket: &std::path::Path, n: u64) {
     }
 }
 
-fn throughput(c: &mut Criterion) {
-    let m = Master::start();
-    let mut g = c.benchmark_group("bus");
-    g.sample_size(10);
-    for listeners in [1usize, 10] {
-        g.throughput(Throughput::Elements(1));
-        g.bench_function(
-            format!("{listeners} listener(s), per-listener delivery (events/s)"),
-            |b| {
-                b.iter_custom(|iters| {
-                    let (tx, rx) = mpsc::channel();
-                    let threads: Vec<_> = (0..listeners)
-                        .map(|_| listener(&m.socket, iters, tx.clone()))
-                        .collect();
-                    let t0 = Instant::now();
-                    fire_many(&m.socket, iters);
-                    let lost: u64 = (0..listeners)
-                        .map(|_| rx.recv_timeout(Duration::from_secs(60)).expect("settled"))
-                        .sum();
-                    if lost > 0 {
-                        eprintln!(
-                            "{listeners} listener(s): {lost} events lost (told by salt/event/lost)"
-                        );
-                    }
-                    let el = t0.elapsed();
-                    for t in threads {
-                        let _ = t.join();
-                    }
-                    el
-                })
-            },
-        );
-    }
-    g.finish();
-}
-
 /// Latency at a paced rate: each event carries its send time; the listener measures.
 fn latency() {
     let m = Master::start();
@@ -214,7 +179,7 @@ fn latency() {
         }
         let now = base.elapsed().as_nanos() as u64;
         while let Some(Next::Frame(_, p)) = r.next_frame() {
-            let ev = wire::Event::decode(p, 1 << 20).unwrap();
+            let ev = wire::Event::decode(&p[8..], 1 << 20).unwrap();
             #[derive(serde::Deserialize)]
             struct T {
                 t: u64,
@@ -237,36 +202,178 @@ fn latency() {
     let _ = stream.read(&mut [0u8; 1]);
 }
 
-/// Sustained throughput over a fixed, large number of events (criterion's short samples
-/// measure start-up as much as delivery with ten listener threads on two cores).
-fn sustained() {
-    let m = Master::start();
-    for (listeners, n) in [(1usize, 2_000_000u64), (10, 500_000)] {
-        let (tx, rx) = mpsc::channel();
-        let threads: Vec<_> = (0..listeners)
-            .map(|_| listener(&m.socket, n, tx.clone()))
-            .collect();
-        let t0 = Instant::now();
-        fire_many(&m.socket, n);
-        let lost: u64 = (0..listeners)
-            .map(|_| rx.recv_timeout(Duration::from_secs(120)).expect("settled"))
-            .sum();
-        let el = t0.elapsed().as_secs_f64();
-        for t in threads {
-            let _ = t.join();
-        }
-        println!(
-            "bus sustained: {listeners} listener(s), {n} events each in {el:.2} s: {:.0} events/s per listener, {lost} lost in all (salt/event/lost)",
-            n as f64 / el
-        );
+/// The events/s one listener of `listeners` gets through the master's bus: `n` events.
+fn bus_rate(m: &Master, listeners: usize, n: u64) -> (f64, u64) {
+    let (tx, rx) = mpsc::channel();
+    let threads: Vec<_> = (0..listeners)
+        .map(|_| listener(&m.socket, n, tx.clone()))
+        .collect();
+    let t0 = Instant::now();
+    fire_many(&m.socket, n);
+    let lost: u64 = (0..listeners)
+        .map(|_| rx.recv_timeout(Duration::from_secs(300)).expect("settled"))
+        .sum();
+    let el = t0.elapsed().as_secs_f64();
+    for t in threads {
+        let _ = t.join();
     }
+    (n as f64 / el, lost)
 }
 
-criterion_group!(benches, throughput);
+/// The bus's frames for `n` events, as a relay would forward them.
+fn frames(n: u64) -> Vec<u8> {
+    let ev = wire::encode_fired(
+        "bench/e",
+        serde_json::json!({"id": "m1", "return": true})
+            .as_object()
+            .cloned()
+            .unwrap(),
+        brine::clock::stamp(SystemTime::now()),
+        1 << 20,
+    )
+    .unwrap();
+    let mut payload = 0u64.to_be_bytes().to_vec();
+    payload.extend_from_slice(&ev);
+    let f = wire::frame(kind::SEQ_EVENT, &payload);
+    f.iter().copied().cycle().take(f.len() * n as usize).collect()
+}
+
+/// The machine's limit for the same work: a bare relay thread reads the same frames from
+/// one Unix socket and writes each chunk to every listener's socket; listeners count frames
+/// as the bus's do. Returns events/s per listener.
+fn relay_rate(listeners: usize, n: u64, python: bool) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.sock");
+    let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let mut children = Vec::new();
+    let mut threads = Vec::new();
+    for _ in 0..listeners {
+        if python {
+            children.push(python_listener(&path, n));
+        } else {
+            let p = path.clone();
+            let tx = tx.clone();
+            threads.push(std::thread::spawn(move || {
+                let mut s = UnixStream::connect(&p).unwrap();
+                let mut r = FrameReader::new(1 << 20);
+                let mut got = 0u64;
+                while got < n {
+                    if r.read_from(&mut s).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    while let Some(Next::Frame(_, _)) = r.next_frame() {
+                        got += 1;
+                    }
+                }
+                let _ = tx.send(got);
+            }));
+        }
+    }
+    let mut outs: Vec<UnixStream> = (0..listeners).map(|_| l.accept().unwrap().0).collect();
+    if python {
+        // The Python listener sends its subscription first: the relay ignores it.
+        for o in outs.iter_mut() {
+            o.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let _ = o.read(&mut [0u8; 256]);
+        }
+    }
+    let (mut a, mut b) = UnixStream::pair().unwrap();
+    let data = frames(n);
+    let t0 = Instant::now();
+    let producer = std::thread::spawn(move || a.write_all(&data).unwrap());
+    let relay = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let k = match b.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => k,
+            };
+            for o in outs.iter_mut() {
+                if o.write_all(&buf[..k]).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    producer.join().unwrap();
+    if python {
+        for c in children {
+            let out = c.wait_with_output().unwrap();
+            assert!(out.status.success());
+        }
+    } else {
+        for _ in 0..listeners {
+            rx.recv_timeout(Duration::from_secs(300)).unwrap();
+        }
+    }
+    let el = t0.elapsed().as_secs_f64();
+    let _ = relay.join();
+    for t in threads {
+        let _ = t.join();
+    }
+    n as f64 / el
+}
+
+/// The plain-Python listener of tests/servers, waiting for `n` events on `socket`.
+fn python_listener(socket: &std::path::Path, n: u64) -> Child {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/bus_listener.py");
+    let mut c = Command::new("python3")
+        .arg(script)
+        .arg(socket)
+        .arg("bench/")
+        .arg(n.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 11];
+    c.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    c
+}
+
+/// Events/s one Python listener gets through the bus, and the events it lost.
+fn bus_python_rate(m: &Master, n: u64) -> (f64, String) {
+    let c = python_listener(&m.socket, n);
+    std::thread::sleep(Duration::from_millis(200));
+    let t0 = Instant::now();
+    fire_many(&m.socket, n);
+    let out = c.wait_with_output().unwrap();
+    let el = t0.elapsed().as_secs_f64();
+    (n as f64 / el, String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The bus beside the bare relay, in one run: 1, 10 and 100 Rust listeners and a Python one.
+fn versus_relay() {
+    let m = Master::start();
+    for (listeners, n) in [(1usize, 2_000_000u64), (10, 500_000), (100, 50_000)] {
+        let relay = relay_rate(listeners, n, false);
+        let (bus, lost) = bus_rate(&m, listeners, n);
+        println!(
+            "bus vs relay: {listeners} listener(s), {n} events each: bus {bus:.0} events/s per listener, relay {relay:.0}: {:.2} of the relay, {lost} lost",
+            bus / relay
+        );
+    }
+    let n = 500_000;
+    let relay = relay_rate(1, n, true);
+    let (bus, report) = bus_python_rate(&m, n);
+    println!(
+        "bus vs relay: 1 Python listener, {n} events: bus {bus:.0} events/s, relay {relay:.0}: {:.2} of the relay; listener: {report}",
+        bus / relay
+    );
+    // Memory for many listeners: cursors, not buffers.
+    println!(
+        "master VmHWM after the runs: {} KiB",
+        std::fs::read_to_string(format!("/proc/{}/status", m.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with("VmHWM"))
+            .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+            .unwrap_or_default()
+    );
+}
 
 fn main() {
-    benches();
-    sustained();
+    versus_relay();
     latency();
-    Criterion::default().configure_from_args().final_summary();
 }

@@ -134,8 +134,10 @@ pub struct Bus {
     /// replayed from it instead of losing events.
     log_on: bool,
     replays: Vec<Replay>,
-    /// Events published since the last [`Bus::take_published`] (the log's next records).
-    unlogged: u64,
+    /// The first sequence number not yet handed to the event log.
+    logged_to: u64,
+    /// Events the ring dropped before they were handed to the log: (seq, nanos, event).
+    log_backlog: Vec<(u64, u64, Vec<u8>)>,
 }
 
 /// Subscriptions one client may hold unless configured otherwise
@@ -192,15 +194,18 @@ impl Bus {
             trim_wanted: false,
             log_on: false,
             replays: Vec::new(),
-            unlogged: 0,
+            logged_to: 0,
+            log_backlog: Vec::new(),
         }
     }
 
     /// Numbers events from `next_seq` on (the event log's next number, read at start) and
     /// replays listeners that fall off the ring from the log.
     pub fn attach_log(&mut self, next_seq: u64) {
+        self.logged_to = self.ring.next_seq();
         if self.ring.is_empty() && next_seq > self.ring.next_seq() {
             self.ring = Ring::new(self.limits.ring, next_seq);
+            self.logged_to = next_seq;
             self.first_seq = next_seq;
             self.tap_cursor = next_seq;
             for l in self.clients.values_mut() {
@@ -215,10 +220,17 @@ impl Bus {
         &self.ring
     }
 
-    /// How many events were published since the last call: the newest that many in the
-    /// ring are the log's next records.
-    pub fn take_published(&mut self) -> u64 {
-        std::mem::take(&mut self.unlogged)
+    /// Hands every event published since the last call to `append` (sequence number,
+    /// Unix nanoseconds, the event), oldest first: the event log's next records.
+    pub fn take_unlogged(&mut self, append: &mut dyn FnMut(u64, u64, &[u8])) {
+        for (seq, nanos, event) in self.log_backlog.drain(..) {
+            append(seq, nanos, &event);
+        }
+        let from = self.logged_to.max(self.ring.first_seq());
+        for s in self.ring.iter_from(from) {
+            append(s.seq, s.nanos, s.event);
+        }
+        self.logged_to = self.ring.next_seq();
     }
 
     /// Sets how many subscriptions one client may hold (`event_listener_max_subscriptions`).
@@ -533,6 +545,9 @@ impl Bus {
     pub fn replayed(&mut self, id: ClientId, next: u64, gone: u64) {
         let oldest = self.ring.first_seq();
         let head = self.ring.next_seq();
+        // Nothing in the log at or after the time asked for: it is all past what the log
+        // holds, in the ring.
+        let next = if next == 0 { self.logged_to } else { next };
         let Some(c) = self.clients.get_mut(&id) else {
             return;
         };
@@ -557,6 +572,24 @@ impl Bus {
         }
     }
 
+    /// A replay from the log stopped early at `next` (a damaged segment): the listener
+    /// goes on from the ring, told of what it missed.
+    pub fn replay_failed(&mut self, id: ClientId, next: u64) {
+        let oldest = self.ring.first_seq();
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        c.replaying = false;
+        let missed = oldest.saturating_sub(next);
+        c.lost += missed;
+        c.lost_total += missed;
+        self.stats.lost += missed;
+        c.cursor = listener::Cursor {
+            seq: next.max(oldest),
+            off: 0,
+        };
+    }
+
     /// Stores an already-encoded event once; every matching listener gets it from there.
     pub fn publish(&mut self, tag: &str, event: &[u8], now: SystemTime) {
         self.stats.published += 1;
@@ -566,7 +599,6 @@ impl Bus {
         }
         self.ring
             .push(tag.len(), event, unix_nanos(now), self.chain);
-        self.unlogged += 1;
     }
 
     /// Before the ring drops its oldest chunk: listeners still inside it finish the frame
@@ -577,6 +609,12 @@ impl Bus {
             return;
         };
         let end = chunk.end_seq();
+        if self.log_on && self.logged_to < end {
+            for s in chunk.iter_from(self.logged_to) {
+                self.log_backlog.push((s.seq, s.nanos, s.event.to_vec()));
+            }
+            self.logged_to = end;
+        }
         for (&id, l) in self.clients.iter_mut() {
             if !l.subscribed || l.replaying || l.cursor.seq >= end {
                 continue;
