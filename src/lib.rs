@@ -13,6 +13,8 @@ pub mod clock;
 pub mod config;
 /// Keys, signatures, sealed boxes and the cores' seeded randomness (libsodium).
 pub mod crypto;
+/// The master's durable event log: segment files, recovery, retention and replay.
+pub mod event_log;
 /// Host facts for targeting and templates (OS, kernel, network), as Salt computes them.
 pub mod grains;
 /// Everything that touches the world: the two event loops, sockets, files, children.
