@@ -235,7 +235,11 @@ fn frames(n: u64) -> Vec<u8> {
     let mut payload = 0u64.to_be_bytes().to_vec();
     payload.extend_from_slice(&ev);
     let f = wire::frame(kind::SEQ_EVENT, &payload);
-    f.iter().copied().cycle().take(f.len() * n as usize).collect()
+    f.iter()
+        .copied()
+        .cycle()
+        .take(f.len() * n as usize)
+        .collect()
 }
 
 /// The machine's limit for the same work: a bare relay thread reads the same frames from
@@ -340,7 +344,10 @@ fn bus_python_rate(m: &Master, n: u64) -> (f64, String) {
     fire_many(&m.socket, n);
     let out = c.wait_with_output().unwrap();
     let el = t0.elapsed().as_secs_f64();
-    (n as f64 / el, String::from_utf8_lossy(&out.stdout).trim().to_string())
+    (
+        n as f64 / el,
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    )
 }
 
 /// The bus beside the bare relay, in one run: 1, 10 and 100 Rust listeners and a Python one.

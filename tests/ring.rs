@@ -203,3 +203,189 @@ fn the_minion_bus_numbers_its_events_and_replays_by_sequence() {
     assert_eq!(got.iter().map(|g| g.1).collect::<Vec<_>>(), [0, 1, 2]);
     assert!(got.windows(2).all(|w| w[0].0 < w[1].0));
 }
+
+/// The event log's directory of a master started by the harness (cachedir/events).
+fn log_dir(m: &Master) -> std::path::PathBuf {
+    let dir = m.dir.path().join("cache/events");
+    assert!(dir.is_dir(), "no event log at {}", dir.display());
+    dir
+}
+
+/// Every event from `since` on that a fresh listener gets, until `quiet` passes with none.
+fn replay_all(m: &Master, prefix: &str, since: u64) -> Vec<(u64, String)> {
+    let mut c = m.client();
+    c.subscribe_since(MatchType::StartsWith, prefix, Some(Since::Seq(since)))
+        .unwrap();
+    let mut out = Vec::new();
+    while let Ok(ev) = c.next_event(Some(Duration::from_secs(3))) {
+        assert_ne!(ev.tag, brine::bus::LOST_TAG, "nothing lost: {:?}", ev.data);
+        out.push((ev.seq.expect("seq"), ev.tag));
+    }
+    out
+}
+
+fn assert_contiguous(seqs: &[u64]) {
+    for w in seqs.windows(2) {
+        assert_eq!(
+            w[1],
+            w[0] + 1,
+            "a gap or a duplicate: {} then {}",
+            w[0],
+            w[1]
+        );
+    }
+}
+
+#[test]
+fn with_the_event_log_a_killed_master_replays_everything_it_sent_and_numbers_go_on() {
+    let mut m = Master::start_with("event_log: True\n");
+    let mut live = m.client();
+    live.subscribe(MatchType::StartsWith, "crash/").unwrap();
+    m.wait_subscribed(1);
+    let sock = m.socket();
+    let firer = std::thread::spawn(move || {
+        // Fires until the master dies under it.
+        let f = std::panic::catch_unwind(|| fire_burst(&sock, "crash/e", 2_000_000));
+        drop(f);
+    });
+    // Let part of the burst through, note the last event the live listener saw, kill.
+    let mut seen = 0u64;
+    while seen < 100_000 {
+        let ev = live.next_event(Some(T)).expect("live event");
+        seen = ev.seq.expect("seq");
+    }
+    m.signal(libc::SIGKILL);
+    let _ = m.wait_exit(Duration::from_secs(10));
+    let _ = firer.join();
+    m.spawn();
+    assert!(m.log().contains("event log"), "{}", m.log());
+    let got = replay_all(&m, "crash/", 1);
+    let seqs: Vec<u64> = got.iter().map(|g| g.0).collect();
+    assert_eq!(seqs.first(), Some(&1));
+    assert_contiguous(&seqs);
+    // With event_log_sync: commit, an event reaches a listener only after its commit.
+    let last = *seqs.last().unwrap();
+    assert!(
+        last >= seen,
+        "the log kept {last} events, a listener had seen {seen}"
+    );
+    // Numbers go on after the restart: the next event follows the last one kept.
+    let mut c = m.client();
+    c.subscribe(MatchType::StartsWith, "after/").unwrap();
+    m.wait_subscribed(3);
+    let out = m.run(&["event.send", "after/x", "{}"]);
+    assert!(out.status.success());
+    let ev = c.next_event(Some(T)).unwrap();
+    assert!(ev.seq.unwrap() > last, "{} after {last}", ev.seq.unwrap());
+    // And across a clean restart too.
+    m.stop();
+    m.spawn();
+    let mut c = m.client();
+    c.subscribe(MatchType::StartsWith, "again/").unwrap();
+    m.wait_subscribed(4);
+    let before = ev.seq.unwrap();
+    let out = m.run(&["event.send", "again/x", "{}"]);
+    assert!(out.status.success());
+    let ev = c.next_event(Some(T)).unwrap();
+    assert!(ev.seq.unwrap() > before);
+}
+
+#[test]
+fn a_torn_final_record_is_cut_and_damaged_segments_are_refused_by_name() {
+    let mut m = Master::start_with("event_log: True\n");
+    for i in 0..10 {
+        let out = m.run(&["event.send", &format!("torn/{i}"), "{}"]);
+        assert!(out.status.success());
+    }
+    m.stop();
+    let dir = log_dir(&m);
+    let mut segs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    segs.sort();
+    let last = segs.last().unwrap().clone();
+    let good_len = std::fs::metadata(&last).unwrap().len();
+    // Half a record: what a crash in the middle of a write leaves.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&last)
+        .unwrap();
+    f.write_all(&[200, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7]).unwrap();
+    drop(f);
+    m.spawn();
+    m.wait_log("torn tail", 1);
+    assert_eq!(
+        std::fs::metadata(&last).unwrap().len(),
+        good_len,
+        "cut at the last good record"
+    );
+    let tags: Vec<String> = replay_all(&m, "torn/", 1)
+        .into_iter()
+        .map(|g| g.1)
+        .collect();
+    assert_eq!(tags.len(), 10, "{tags:?}");
+    m.stop();
+    // A segment of garbage is refused at start, with one line naming the file.
+    let bad = dir.join("00000000000000000001.log");
+    let bad = if bad == last {
+        dir.join("00000000000000000000.log")
+    } else {
+        bad
+    };
+    std::fs::write(&bad, b"this is not an event log segment at all").unwrap();
+    let out = Command::new(bin("brine-master"))
+        .arg("-c")
+        .arg(m.conf())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    let line = err.lines().last().unwrap_or_default();
+    assert!(line.contains(&bad.display().to_string()), "{err}");
+    assert!(!m.socket().exists(), "no socket left behind");
+    // A truncated segment (shorter than its header) that is not the newest: refused too.
+    std::fs::write(&bad, b"BRINE").unwrap();
+    let out = Command::new(bin("brine-master"))
+        .arg("-c")
+        .arg(m.conf())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains(&bad.display().to_string()),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn with_the_log_on_a_listener_that_falls_off_the_ring_continues_from_disk_without_loss() {
+    let m = Master::start_with("event_log: True\nevent_ring_size: 65536\n");
+    let mut stalled = m.client();
+    stalled.subscribe(MatchType::StartsWith, "deep/").unwrap();
+    m.wait_subscribed(1);
+    let n = 50_000u64;
+    // 50,000 events of ~100 bytes: far more than the 64 KiB ring.
+    fire_burst(&m.socket(), "deep/e", n);
+    fire_burst(&m.socket(), "deep/end", 1);
+    let mut seqs = Vec::new();
+    loop {
+        let ev = stalled.next_event(Some(T)).expect("event");
+        assert_ne!(ev.tag, brine::bus::LOST_TAG, "nothing lost: {:?}", ev.data);
+        seqs.push(ev.seq.unwrap());
+        if ev.tag == "deep/end" {
+            break;
+        }
+    }
+    assert_eq!(seqs.len() as u64, n + 1);
+    assert_contiguous(&seqs);
+    assert!(
+        m.log().contains("goes on from the event log"),
+        "{}",
+        m.log()
+    );
+}

@@ -331,9 +331,18 @@ impl LocalServer {
             .map(|t| t + PARTIAL_FRAME_TIMEOUT)
     }
 
+    /// A client's socket, for a replay thread to write to.
+    pub fn fd(&self, id: usize) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.conns.get(&id).map(|c| c.stream.as_fd())
+    }
+
     /// Disconnects one client (the caller tells its core).
     pub fn close(&mut self, id: usize, registry: &Registry) {
         if let Some(mut conn) = self.conns.remove(&id) {
+            // A replay thread may hold a duplicate of the socket: shutting it down ends
+            // that thread's writes too, and the peer sees the close now.
+            let _ = conn.stream.shutdown(std::net::Shutdown::Both);
             self.held -= conn.held;
             let _ = registry.deregister(&mut conn.stream);
             log::debug!("local client {id} disconnected");

@@ -10,6 +10,7 @@ use super::ipc;
 use super::local::LocalServer;
 use super::reactor_files::{self, ReactorFiles};
 use super::renderer::{Done, Renderer};
+use super::replay::Replays;
 use super::signals::{SignalAction, Signals};
 use super::zsock::{ZContext, ZError, ZKind, ZSocket};
 use crate::bus::ClientInput;
@@ -27,6 +28,7 @@ const ROUTER: Token = Token(2);
 const RENDER_OUT: Token = Token(3);
 const RENDER_IN: Token = Token(4);
 const REACTOR_FILES: Token = Token(5);
+const REPLAY: Token = Token(6);
 
 /// How often the loop gives free heap memory back to the kernel.
 const TRIM_EVERY: Duration = Duration::from_secs(10);
@@ -47,6 +49,8 @@ pub enum LoopError {
     Pki(pki::PkiError),
     /// The LMDB environment could not be opened.
     Store(crate::store::StoreError),
+    /// The event log could not be opened or recovered.
+    EventLog(crate::event_log::LogError),
 }
 
 impl std::fmt::Display for LoopError {
@@ -57,6 +61,7 @@ impl std::fmt::Display for LoopError {
             LoopError::Zmq(e) => write!(f, "{e}"),
             LoopError::Pki(e) => write!(f, "{e}"),
             LoopError::Store(e) => write!(f, "{e}"),
+            LoopError::EventLog(e) => write!(f, "{e}"),
         }
     }
 }
@@ -91,6 +96,8 @@ pub struct MasterLoop {
     zmq: Option<Zmq>,
     renderer: Renderer,
     reactor_files: ReactorFiles,
+    /// Listeners fed from the event log, when it is on.
+    replays: Option<Replays>,
 }
 
 /// The master's ZeroMQ sockets.
@@ -178,6 +185,7 @@ impl MasterLoop {
             zmq: None,
             renderer,
             reactor_files,
+            replays: None,
         })
     }
 
@@ -240,6 +248,29 @@ impl MasterLoop {
         let store =
             crate::store::Store::open(&self.core.config().cachedir).map_err(LoopError::Store)?;
         self.core.set_store(store).map_err(LoopError::Store)?;
+        if self.core.config().event_log {
+            let (log, found) =
+                crate::master::open_event_log(self.core.config()).map_err(LoopError::EventLog)?;
+            log::info!(
+                "event log {}: {} records in {} segments, next sequence number {}{}",
+                log.dir().display(),
+                found.records,
+                found.segments,
+                log.next_seq(),
+                if found.cut_bytes > 0 {
+                    format!(", a torn tail of {} bytes cut", found.cut_bytes)
+                } else {
+                    String::new()
+                }
+            );
+            let waker = mio::Waker::new(self.poll.registry(), REPLAY)
+                .map_err(|e| LoopError::Io("create the replay waker", e))?;
+            self.replays = Some(Replays::new(
+                log.dir().to_path_buf(),
+                std::sync::Arc::new(waker),
+            ));
+            self.core.set_event_log(log);
+        }
         self.start_zmq()?;
         ready();
         let mut events = Events::with_capacity(1024);
@@ -292,6 +323,7 @@ impl MasterLoop {
                         }
                     }
                     REACTOR_FILES => self.reactor_files.on_ready(),
+                    REPLAY => self.replays_finished(),
                     t if self.renderer.owns(t) => {
                         let done = self.renderer.on_event(self.poll.registry(), t);
                         self.rendered(done);
@@ -336,6 +368,7 @@ impl MasterLoop {
                 .local
                 .flush_dirty(self.core.bus(), self.poll.registry());
             self.closed(closed);
+            self.start_replays();
             if shutdown {
                 log::info!("shutting down");
                 break Ok(());
@@ -382,9 +415,44 @@ impl MasterLoop {
         }
     }
 
+    /// Hands the listeners the bus moved to the event log to replay threads.
+    fn start_replays(&mut self) {
+        let Some(replays) = self.replays.as_mut() else {
+            return;
+        };
+        for r in self.core.bus().take_replays() {
+            match self.local.fd(r.id) {
+                Some(fd) => replays.start(r, fd),
+                None => log::debug!("listener {} left before its replay", r.id),
+            }
+        }
+    }
+
+    /// Hands listeners whose replay ended back to the bus.
+    fn replays_finished(&mut self) {
+        let Some(replays) = self.replays.as_mut() else {
+            return;
+        };
+        for d in replays.finished() {
+            match d.error {
+                None => self.core.bus().replayed(d.id, d.next, d.gone),
+                Some(why) => {
+                    log::warn!(
+                        "replay of the event log to listener {} stopped: {why}",
+                        d.id
+                    );
+                    self.core.bus().replay_failed(d.id, d.next);
+                }
+            }
+        }
+    }
+
     /// Tells the core about clients the I/O layer closed.
     fn closed(&mut self, ids: Vec<usize>) {
         for id in ids {
+            if let Some(r) = self.replays.as_mut() {
+                r.forget(id);
+            }
             self.core
                 .handle(Now::read(), Input::Client(ClientInput::Closed { id }));
         }

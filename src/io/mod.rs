@@ -10,5 +10,6 @@ pub mod minion_loop;
 pub mod process;
 pub mod reactor_files;
 pub mod renderer;
+pub mod replay;
 pub mod signals;
 pub mod zsock;

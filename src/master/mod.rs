@@ -30,6 +30,8 @@
 //! then sends [`Master::take_zmq`] and flushes the bus.
 
 pub mod auth;
+mod event_log;
+pub use event_log::open as open_event_log;
 mod publish;
 mod react;
 mod run;
@@ -145,6 +147,8 @@ pub struct Master {
     minion_data: Option<crate::store::Table>,
     /// Writes of this loop turn, committed together (group commit).
     batch: crate::store::Batch,
+    /// The durable event log, when `event_log` is on.
+    event_log: Option<crate::event_log::EventLog>,
     /// Replies that may only leave once the batch is on disk.
     after_commit: Vec<ZOut>,
     /// The queue backends.
@@ -214,6 +218,7 @@ impl Master {
             cache: None,
             minion_data: None,
             batch: crate::store::Batch::new(),
+            event_log: None,
             after_commit: Vec::new(),
             queues: crate::queue::Queues::new(sqlite_dir),
             queue_pending: Vec::new(),
@@ -446,6 +451,7 @@ impl Master {
     }
 
     fn tick(&mut self, now: Now) {
+        self.sync_event_log(now);
         while let Some(t) = self.timers.pop_expired(now.mono) {
             match t {
                 Timer::Maintenance => {
@@ -533,7 +539,8 @@ impl Master {
 
     /// The earliest deadline the core wants to be woken for.
     pub fn next_timeout(&self) -> Option<Instant> {
-        self.timers.next_deadline()
+        let log = self.event_log.as_ref().and_then(|l| l.next_deadline());
+        self.timers.next_deadline().into_iter().chain(log).min()
     }
 
     /// Handles one input.

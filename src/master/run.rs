@@ -192,6 +192,7 @@ impl Master {
     /// answers that waited for them leave only when it succeeded (a minion whose return is
     /// not acknowledged sends it again).
     pub fn commit(&mut self, now: Now) {
+        self.commit_event_log(now);
         for _ in 0..MAX_ROUNDS {
             let pending = std::mem::take(&mut self.queue_pending);
             if pending.is_empty() && self.batch.is_empty() {
