@@ -58,7 +58,7 @@ impl Master {
         if let Err(e) = result {
             // The records stay buffered and the next commit retries: a full disk delays
             // the log, it does not lose events or stop the bus.
-            crate::log_limited!(Error, "event-log".to_string(), "event log: {e}");
+            crate::log_limited!(Error, "event-log", "event log: {e}");
         }
     }
 
@@ -67,7 +67,7 @@ impl Master {
         if let Some(log) = self.event_log.as_mut() {
             if log.next_deadline().is_some_and(|at| at <= now.mono) {
                 if let Err(e) = log.sync_due(now.mono) {
-                    crate::log_limited!(Error, "event-log".to_string(), "event log: {e}");
+                    crate::log_limited!(Error, "event-log", "event log: {e}");
                 }
             }
         }
