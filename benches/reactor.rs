@@ -149,6 +149,51 @@ fn latency() {
         pct(&mut v, 0.5),
         pct(&mut v, 0.99)
     );
+    // End to end: the event, the reaction's job on the minion, and its return event back
+    // on the master's bus.
+    // The reaction's own job: its salt/job/<jid>/new names the jid whose return counts
+    // (returns of the jobs above may still be on their way).
+    let wait_ret = |watch: &mut BusClient| {
+        let jid = loop {
+            let ev = watch.next_event(Some(Duration::from_secs(10))).unwrap();
+            if ev.tag.starts_with("salt/job/") && ev.tag.ends_with("/new") {
+                break ev.tag["salt/job/".len()..ev.tag.len() - "/new".len()].to_string();
+            }
+        };
+        let want = format!("salt/job/{jid}/ret/bench1");
+        loop {
+            let ev = watch.next_event(Some(Duration::from_secs(10))).unwrap();
+            if ev.tag == want {
+                return;
+            }
+        }
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    while watch.next_event(Some(Duration::from_millis(100))).is_ok() {}
+    let mut v = Vec::new();
+    for i in 0..1000 {
+        let req = Request {
+            fun: "event.send".into(),
+            arg: vec![json!(format!("bench/e{i}")), json!({"n": i})],
+            kwarg: Map::new(),
+            user: Some("bench".into()),
+            send_return: false,
+        };
+        let t0 = Instant::now();
+        bus.call(&req, Some(Duration::from_secs(10))).unwrap();
+        wait_ret(&mut watch);
+        v.push(t0.elapsed().as_secs_f64() * 1e3);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let max = v.iter().cloned().fold(0.0, f64::max);
+    println!(
+        "end to end, event.send -> reaction -> local job on the minion -> salt/job/<jid>/ret/<minion> on the master bus: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} events)",
+        pct(&mut v, 0.5),
+        pct(&mut v, 0.9),
+        pct(&mut v, 0.99),
+        max,
+        v.len()
+    );
     let mut v = Vec::new();
     for i in 0..100 {
         let t0 = Instant::now();

@@ -231,32 +231,28 @@ pub fn plan<'a>(l: &'a Listener, ring: &'a Ring) -> Plan<'a> {
         return p;
     }
     // Filtered: runs of adjacent wanted frames become one slice each.
-    let mut run: Option<(u64, u64, &'a [u8])> = None;
     let mut next = from;
-    for s in ring.iter_from(from) {
-        if full(&p, bytes) {
-            break;
+    'chunks: for (c, first) in ring.chunks_from(from) {
+        let base = next - first as u64;
+        let mut run: Option<usize> = None;
+        for i in first..c.len() {
+            if full(&p, bytes) {
+                if let Some(r) = run.take() {
+                    push_run(&mut p, base + r as u64, c.frames(r, i), &mut bytes);
+                }
+                break 'chunks;
+            }
+            next = base + i as u64 + 1;
+            if l.wants(c.tag(i)) {
+                run.get_or_insert(i);
+            } else if let Some(r) = run.take() {
+                push_run(&mut p, base + r as u64, c.frames(r, i), &mut bytes);
+            }
         }
-        next = s.seq + 1;
-        if !l.wants(s.tag) {
-            if let Some((first, end, last)) = run.take() {
-                push_run(&mut p, first, ring.span(first, end, last), &mut bytes);
-            }
-            continue;
+        if let Some(r) = run.take() {
+            push_run(&mut p, base + r as u64, c.frames(r, c.len()), &mut bytes);
         }
-        run = match run {
-            Some((first, end, last)) if end == s.seq && adjacent(last, s.frame) => {
-                Some((first, s.seq + 1, s.frame))
-            }
-            Some((first, end, last)) => {
-                push_run(&mut p, first, ring.span(first, end, last), &mut bytes);
-                Some((s.seq, s.seq + 1, s.frame))
-            }
-            None => Some((s.seq, s.seq + 1, s.frame)),
-        };
-    }
-    if let Some((first, end, last)) = run.take() {
-        push_run(&mut p, first, ring.span(first, end, last), &mut bytes);
+        next = base + c.len() as u64;
     }
     if !p.parts.iter().any(|x| matches!(x, Part::Ring { .. })) {
         p.skip_to = Some(next);
@@ -272,11 +268,6 @@ fn push_run<'a>(p: &mut Plan<'a>, seq: u64, slice: &'a [u8], bytes: &mut usize) 
         len: slice.len(),
     });
     *bytes += slice.len();
-}
-
-/// True when `b` starts where `a` ends (two frames side by side in one chunk).
-fn adjacent(a: &[u8], b: &[u8]) -> bool {
-    std::ptr::eq(a.as_ptr_range().end, b.as_ptr())
 }
 
 /// What settling a write did.

@@ -173,9 +173,24 @@ impl Ring {
         }
     }
 
-    /// Stores an event (the caller evicted what [`Ring::must_evict`] asked for); returns
-    /// its sequence number.
-    pub fn push(&mut self, tag_len: usize, event: &[u8], nanos: u64, chain: u8) -> u64 {
+    /// The chunks holding `seq` and later, each with the index of its first event at or
+    /// after `seq`.
+    pub fn chunks_from(&self, seq: u64) -> impl Iterator<Item = (&Chunk, usize)> {
+        let first = self.chunk_of(seq).unwrap_or(self.chunks.len());
+        self.chunks
+            .iter()
+            .skip(first)
+            .map(move |c| (c, seq.saturating_sub(c.first_seq) as usize))
+    }
+
+    /// Stores an event whose first bytes are `tag` (the caller evicted what
+    /// [`Ring::must_evict`] asked for); returns its sequence number.
+    pub fn push(&mut self, tag: &str, event: &[u8], nanos: u64, chain: u8) -> u64 {
+        let tag_len = if event.starts_with(tag.as_bytes()) {
+            tag.len()
+        } else {
+            0
+        };
         let seq = self.next_seq;
         let frame = SEQ_HEADER + event.len();
         let fits_last = self
@@ -282,23 +297,6 @@ impl Ring {
         }
     }
 
-    /// The frames of `first..end`, side by side in one chunk, as one slice; `last` (the
-    /// frame of `end - 1`) is what it falls back to should they not be.
-    pub fn span<'a>(&'a self, first: u64, end: u64, last: &'a [u8]) -> &'a [u8] {
-        let Some(ci) = self.chunk_of(first) else {
-            return last;
-        };
-        let c = &self.chunks[ci];
-        match (c.index(first), end.checked_sub(1).and_then(|e| c.index(e))) {
-            (Some(i), Some(j)) => {
-                let (start, _) = c.frame_range(i);
-                let (_, stop) = c.frame_range(j);
-                &c.data[start..stop]
-            }
-            _ => last,
-        }
-    }
-
     /// Events from `seq` on, oldest first.
     pub fn iter_from(&self, seq: u64) -> impl Iterator<Item = Stored<'_>> {
         let first = self.chunk_of(seq).unwrap_or(self.chunks.len());
@@ -310,6 +308,44 @@ impl Ring {
 }
 
 impl Chunk {
+    /// Number of events in it.
+    pub fn len(&self) -> usize {
+        self.meta.len()
+    }
+
+    /// True when it holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.meta.is_empty()
+    }
+
+    /// The index of `seq` in it, if it holds it.
+    pub fn position(&self, seq: u64) -> Option<usize> {
+        self.index(seq)
+    }
+
+    /// The tag of its `i`th event (`i < len()`).
+    pub fn tag(&self, i: usize) -> &str {
+        let m = &self.meta[i];
+        let start = m.start as usize + SEQ_HEADER;
+        let bytes = &self.data[start..start + m.tag_len as usize];
+        // Tags enter the ring only as `&str` (see `Ring::push`) and the buffer is never
+        // written in place afterwards; the check stays for a ring built wrong, at the cost
+        // of a scan per listener per event only in debug builds.
+        debug_assert!(std::str::from_utf8(bytes).is_ok());
+        // SAFETY: `push` copied these bytes from a `&str` and nothing modifies them since.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
+    }
+
+    /// The frames of events `i..j` of it, side by side, as one slice.
+    pub fn frames(&self, i: usize, j: usize) -> &[u8] {
+        let start = self.meta[i].start as usize;
+        let end = self
+            .meta
+            .get(j)
+            .map_or(self.data.len(), |m| m.start as usize);
+        &self.data[start..end]
+    }
+
     /// Its events from `seq` on.
     pub fn iter_from(&self, seq: u64) -> impl Iterator<Item = Stored<'_>> {
         let from = seq.saturating_sub(self.first_seq) as usize;
@@ -333,7 +369,7 @@ fn stored(c: &Chunk, i: usize) -> Option<Stored<'_>> {
     let (start, end) = c.frame_range(i);
     let frame = c.data.get(start..end)?;
     let event = frame.get(SEQ_HEADER..)?;
-    let tag = std::str::from_utf8(event.get(..m.tag_len as usize)?).ok()?;
+    let tag = c.tag(i);
     Some(Stored {
         seq: c.first_seq + i as u64,
         tag,
@@ -360,7 +396,7 @@ mod tests {
         while r.must_evict(e.len()) {
             r.evict();
         }
-        r.push(tag.len(), &e, nanos, 0)
+        r.push(tag, &e, nanos, 0)
     }
 
     #[test]
