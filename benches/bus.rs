@@ -376,7 +376,37 @@ fn versus_relay() {
         "bus vs relay: 1 Python listener, {n} events: bus {bus:.0} events/s, relay {relay:.0}: {:.2} of the relay; listener: {report}",
         bus / relay
     );
-    // Memory for many listeners: cursors, not buffers.
+    // Memory for many listeners: cursors, not buffers. A thousand listeners that never
+    // read while 200,000 events pass: each holds its place in the ring.
+    let rss = |m: &Master| {
+        std::fs::read_to_string(format!("/proc/{}/status", m.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with("VmRSS"))
+            .and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+            .unwrap_or(0)
+    };
+    let before = rss(&m);
+    let stuck: Vec<BusClient> = (0..1000)
+        .map(|_| {
+            let mut c = BusClient::connect(&m.socket).unwrap();
+            c.subscribe(MatchType::StartsWith, "bench/").unwrap();
+            c
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let with = rss(&m);
+    fire_many(&m.socket, 200_000);
+    std::thread::sleep(Duration::from_millis(500));
+    let after = rss(&m);
+    println!(
+        "1,000 listeners that never read, 200,000 events: master VmRSS {before} KiB before they connected, {with} KiB connected, {after} KiB after the events"
+    );
+    drop(stuck);
     println!(
         "master VmHWM after the runs: {} KiB",
         std::fs::read_to_string(format!("/proc/{}/status", m.child.id()))

@@ -41,3 +41,8 @@ fn proto_corpus() {
 fn compound_corpus() {
     replay("compound", brine::targeting::fuzz_compound);
 }
+
+#[test]
+fn event_log_corpus() {
+    replay("event_log", brine::event_log::record::fuzz_decode);
+}

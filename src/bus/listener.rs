@@ -139,14 +139,14 @@ impl Listener {
         self.subscribed && (self.all || self.filters.iter().any(|f| f.is_match(tag)))
     }
 
-    /// True when something could be written to it now.
-    pub fn has_work(&self, ring: &Ring) -> bool {
+    /// True when something could be written to it now (events before `visible` only).
+    pub fn has_work(&self, visible: u64) -> bool {
         // While replaying, the socket belongs to the replay: nothing else may interleave.
         !self.blocked
             && !self.replaying
             && (!self.private.is_empty()
                 || self.lost > 0
-                || (self.subscribed && self.cursor.seq < ring.next_seq()))
+                || (self.subscribed && self.cursor.seq < visible))
     }
 }
 
@@ -183,8 +183,9 @@ impl Plan<'_> {
     }
 }
 
-/// Plans the next write to `l` from `ring`.
-pub fn plan<'a>(l: &'a Listener, ring: &'a Ring) -> Plan<'a> {
+/// Plans the next write to `l` from `ring`, of events before `visible` (the ones the
+/// event log has, when it is on: a listener never sees an event a crash could take back).
+pub fn plan<'a>(l: &'a Listener, ring: &'a Ring, visible: u64) -> Plan<'a> {
     let mut p = Plan::default();
     if l.replaying {
         return p;
@@ -219,23 +220,27 @@ pub fn plan<'a>(l: &'a Listener, ring: &'a Ring) -> Plan<'a> {
     let full = |p: &Plan<'_>, bytes: usize| p.slices.len() >= MAX_SLICES || bytes >= MAX_WRITE;
     if l.all {
         // Every event: each chunk's frames from the cursor on are one slice.
-        let mut seq = from;
-        while seq < ring.next_seq() && !full(&p, bytes) {
-            let Some((run, end)) = ring.run_from(seq) else {
+        for (c, first) in ring.chunks_from(from) {
+            let end = (visible.saturating_sub(c.first_seq()) as usize).min(c.len());
+            if first >= end || full(&p, bytes) {
                 break;
-            };
+            }
+            let run = c.frames(first, end);
             let run = &run[..run.len().min(MAX_WRITE)];
-            push_run(&mut p, seq, run, &mut bytes);
-            seq = end;
+            push_run(&mut p, c.first_seq() + first as u64, run, &mut bytes);
         }
         return p;
     }
     // Filtered: runs of adjacent wanted frames become one slice each.
     let mut next = from;
     'chunks: for (c, first) in ring.chunks_from(from) {
-        let base = next - first as u64;
+        let base = c.first_seq();
+        let end = (visible.saturating_sub(base) as usize).min(c.len());
+        if first >= end {
+            break;
+        }
         let mut run: Option<usize> = None;
-        for i in first..c.len() {
+        for i in first..end {
             if full(&p, bytes) {
                 if let Some(r) = run.take() {
                     push_run(&mut p, base + r as u64, c.frames(r, i), &mut bytes);
@@ -250,9 +255,12 @@ pub fn plan<'a>(l: &'a Listener, ring: &'a Ring) -> Plan<'a> {
             }
         }
         if let Some(r) = run.take() {
-            push_run(&mut p, base + r as u64, c.frames(r, c.len()), &mut bytes);
+            push_run(&mut p, base + r as u64, c.frames(r, end), &mut bytes);
         }
-        next = base + c.len() as u64;
+        next = base + end as u64;
+        if end < c.len() {
+            break;
+        }
     }
     if !p.parts.iter().any(|x| matches!(x, Part::Ring { .. })) {
         p.skip_to = Some(next);

@@ -258,8 +258,11 @@ pub fn next_record(buf: &[u8]) -> Decoded<'_> {
 /// Fuzz entry: any bytes as a segment header and as a run of records; it must never panic,
 /// and every record it accepts must encode back to the very bytes it came from.
 pub fn fuzz_decode(data: &[u8]) {
-    let _ = parse_header(data);
-    let mut rest = data;
+    // A whole segment (header, then records) or bare records.
+    let mut rest = match parse_header(data) {
+        Ok(_) => data.get(HEADER_LEN..).unwrap_or_default(),
+        Err(_) => data,
+    };
     while let Decoded::Record {
         seq,
         nanos,

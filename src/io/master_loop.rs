@@ -365,6 +365,13 @@ impl MasterLoop {
             self.feed_reactor_files();
             self.core.react(Now::read());
             self.render();
+            // Events need no store commit (Salt's do not wait for its job cache either):
+            // they leave now, and a return's event does not wait for the fsync of its job
+            // cache record. With the event log on, only the ones already logged can.
+            let closed = self
+                .local
+                .flush_dirty(self.core.bus(), self.poll.registry());
+            self.closed(closed);
             self.core.commit(Now::read());
             self.send_zmq();
             let closed = self
