@@ -539,9 +539,13 @@ impl FrameReader {
         }
     }
 
-    /// Frees what a finished burst left allocated (call when nothing is mid-frame).
+    /// Frees what a finished read left allocated (call when nothing is mid-frame): an
+    /// idle connection, such as one of a thousand listeners, holds no read buffer.
     pub fn shrink(&mut self) {
         self.compact();
+        if self.buf.is_empty() {
+            self.buf = Vec::new();
+        }
     }
 
     /// True when a partial frame (or a skip) is pending.
