@@ -115,6 +115,9 @@ pub struct Listener {
     pub blocked: bool,
     /// Its events come from the event log on disk for now (see `Bus::take_replays`).
     pub replaying: bool,
+    /// Where its current replay after falling behind the ring again started: a replay that
+    /// ends no further on makes no progress.
+    pub replay_from: Option<u64>,
 }
 
 impl Listener {
@@ -131,6 +134,7 @@ impl Listener {
             lost_total: 0,
             blocked: false,
             replaying: false,
+            replay_from: None,
         }
     }
 

@@ -506,10 +506,11 @@ impl Bus {
             Since::Seq(_) => None,
             Since::Time(t) => {
                 let nanos = (t.max(0.0) * 1e9) as u64;
-                // A ring that dropped nothing yet holds everything since this process began.
+                // A ring that dropped nothing yet holds everything since this process
+                // began; with the log on, what came before is on disk.
                 self.ring
                     .seq_at_time(nanos)
-                    .or((oldest == self.first_seq).then_some(oldest))
+                    .or((oldest == self.first_seq && !self.log_on).then_some(oldest))
             }
         };
         if let Some(seq) = in_ring {
@@ -560,13 +561,24 @@ impl Bus {
             c.lost_total += gone;
             self.stats.lost += gone;
         }
-        if next >= oldest {
+        let stuck = matches!(c.replay_from, Some(from) if next <= from);
+        if next >= oldest || stuck {
+            // Behind the ring and no further than last time (the log could not be
+            // written): what is gone is counted, not replayed again and again.
+            if next < oldest {
+                let missed = oldest - next;
+                c.lost += missed;
+                c.lost_total += missed;
+                self.stats.lost += missed;
+            }
+            c.replay_from = None;
             c.replaying = false;
             c.cursor = listener::Cursor {
                 seq: next.min(head),
                 off: 0,
             };
         } else {
+            c.replay_from = Some(next);
             self.replays.push(Replay {
                 id,
                 from: Since::Seq(next),
@@ -584,6 +596,9 @@ impl Bus {
             return;
         };
         c.replaying = false;
+        c.replay_from = None;
+        // Not knowing where it stopped (0), it resumes at what the log had not written.
+        let next = if next == 0 { self.logged_to } else { next };
         let missed = oldest.saturating_sub(next);
         c.lost += missed;
         c.lost_total += missed;
@@ -721,6 +736,12 @@ impl Bus {
             }
             c.private.push(kind, payload);
         }
+    }
+
+    /// True while events wait to be handed to the event log (fired after this turn's log
+    /// commit): the loop turns again instead of sleeping with them held back.
+    pub fn has_unlogged(&self) -> bool {
+        self.log_on && self.logged_to < self.ring.next_seq()
     }
 
     /// One past the newest event listeners may be sent: with the event log on, the ones
@@ -1150,5 +1171,57 @@ mod tests {
             got.iter().map(|e| e.0).collect::<Vec<_>>(),
             [head - 3, head - 2, head - 1]
         );
+    }
+
+    #[test]
+    fn a_replay_that_makes_no_progress_is_counted_lost_not_repeated() {
+        let mut bus = bus(16 * 1024);
+        bus.attach_log(1);
+        bus.open(1, 0);
+        bus.subscribe(1, all());
+        for _ in 0..300 {
+            bus.fire("t", pad(100), SystemTime::now()).unwrap();
+        }
+        assert_eq!(bus.take_replays().len(), 1);
+        let oldest = bus.ring().first_seq();
+        // The log ends below the ring (it could not be written): one more try...
+        bus.replayed(1, 5, 0);
+        assert_eq!(bus.take_replays().len(), 1);
+        // ...and when that ends at the same place, the rest is counted and it rejoins.
+        bus.replayed(1, 5, 0);
+        assert!(bus.take_replays().is_empty());
+        bus.take_unlogged(&mut |_, _, _| {});
+        let got = drain(&mut bus, 1);
+        assert_eq!(got[0].1, LOST_TAG);
+        assert_eq!(got[0].2["count"], json!(oldest - 5));
+        assert_eq!(got[1].0, oldest);
+    }
+
+    #[test]
+    fn a_reloaded_ring_size_keeps_its_byte_count() {
+        let mut bus = bus(64 * 1024);
+        for _ in 0..2000 {
+            bus.fire("t", pad(100), SystemTime::now()).unwrap();
+        }
+        bus.set_limits(Limits {
+            ring: 16 << 20,
+            listener: 1 << 20,
+            overflow: Overflow::Drop,
+            max_event_size: 1 << 20,
+        });
+        for _ in 0..400 {
+            bus.fire("t", pad(60_000), SystemTime::now()).unwrap();
+            assert!(bus.ring().bytes() <= (16 << 20) + (1 << 20));
+        }
+        bus.set_limits(Limits {
+            ring: 64 * 1024,
+            listener: 1 << 20,
+            overflow: Overflow::Drop,
+            max_event_size: 1 << 20,
+        });
+        for _ in 0..2000 {
+            bus.fire("t", pad(100), SystemTime::now()).unwrap();
+        }
+        assert!(bus.ring().bytes() <= 64 * 1024, "{}", bus.ring().bytes());
     }
 }

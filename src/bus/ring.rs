@@ -109,6 +109,8 @@ impl Ring {
     pub fn set_limit(&mut self, limit: usize) {
         self.limit = limit;
         self.chunk_size = (limit / 8).clamp(4096, CHUNK);
+        // A spare of the old size would make the byte count wrong.
+        self.spare = None;
     }
 
     /// The size bound in bytes.
@@ -144,16 +146,26 @@ impl Ring {
     /// The chunk a push of an event of `event_len` bytes would evict first, if any: the
     /// caller settles the cursors inside it, then calls [`Ring::evict`].
     pub fn must_evict(&self, event_len: usize) -> bool {
+        // Over the bound (a reload made it smaller): give back all but the newest chunk.
+        if self.bytes > self.limit && self.chunks.len() > 1 {
+            return true;
+        }
         let frame = SEQ_HEADER + event_len;
-        let fits_last = self
-            .chunks
-            .back()
-            .is_some_and(|c| c.data.len() + frame <= c.data.capacity());
-        if fits_last {
+        if self.fits_last(frame) {
             return false;
         }
         let need = frame.max(self.chunk_size);
         !self.chunks.is_empty() && self.bytes + need > self.limit
+    }
+
+    /// True when the newest chunk takes a frame of `frame` bytes. A ring over its bound (a
+    /// smaller size reloaded) starts a new chunk, so the old, bigger one can go.
+    fn fits_last(&self, frame: usize) -> bool {
+        self.bytes <= self.limit
+            && self
+                .chunks
+                .back()
+                .is_some_and(|c| c.data.len() + frame <= c.data.capacity())
     }
 
     /// The oldest chunk, the one [`Ring::evict`] drops.
@@ -193,14 +205,10 @@ impl Ring {
         };
         let seq = self.next_seq;
         let frame = SEQ_HEADER + event.len();
-        let fits_last = self
-            .chunks
-            .back()
-            .is_some_and(|c| c.data.len() + frame <= c.data.capacity());
-        if !fits_last {
+        if !self.fits_last(frame) {
             let size = frame.max(self.chunk_size);
             let chunk = match self.spare.take() {
-                Some(mut c) if size == self.chunk_size => {
+                Some(mut c) if size == self.chunk_size && c.data.capacity() == size => {
                     c.first_seq = seq;
                     c.data.clear();
                     c.meta.clear();

@@ -443,9 +443,17 @@ impl MasterLoop {
         let Some(replays) = self.replays.as_mut() else {
             return;
         };
+        let mut broken = Vec::new();
         for d in replays.finished() {
             match d.error {
                 None => self.core.bus().replayed(d.id, d.next, d.gone),
+                Some(why) if d.broken => {
+                    log::warn!(
+                        "replay of the event log to listener {} failed: {why}; disconnecting it",
+                        d.id
+                    );
+                    broken.push(d.id);
+                }
                 Some(why) => {
                     log::warn!(
                         "replay of the event log to listener {} stopped: {why}",
@@ -455,6 +463,10 @@ impl MasterLoop {
                 }
             }
         }
+        for id in &broken {
+            self.local.close(*id, self.poll.registry());
+        }
+        self.closed(broken);
     }
 
     /// Tells the core about clients the I/O layer closed.

@@ -22,6 +22,10 @@ use std::sync::Arc;
 /// Replays running at once at most; more wait their turn.
 const MAX_THREADS: usize = 8;
 
+/// A listener that takes nothing for this long while replayed is disconnected: it would
+/// hold one of the few replay threads from listeners that read.
+const STALL_MS: i32 = 10_000;
+
 /// What a replay thread reports when it ends.
 #[derive(Debug)]
 pub struct Done {
@@ -34,6 +38,11 @@ pub struct Done {
     pub gone: u64,
     /// Why it stopped early, if it did (the listener left, a damaged segment).
     pub error: Option<String>,
+    /// The listener's stream may be mid-frame or missing what it was owed (a write failed
+    /// part-way, the thread could not start or died): the loop disconnects it.
+    pub broken: bool,
+    /// It came from a thread that ran (not from a failure to start one).
+    ran: bool,
 }
 
 /// The replay threads of one daemon.
@@ -70,6 +79,8 @@ impl Replays {
                     next: 0,
                     gone: 0,
                     error: Some(format!("cannot duplicate its socket: {e}")),
+                    broken: true,
+                    ran: false,
                 });
                 let _ = self.waker.wake();
                 return;
@@ -89,7 +100,18 @@ impl Replays {
             let spawned = std::thread::Builder::new()
                 .name(format!("replay-{id}"))
                 .spawn(move || {
-                    let done = run(&dir, replay, fd);
+                    // A panic must still report, or the listener would wait for good.
+                    let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        run(&dir, replay, fd)
+                    }))
+                    .unwrap_or_else(|_| Done {
+                        id,
+                        next: 0,
+                        gone: 0,
+                        error: Some("the replay thread panicked".into()),
+                        broken: true,
+                        ran: true,
+                    });
                     let _ = tx.send(done);
                     let _ = waker.wake();
                 });
@@ -101,6 +123,8 @@ impl Replays {
                         next: 0,
                         gone: 0,
                         error: Some(format!("cannot start a replay thread: {e}")),
+                        broken: true,
+                        ran: false,
                     });
                     let _ = self.waker.wake();
                 }
@@ -111,7 +135,8 @@ impl Replays {
     /// Replays that ended since the last call.
     pub fn finished(&mut self) -> Vec<Done> {
         let done: Vec<Done> = self.done_rx.try_iter().collect();
-        self.running = self.running.saturating_sub(done.len());
+        let ran = done.iter().filter(|d| d.ran).count();
+        self.running = self.running.saturating_sub(ran);
         self.spawn_waiting();
         done
     }
@@ -142,10 +167,13 @@ fn run(dir: &std::path::Path, replay: Replay, fd: OwnedFd) -> Done {
         },
         gone: 0,
         error: None,
+        broken: false,
+        ran: true,
     };
     let mut sock = Socket(UnixStream::from(fd));
     if let Err(e) = sock.write_all(&preamble) {
         done.error = Some(format!("write: {e}"));
+        done.broken = true;
         return done;
     }
     let reader = match from {
@@ -159,15 +187,21 @@ fn run(dir: &std::path::Path, replay: Replay, fd: OwnedFd) -> Done {
             return done;
         }
     };
+    // `done.next` moves past a record only once its frame is written whole (or it was not
+    // wanted): `pending_next` is where it goes when `out` is.
     let mut out = Vec::with_capacity(256 * 1024);
+    let mut pending_next = done.next;
     let result: Result<(), String> = loop {
         match reader.next() {
             Ok(Some(rec)) => {
                 // A jump past where it was to start: retention dropped those records.
-                if done.next != 0 && rec.seq > done.next {
-                    done.gone += rec.seq - done.next;
+                if pending_next != 0 && rec.seq > pending_next {
+                    done.gone += rec.seq - pending_next;
                 }
-                done.next = rec.seq + 1;
+                pending_next = rec.seq + 1;
+                if out.is_empty() {
+                    done.next = pending_next;
+                }
                 let tag = wire::Event::decode(&rec.event, usize::MAX)
                     .map(|e| e.tag().to_owned())
                     .unwrap_or_default();
@@ -180,22 +214,29 @@ fn run(dir: &std::path::Path, replay: Replay, fd: OwnedFd) -> Done {
                 wire::put_frame(&mut out, kind::SEQ_EVENT, &payload);
                 if out.len() >= 128 * 1024 {
                     if let Err(e) = sock.write_all(&out) {
+                        done.broken = true;
                         break Err(format!("write: {e}"));
                     }
                     out.clear();
+                    done.next = pending_next;
                 }
             }
             Ok(None) => break Ok(()),
             Err(e) => break Err(log_error(e)),
         }
     };
-    if result.is_ok() {
+    // What was read before a damaged record still goes out.
+    if !done.broken {
         if let Err(e) = sock.write_all(&out) {
             done.error = Some(format!("write: {e}"));
+            done.broken = true;
             return done;
         }
+        done.next = pending_next;
     }
-    done.error = result.err();
+    if let Err(e) = result {
+        done.error = Some(e);
+    }
     done
 }
 
@@ -229,7 +270,7 @@ fn wait_writable(fd: BorrowedFd<'_>) -> io::Result<()> {
         revents: 0,
     };
     // SAFETY: one pollfd on this stack frame, for a descriptor this thread holds open.
-    let r = unsafe { libc::poll(&mut p, 1, 60_000) };
+    let r = unsafe { libc::poll(&mut p, 1, STALL_MS) };
     match r {
         r if r < 0 => {
             let e = io::Error::last_os_error();
@@ -241,7 +282,7 @@ fn wait_writable(fd: BorrowedFd<'_>) -> io::Result<()> {
         }
         0 => Err(io::Error::new(
             io::ErrorKind::TimedOut,
-            "the listener read nothing for 60 s",
+            "the listener read nothing for 10 s while being replayed",
         )),
         _ if p.revents & (libc::POLLERR | libc::POLLHUP) != 0 => {
             Err(io::ErrorKind::BrokenPipe.into())

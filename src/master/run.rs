@@ -163,7 +163,10 @@ impl Master {
 
     /// True while queue operations wait for a commit (the loop must not sleep).
     pub fn busy(&self) -> bool {
-        !self.queue_pending.is_empty() || self.reactor_busy() || self.bus.has_ready()
+        !self.queue_pending.is_empty()
+            || self.reactor_busy()
+            || self.bus.has_ready()
+            || self.bus.has_unlogged()
     }
 
     /// Sends a client its answer now, or holds it behind the client's operations still
