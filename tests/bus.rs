@@ -231,6 +231,7 @@ fn a_stalled_listener_loses_events_bounded_and_is_told() {
     peak = peak.max(m.status_kib("VmHWM"));
     // Bound: the 16 MiB ring (one copy of each event however many listen) plus socket
     // buffers, read buffers and the binary itself.
+    eprintln!("1 GiB past a stuck listener with a 16 MiB ring: master RSS peaked at {peak} KiB");
     assert!(peak < (16 + 40) * 1024, "master RSS peaked at {peak} KiB");
     // The stalled listener now reads: first what its socket held, then the loss notice,
     // then the events from where it resumes.
