@@ -116,8 +116,9 @@ fn listener(
     })
 }
 
-fn fire_many(socket: &std::path::Path, n: u64) {
-    let ev = wire::encode_fired(
+/// The event every throughput run fires: a small job-return-like event.
+fn bench_event() -> Vec<u8> {
+    wire::encode_fired(
         "bench/e",
         serde_json::json!({"id": "m1", "return": true})
             .as_object()
@@ -126,7 +127,11 @@ fn fire_many(socket: &std::path::Path, n: u64) {
         brine::clock::stamp(SystemTime::now()),
         1 << 20,
     )
-    .unwrap();
+    .unwrap()
+}
+
+fn fire_many(socket: &std::path::Path, n: u64) {
+    let ev = bench_event();
     let f = wire::frame(kind::FIRE, &ev);
     let batch: Vec<u8> = f.iter().copied().cycle().take(f.len() * 256).collect();
     let mut s = UnixStream::connect(socket).unwrap();
@@ -226,16 +231,7 @@ fn bus_rate(m: &Master, listeners: usize, n: u64) -> (f64, u64) {
 
 /// The bus's frames for `n` events, as a relay would forward them.
 fn frames(n: u64) -> Vec<u8> {
-    let ev = wire::encode_fired(
-        "bench/e",
-        serde_json::json!({"id": "m1", "return": true})
-            .as_object()
-            .cloned()
-            .unwrap(),
-        brine::clock::stamp(SystemTime::now()),
-        1 << 20,
-    )
-    .unwrap();
+    let ev = bench_event();
     let mut payload = 0u64.to_be_bytes().to_vec();
     payload.extend_from_slice(&ev);
     let f = wire::frame(kind::SEQ_EVENT, &payload);
