@@ -118,6 +118,9 @@ pub struct Listener {
     /// Where its current replay after falling behind the ring again started: a replay that
     /// ends no further on makes no progress.
     pub replay_from: Option<u64>,
+    /// A `since` that came while a frame was half sent or a replay ran: applied as soon as
+    /// the stream is at a frame boundary again.
+    pub pending_since: Option<super::Since>,
 }
 
 impl Listener {
@@ -135,6 +138,7 @@ impl Listener {
             blocked: false,
             replaying: false,
             replay_from: None,
+            pending_since: None,
         }
     }
 
@@ -217,7 +221,8 @@ pub fn plan<'a>(l: &'a Listener, ring: &'a Ring, visible: u64) -> Plan<'a> {
         p.parts.push(Part::Private(b.len()));
         bytes += b.len();
     }
-    if !ring_ok || l.private.is_mid() {
+    // A `since` waiting for a frame boundary: finish what is half sent, nothing more.
+    if !ring_ok || l.private.is_mid() || l.pending_since.is_some() {
         return p;
     }
     let from = from.max(ring.first_seq());

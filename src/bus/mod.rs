@@ -498,9 +498,14 @@ impl Bus {
         let Some(c) = self.clients.get_mut(&id) else {
             return;
         };
-        if !c.subscribed || c.cursor.off > 0 || c.replaying {
+        if !c.subscribed {
             return;
         }
+        if c.cursor.off > 0 || c.replaying || c.private.is_mid() {
+            c.pending_since = Some(since);
+            return;
+        }
+        c.pending_since = None;
         let in_ring = match since {
             Since::Seq(s) if s >= oldest => Some(s.min(head)),
             Since::Seq(_) => None,
@@ -786,6 +791,13 @@ impl Bus {
     ) -> io::Result<()> {
         let mut sent = 0usize;
         while sent < WRITE_BUDGET {
+            if let Some(since) = self.clients.get(&id).and_then(|c| {
+                (c.cursor.off == 0 && !c.replaying && !c.private.is_mid())
+                    .then_some(c.pending_since)
+                    .flatten()
+            }) {
+                self.start_at(id, since);
+            }
             self.tell_lost(id, now);
             let Some(l) = self.clients.get(&id) else {
                 return Ok(());
@@ -1223,5 +1235,21 @@ mod tests {
             bus.fire("t", pad(100), SystemTime::now()).unwrap();
         }
         assert!(bus.ring().bytes() <= 64 * 1024, "{}", bus.ring().bytes());
+    }
+
+    #[test]
+    fn a_since_sent_while_a_frame_is_half_written_waits_for_the_frame_boundary() {
+        let mut bus = bus(1 << 20);
+        bus.open(1, 0);
+        bus.subscribe(1, all());
+        for _ in 0..10 {
+            bus.fire("t", pad(50), SystemTime::now()).unwrap();
+        }
+        // Half of the first frame goes out, then the client asks to start over at 3.
+        let mut bytes = slow_writes(&mut bus, 1, 20, 1);
+        bus.start_at(1, Since::Seq(3));
+        bytes.extend(slow_writes(&mut bus, 1, 1 << 20, 2));
+        let seqs: Vec<u64> = read(&bytes).into_iter().map(|e| e.0).collect();
+        assert_eq!(seqs, [1, 3, 4, 5, 6, 7, 8, 9, 10]);
     }
 }

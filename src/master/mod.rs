@@ -576,6 +576,9 @@ impl Master {
         if cfg.sock_dir != self.cfg.sock_dir {
             log::warn!("sock_dir changed: the new path takes effect at the next restart");
         }
+        if cfg.event_log != self.cfg.event_log || cfg.event_log_dir != self.cfg.event_log_dir {
+            log::warn!("event_log or event_log_dir changed: it takes effect at the next restart");
+        }
         self.bus.set_limits(crate::bus::limits_of(
             cfg.event_ring_size,
             cfg.event_listener_buffer,
