@@ -188,7 +188,7 @@ fn latency() {
         }
         let now = base.elapsed().as_nanos() as u64;
         while let Some(Next::Frame(_, p)) = r.next_frame() {
-            let ev = wire::Event::decode(&p[8..], 1 << 20).unwrap();
+            let ev = wire::Event::decode(wire::split_seq(p).unwrap().1, 1 << 20).unwrap();
             #[derive(serde::Deserialize)]
             struct T {
                 t: u64,
@@ -232,9 +232,8 @@ fn bus_rate(m: &Master, listeners: usize, n: u64) -> (f64, u64) {
 /// The bus's frames for `n` events, as a relay would forward them.
 fn frames(n: u64) -> Vec<u8> {
     let ev = bench_event();
-    let mut payload = 0u64.to_be_bytes().to_vec();
-    payload.extend_from_slice(&ev);
-    let f = wire::frame(kind::SEQ_EVENT, &payload);
+    let mut f = Vec::new();
+    wire::put_seq_event(&mut f, 0, &ev);
     f.iter()
         .copied()
         .cycle()

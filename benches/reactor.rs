@@ -128,15 +128,17 @@ fn latency() {
             return;
         }
     };
+    // event.send of `tag` with data {n: i}, the reactor's trigger.
+    let send = |tag: String, i: i32| Request {
+        fun: "event.send".into(),
+        arg: vec![json!(tag), json!({ "n": i })],
+        kwarg: Map::new(),
+        user: Some("bench".into()),
+        send_return: false,
+    };
     let mut v = Vec::new();
     for i in 0..500 {
-        let req = Request {
-            fun: "event.send".into(),
-            arg: vec![json!(format!("bench/{i}")), json!({"n": i})],
-            kwarg: Map::new(),
-            user: Some("bench".into()),
-            send_return: false,
-        };
+        let req = send(format!("bench/{i}"), i);
         let t0 = Instant::now();
         bus.call(&req, Some(Duration::from_secs(10))).unwrap();
         wait_new(&mut watch);
@@ -172,13 +174,7 @@ fn latency() {
     while watch.next_event(Some(Duration::from_millis(100))).is_ok() {}
     let mut v = Vec::new();
     for i in 0..1000 {
-        let req = Request {
-            fun: "event.send".into(),
-            arg: vec![json!(format!("bench/e{i}")), json!({"n": i})],
-            kwarg: Map::new(),
-            user: Some("bench".into()),
-            send_return: false,
-        };
+        let req = send(format!("bench/e{i}"), i);
         let t0 = Instant::now();
         bus.call(&req, Some(Duration::from_secs(10))).unwrap();
         wait_ret(&mut watch);

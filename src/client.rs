@@ -96,16 +96,6 @@ fn read_event(frame: &[u8], seq: Option<u64>) -> Result<OwnedEvent, wire::WireEr
     })
 }
 
-/// Splits a sequenced event frame's payload into its number and the event.
-pub fn split_seq(payload: &[u8]) -> Result<(u64, &[u8]), wire::WireError> {
-    match payload.split_first_chunk::<8>() {
-        Some((seq, event)) => Ok((u64::from_be_bytes(*seq), event)),
-        None => Err(wire::WireError::Data(
-            "a sequenced event shorter than its sequence number".into(),
-        )),
-    }
-}
-
 impl BusClient {
     /// Connects to the socket at `path`.
     pub fn connect(path: &Path) -> Result<BusClient, ClientError> {
@@ -238,7 +228,7 @@ impl BusClient {
             let read = match k {
                 kind::EVENT => Some(read_event(&p, None)),
                 kind::SEQ_EVENT => {
-                    Some(split_seq(&p).and_then(|(seq, ev)| read_event(ev, Some(seq))))
+                    Some(wire::split_seq(&p).and_then(|(seq, ev)| read_event(ev, Some(seq))))
                 }
                 _ => None,
             };

@@ -448,6 +448,32 @@ pub fn put_frame(out: &mut Vec<u8>, kind: u8, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
+/// Appends the frame a listener receives for an event: `[len][Q][seq, u64 BE][event]`
+/// (the ring stores exactly this; a replay from the log writes the same).
+pub fn put_seq_event(out: &mut Vec<u8>, seq: u64, event: &[u8]) {
+    let len = (1 + 8 + event.len()) as u32;
+    out.extend_from_slice(&len.to_be_bytes());
+    out.push(kind::SEQ_EVENT);
+    out.extend_from_slice(&seq.to_be_bytes());
+    out.extend_from_slice(event);
+}
+
+/// Splits the payload of a `Q` frame into its sequence number and the event.
+pub fn split_seq(payload: &[u8]) -> Result<(u64, &[u8]), WireError> {
+    match payload.split_first_chunk::<8>() {
+        Some((seq, event)) => Ok((u64::from_be_bytes(*seq), event)),
+        None => Err(WireError::Data(
+            "a sequenced event shorter than its sequence number".into(),
+        )),
+    }
+}
+
+/// The tag of an event already validated once (the ring's, the log's): no body walk.
+pub fn tag_of(event: &[u8]) -> Option<&str> {
+    let (split, _) = find_tagend(event)?;
+    std::str::from_utf8(&event[..split]).ok()
+}
+
 /// Builds one frame.
 pub fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(FRAME_HEADER + 1 + payload.len());

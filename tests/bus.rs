@@ -217,7 +217,7 @@ fn a_stalled_listener_loses_events_bounded_and_is_told() {
             .next_frame(Some(T))
             .expect("the live listener keeps getting events");
         assert_eq!(k, kind::SEQ_EVENT);
-        let ev = wire::Event::decode(&p[8..], usize::MAX).unwrap();
+        let ev = wire::Event::decode(wire::split_seq(&p).unwrap().1, usize::MAX).unwrap();
         assert_eq!(ev.tag(), "big/e", "the live listener lost nothing");
         let s: Seq = ev.data().unwrap();
         assert_eq!(s.i, seen, "in order");

@@ -258,7 +258,7 @@ fn with_the_event_log_a_killed_master_replays_everything_it_sent_and_numbers_go_
     let _ = m.wait_exit(Duration::from_secs(10));
     let _ = firer.join();
     m.spawn();
-    assert!(m.log().contains("event log"), "{}", m.log());
+    assert!(m.log().contains("next sequence number"), "{}", m.log());
     let got = replay_all(&m, "crash/", 1);
     let seqs: Vec<u64> = got.iter().map(|g| g.0).collect();
     assert_eq!(seqs.first(), Some(&1));

@@ -248,7 +248,7 @@ impl Net {
         let mut out = Vec::new();
         while let Some(Next::Frame(k, p)) = r.next_frame() {
             let p = match k {
-                kind::SEQ_EVENT => &p[8..],
+                kind::SEQ_EVENT => brine::wire::split_seq(p).unwrap().1,
                 kind::EVENT => p,
                 _ => continue,
             };

@@ -142,6 +142,29 @@ impl Listener {
         }
     }
 
+    /// Counts `n` events it lost (it is told at its next write); returns `n`.
+    pub fn lose(&mut self, n: u64) -> u64 {
+        self.lost += n;
+        self.lost_total += n;
+        n
+    }
+
+    /// Hands it to a replay from the event log starting at `from`: nothing of the ring is
+    /// written to it meanwhile, and what it was already owed goes out first.
+    pub fn replay(&mut self, id: super::ClientId, from: super::Since) -> super::Replay {
+        self.replaying = true;
+        super::Replay {
+            id,
+            from,
+            filters: if self.all {
+                Vec::new()
+            } else {
+                self.filters.clone()
+            },
+            preamble: self.private.take(),
+        }
+    }
+
     /// True when this listener wants an event with this tag.
     pub fn wants(&self, tag: &str) -> bool {
         self.subscribed && (self.all || self.filters.iter().any(|f| f.is_match(tag)))

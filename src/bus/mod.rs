@@ -523,13 +523,7 @@ impl Bus {
             return;
         }
         if self.log_on {
-            c.replaying = true;
-            self.replays.push(Replay {
-                id,
-                from: since,
-                filters: if c.all { Vec::new() } else { c.filters.clone() },
-                preamble: c.private.take(),
-            });
+            self.replays.push(c.replay(id, since));
             return;
         }
         // Without a log, what the ring dropped is gone: say how many sequence numbers.
@@ -538,10 +532,7 @@ impl Bus {
             Since::Time(_) => oldest - self.first_seq,
         };
         c.cursor.seq = oldest;
-        if gone > 0 {
-            c.lost += gone;
-            c.lost_total += gone;
-        }
+        self.stats.lost += c.lose(gone);
     }
 
     /// Listeners to be fed from the event log, taken once.
@@ -561,21 +552,12 @@ impl Bus {
         let Some(c) = self.clients.get_mut(&id) else {
             return;
         };
-        if gone > 0 {
-            c.lost += gone;
-            c.lost_total += gone;
-            self.stats.lost += gone;
-        }
+        self.stats.lost += c.lose(gone);
         let stuck = matches!(c.replay_from, Some(from) if next <= from);
         if next >= oldest || stuck {
             // Behind the ring and no further than last time (the log could not be
             // written): what is gone is counted, not replayed again and again.
-            if next < oldest {
-                let missed = oldest - next;
-                c.lost += missed;
-                c.lost_total += missed;
-                self.stats.lost += missed;
-            }
+            self.stats.lost += c.lose(oldest.saturating_sub(next));
             c.replay_from = None;
             c.replaying = false;
             c.cursor = listener::Cursor {
@@ -584,12 +566,7 @@ impl Bus {
             };
         } else {
             c.replay_from = Some(next);
-            self.replays.push(Replay {
-                id,
-                from: Since::Seq(next),
-                filters: if c.all { Vec::new() } else { c.filters.clone() },
-                preamble: c.private.take(),
-            });
+            self.replays.push(c.replay(id, Since::Seq(next)));
         }
     }
 
@@ -604,10 +581,7 @@ impl Bus {
         c.replay_from = None;
         // Not knowing where it stopped (0), it resumes at what the log had not written.
         let next = if next == 0 { self.logged_to } else { next };
-        let missed = oldest.saturating_sub(next);
-        c.lost += missed;
-        c.lost_total += missed;
-        self.stats.lost += missed;
+        self.stats.lost += c.lose(oldest.saturating_sub(next));
         c.cursor = listener::Cursor {
             seq: next.max(oldest),
             off: 0,
@@ -653,18 +627,12 @@ impl Bus {
                 self.stats.delivered += 1;
             }
             if self.log_on && self.limits.overflow == Overflow::Drop {
-                l.replaying = true;
                 log::info!(
                     "bus listener {id} (pid {}) fell off the ring at event {}: it goes on from the event log",
                     l.pid,
                     l.cursor.seq
                 );
-                self.replays.push(Replay {
-                    id,
-                    from: Since::Seq(l.cursor.seq),
-                    filters: if l.all { Vec::new() } else { l.filters.clone() },
-                    preamble: l.private.take(),
-                });
+                self.replays.push(l.replay(id, Since::Seq(l.cursor.seq)));
                 continue;
             }
             let n = chunk
@@ -689,9 +657,7 @@ impl Bus {
                     l.pid
                 );
             }
-            l.lost += n;
-            l.lost_total += n;
-            self.stats.lost += n;
+            self.stats.lost += l.lose(n);
         }
         if let Some(rules) = self.tap.as_ref() {
             if self.tap_cursor < end {
@@ -890,16 +856,17 @@ mod tests {
         TagFilter::new(MatchType::StartsWith, "").unwrap()
     }
 
+    fn limits(ring: usize) -> Limits {
+        Limits {
+            ring,
+            listener: 1 << 20,
+            overflow: Overflow::Drop,
+            max_event_size: 1 << 20,
+        }
+    }
+
     fn bus(ring: usize) -> Bus {
-        Bus::new(
-            Limits {
-                ring,
-                listener: 1 << 20,
-                overflow: Overflow::Drop,
-                max_event_size: 1 << 20,
-            },
-            1,
-        )
+        Bus::new(limits(ring), 1)
     }
 
     /// Events read from bytes a listener got: (seq, tag, data); notices have seq 0.
@@ -909,7 +876,7 @@ mod tests {
         let mut out = Vec::new();
         while let Some(Next::Frame(k, p)) = r.next_frame() {
             let (seq, body) = match k {
-                kind::SEQ_EVENT => (u64::from_be_bytes(p[..8].try_into().unwrap()), &p[8..]),
+                kind::SEQ_EVENT => wire::split_seq(p).unwrap(),
                 kind::EVENT => (0, p),
                 other => panic!("unexpected frame kind {other}"),
             };
@@ -1052,7 +1019,7 @@ mod tests {
                     answers += 1;
                 }
                 kind::SEQ_EVENT => {
-                    let seq = u64::from_be_bytes(p[..8].try_into().unwrap());
+                    let (seq, _) = wire::split_seq(p).unwrap();
                     assert!(seq > last && seq % 2 == 0, "odd events in order: {seq}");
                     last = seq;
                     events += 1;
@@ -1100,10 +1067,9 @@ mod tests {
     fn overflow_disconnect_policy_dooms_the_listener_that_falls_off() {
         let mut bus = Bus::new(
             Limits {
-                ring: 16 * 1024,
                 listener: 4096,
                 overflow: Overflow::Disconnect,
-                max_event_size: 1 << 20,
+                ..limits(16 * 1024)
             },
             1,
         );
@@ -1215,22 +1181,12 @@ mod tests {
         for _ in 0..2000 {
             bus.fire("t", pad(100), SystemTime::now()).unwrap();
         }
-        bus.set_limits(Limits {
-            ring: 16 << 20,
-            listener: 1 << 20,
-            overflow: Overflow::Drop,
-            max_event_size: 1 << 20,
-        });
+        bus.set_limits(limits(16 << 20));
         for _ in 0..400 {
             bus.fire("t", pad(60_000), SystemTime::now()).unwrap();
             assert!(bus.ring().bytes() <= (16 << 20) + (1 << 20));
         }
-        bus.set_limits(Limits {
-            ring: 64 * 1024,
-            listener: 1 << 20,
-            overflow: Overflow::Drop,
-            max_event_size: 1 << 20,
-        });
+        bus.set_limits(limits(64 * 1024));
         for _ in 0..2000 {
             bus.fire("t", pad(100), SystemTime::now()).unwrap();
         }

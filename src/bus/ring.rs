@@ -6,7 +6,7 @@
 //! can go to a socket in one slice. A frame is `[len][b'Q'][seq: u64 BE][tag\n\nbody]`, so
 //! the bytes a listener gets carry the sequence number without touching the event itself.
 
-use crate::wire::{self, kind};
+use crate::wire;
 use std::collections::VecDeque;
 
 /// Bytes a chunk holds unless one frame needs more (or the ring is small).
@@ -227,11 +227,7 @@ impl Ring {
             return seq;
         };
         let start = c.data.len();
-        let len = (1 + 8 + event.len()) as u32;
-        c.data.extend_from_slice(&len.to_be_bytes());
-        c.data.push(kind::SEQ_EVENT);
-        c.data.extend_from_slice(&seq.to_be_bytes());
-        c.data.extend_from_slice(event);
+        wire::put_seq_event(&mut c.data, seq, event);
         c.meta.push(Meta {
             start: start as u32,
             tag_len: tag_len as u32,
@@ -276,16 +272,8 @@ impl Ring {
         Some(c.first_seq + i as u64)
     }
 
-    /// The stored frames of one chunk from `seq` on, as one slice, with the sequence number
-    /// after them; for listeners that take every event.
-    pub fn run_from(&self, seq: u64) -> Option<(&[u8], u64)> {
-        let c = &self.chunks[self.chunk_of(seq)?];
-        let i = c.index(seq)?;
-        Some((&c.data[c.meta[i].start as usize..], c.end_seq()))
-    }
-
-    /// The sequence number whose frame holds byte `at` of the run starting at `seq` (see
-    /// [`Ring::run_from`]), and how far into that frame `at` is.
+    /// The sequence number whose frame holds byte `at` of the frames from `seq` on in its
+    /// chunk, and how far into that frame `at` is.
     pub fn locate(&self, seq: u64, at: usize) -> (u64, usize) {
         let Some(ci) = self.chunk_of(seq) else {
             return (seq, 0);
@@ -391,6 +379,7 @@ fn stored(c: &Chunk, i: usize) -> Option<Stored<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::kind;
 
     fn ev(tag: &str, n: usize) -> Vec<u8> {
         let mut v = tag.as_bytes().to_vec();
@@ -460,8 +449,9 @@ mod tests {
             push(&mut r, "t", 20, 0);
         }
         let flen = r.get(1).unwrap().frame.len();
-        let (run, end) = r.run_from(3).unwrap();
-        assert_eq!(end, 11);
+        let (c, first) = r.chunks_from(3).next().unwrap();
+        assert_eq!((first, c.len()), (2, 10));
+        let run = c.frames(first, c.len());
         assert_eq!(run.len(), flen * 8);
         assert_eq!(r.locate(3, 0), (3, 0));
         assert_eq!(r.locate(3, flen), (4, 0));

@@ -9,9 +9,9 @@
 //! only this thread.
 
 use crate::bus::{ClientId, Replay, Since};
-use crate::event_log::{LogError, LogReader};
+use crate::event_log::LogReader;
 use crate::matcher::TagFilter;
-use crate::wire::{self, kind};
+use crate::wire;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -199,19 +199,14 @@ fn run(dir: &std::path::Path, replay: Replay, fd: OwnedFd) -> Done {
                     done.gone += rec.seq - pending_next;
                 }
                 pending_next = rec.seq + 1;
-                if out.is_empty() {
-                    done.next = pending_next;
-                }
-                let tag = wire::Event::decode(&rec.event, usize::MAX)
-                    .map(|e| e.tag().to_owned())
-                    .unwrap_or_default();
-                if !wants(&filters, &tag) {
+                // Records were validated when published: only the tag is read here.
+                if !wire::tag_of(&rec.event).is_some_and(|tag| wants(&filters, tag)) {
+                    if out.is_empty() {
+                        done.next = pending_next;
+                    }
                     continue;
                 }
-                let mut payload = Vec::with_capacity(8 + rec.event.len());
-                payload.extend_from_slice(&rec.seq.to_be_bytes());
-                payload.extend_from_slice(&rec.event);
-                wire::put_frame(&mut out, kind::SEQ_EVENT, &payload);
+                wire::put_seq_event(&mut out, rec.seq, &rec.event);
                 if out.len() >= 128 * 1024 {
                     if let Err(e) = sock.write_all(&out) {
                         done.broken = true;
@@ -222,7 +217,7 @@ fn run(dir: &std::path::Path, replay: Replay, fd: OwnedFd) -> Done {
                 }
             }
             Ok(None) => break Ok(()),
-            Err(e) => break Err(log_error(e)),
+            Err(e) => break Err(e.to_string()),
         }
     };
     // What was read before a damaged record still goes out.
@@ -238,10 +233,6 @@ fn run(dir: &std::path::Path, replay: Replay, fd: OwnedFd) -> Done {
         done.error = Some(e);
     }
     done
-}
-
-fn log_error(e: LogError) -> String {
-    e.to_string()
 }
 
 /// The listener's socket, shared with the loop and so non-blocking: a write that would

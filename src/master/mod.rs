@@ -856,7 +856,7 @@ pub fn check_event(payload: &[u8], max: usize) -> Result<(), wire::WireError> {
 mod tests {
     use super::*;
     use crate::bus::subscribe_payload;
-    use crate::wire::{kind, FrameReader, Next};
+    use crate::wire::{self, kind, FrameReader, Next};
     use std::path::Path;
 
     fn master() -> Master {
@@ -870,7 +870,7 @@ mod tests {
         while let Some(Next::Frame(k, p)) = r.next_frame() {
             // Events come with their sequence number first; these tests look at the event.
             match k {
-                kind::SEQ_EVENT => out.push((kind::EVENT, p[8..].to_vec())),
+                kind::SEQ_EVENT => out.push((kind::EVENT, wire::split_seq(p).unwrap().1.to_vec())),
                 _ => out.push((k, p.to_vec())),
             }
         }
