@@ -15,6 +15,8 @@ pub mod config;
 pub mod crypto;
 /// The master's durable event log: segment files, recovery, retention and replay.
 pub mod event_log;
+/// The file server: `file_roots`, `salt://` URLs and the minion's file cache.
+pub mod fileserver;
 /// Host facts for targeting and templates (OS, kernel, network), as Salt computes them.
 pub mod grains;
 /// Everything that touches the world: the two event loops, sockets, files, children.
@@ -47,6 +49,8 @@ pub mod reactor;
 pub mod runners;
 /// Function signatures and Salt's argument binding (args, kwargs, defaults).
 pub mod signature;
+/// The state system: SLS rendering, the compiler, requisites, the state modules.
+pub mod states;
 /// The master's LMDB environment: tables, batches, the turn's group commit.
 pub mod store;
 /// Salt's targeting: glob, list, pcre, grains, ipcidr, compound and nodegroups.

@@ -1,0 +1,23 @@
+//! The state modules (`test.*`, `cmd.*`, `file.*`, `pkg.*`, `service.*`, `user.*`,
+//! `group.*`), each with Salt's arguments, comments and changes.
+
+use super::StateFn;
+
+/// Every state function, as (`state.fun`, function).
+const TABLE: &[(&str, StateFn)] = &[];
+
+/// The functions that answer a `watch` (`mod_watch`), by state module.
+const MOD_WATCH: &[(&str, StateFn)] = &[];
+
+/// Looks up `state.fun`.
+pub fn find(state: &str, fun: &str) -> Option<StateFn> {
+    TABLE
+        .iter()
+        .find(|(n, _)| n.split_once('.') == Some((state, fun)))
+        .map(|(_, f)| *f)
+}
+
+/// The `mod_watch` of a state module, when it has one.
+pub fn mod_watch(state: &str) -> Option<StateFn> {
+    MOD_WATCH.iter().find(|(n, _)| *n == state).map(|(_, f)| *f)
+}
