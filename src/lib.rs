@@ -33,6 +33,8 @@ pub mod matcher;
 pub mod minion;
 /// Execution modules (`test.*`, `cmd.*`, `event.*`, ...) a minion runs.
 pub mod modules;
+/// Pillar: per-minion data compiled from `pillar_roots` and its top files, and reading it.
+pub mod pillar;
 /// Key files and the key store (accepted, pending, rejected, denied) and the auth policy.
 pub mod pki;
 /// The messages between master and minion on the ZeroMQ channels.

@@ -191,6 +191,8 @@ pub struct Minion {
     bus: Option<Bus>,
     default_match: MatchType,
     grains: Map<String, Value>,
+    /// The pillar the master compiled for this minion, kept in memory (`pillar.*` reads it).
+    pillar: Map<String, Value>,
     running: BTreeMap<u64, Running>,
     next_key: u64,
     returns: Vec<PendingReturn>,
@@ -261,6 +263,7 @@ impl Minion {
             bus,
             default_match,
             grains: Map::new(),
+            pillar: Map::new(),
             running: BTreeMap::new(),
             next_key: 1,
             returns: Vec::new(),
@@ -482,6 +485,16 @@ impl Minion {
         )
     }
 
+    /// The minion's pillar, as the master last sent it (empty until then).
+    pub fn pillar(&self) -> &Map<String, Value> {
+        &self.pillar
+    }
+
+    /// Replaces the in-memory pillar with one the master compiled (`_errors` included).
+    pub fn set_pillar(&mut self, pillar: Map<String, Value>) {
+        self.pillar = pillar;
+    }
+
     /// Applies a reloaded configuration (only what can change at run time).
     fn reload(&mut self, loaded: Loaded) {
         let Loaded { cfg, rules } = loaded;
@@ -523,6 +536,9 @@ impl crate::modules::Host for Minion {
     }
     fn grains(&self) -> Map<String, Value> {
         Minion::grains(self)
+    }
+    fn pillar(&self) -> Map<String, Value> {
+        Minion::pillar(self).clone()
     }
     fn kill_job(&mut self, jid: &str) -> Option<u32> {
         Minion::kill_job(self, jid)

@@ -19,6 +19,7 @@ mod cmd;
 mod event;
 mod grains;
 mod http;
+mod pillar;
 mod saltutil;
 mod smtp;
 mod sys;
@@ -154,6 +155,15 @@ pub const FUNCTIONS: &[Function] = &[
     grains::ITEM,
     grains::ITEMS,
     http::QUERY,
+    pillar::DATA,
+    pillar::FETCH,
+    pillar::GET,
+    pillar::ITEM,
+    pillar::ITEMS,
+    pillar::KEYS,
+    pillar::LS,
+    pillar::OBFUSCATE,
+    pillar::RAW,
     saltutil::FIND_JOB,
     saltutil::KILL_JOB,
     saltutil::REFRESH_GRAINS,
@@ -208,6 +218,8 @@ pub trait Host {
     fn fire_master(&mut self, tag: &str, data: Value);
     /// The minion's grains.
     fn grains(&self) -> Map<String, Value>;
+    /// The minion's pillar as the master compiled it, kept in memory (`_errors` included).
+    fn pillar(&self) -> Map<String, Value>;
     /// Kills a running job; its pid when there was one.
     fn kill_job(&mut self, jid: &str) -> Option<u32>;
     /// True when the minion runs without a master.
