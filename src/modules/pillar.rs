@@ -227,3 +227,94 @@ fn items(c: &mut Call<'_>, a: &[Value], kw: &Map<String, Value>) -> Ret {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{call, Host, Step};
+    use crate::clock::Now;
+    use crate::config::MinionConfig;
+    use serde_json::{json, Map, Value};
+
+    /// A minion that has only a pillar.
+    struct Pillared {
+        cfg: MinionConfig,
+        pillar: Map<String, Value>,
+    }
+
+    impl Host for Pillared {
+        fn config(&self) -> &MinionConfig {
+            &self.cfg
+        }
+        fn fire_local(&mut self, _: Now, _: &str, _: Map<String, Value>) -> Result<(), String> {
+            Ok(())
+        }
+        fn fire_master(&mut self, _: &str, _: Value) {}
+        fn grains(&self) -> Map<String, Value> {
+            Map::new()
+        }
+        fn pillar(&self) -> Map<String, Value> {
+            self.pillar.clone()
+        }
+        fn kill_job(&mut self, _: &str) -> Option<u32> {
+            None
+        }
+        fn masterless(&self) -> bool {
+            true
+        }
+        fn refresh_grains(&mut self) {}
+        fn running_jobs(&self) -> Vec<Value> {
+            Vec::new()
+        }
+    }
+
+    fn host() -> Pillared {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cfg, _) = MinionConfig::load(dir.path()).expect("default minion config");
+        let pillar = json!({"a": {"b": [10, 20], "c": "x"}, "top": 1});
+        Pillared {
+            cfg,
+            pillar: pillar.as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    /// Runs `fun` with CLI-style words, as a published job does.
+    fn run(h: &mut Pillared, fun: &str, words: &[&str]) -> (Value, i32) {
+        let arg: Vec<Value> = words.iter().map(|w| Value::String((*w).into())).collect();
+        let (args, kwargs) = super::super::parse_job_args(&arg);
+        match call(h, Now::read(), fun, &args, &kwargs) {
+            Step::Done(r) => (r.value, r.retcode),
+            _ => (Value::Null, -1),
+        }
+    }
+
+    #[test]
+    fn functions_read_the_in_memory_pillar() {
+        let mut h = host();
+        assert_eq!(run(&mut h, "pillar.get", &["a:b:1"]), (json!(20), 0));
+        assert_eq!(run(&mut h, "pillar.get", &["a:b:-1"]), (json!(20), 0));
+        assert_eq!(run(&mut h, "pillar.get", &["nope"]), (json!(""), 0));
+        assert_eq!(run(&mut h, "pillar.get", &["nope", "default=d"]), (json!("d"), 0));
+        assert_eq!(run(&mut h, "pillar.fetch", &["a|c", "delimiter=|"]), (json!("x"), 0));
+        assert_eq!(
+            run(&mut h, "pillar.get", &["a", r#"default={"d": 1}"#, "merge=True"]),
+            (json!({"d": 1, "b": [10, 20], "c": "x"}), 0)
+        );
+        assert_eq!(
+            run(&mut h, "pillar.item", &["a:c", "nope", "default=D"]),
+            (json!({"a:c": "x", "nope": "D"}), 0)
+        );
+        assert_eq!(run(&mut h, "pillar.items", &["top"]), (json!({"top": 1}), 0));
+        assert_eq!(run(&mut h, "pillar.items", &[]).0, Value::Object(h.pillar.clone()));
+        assert_eq!(
+            run(&mut h, "pillar.items", &[r#"pillar={"top": 2, "n": 3}"#]).0["top"],
+            json!(2)
+        );
+        assert_eq!(run(&mut h, "pillar.ls", &[]), (json!(["a", "top"]), 0));
+        assert_eq!(run(&mut h, "pillar.raw", &["key=a"]).0["c"], json!("x"));
+        assert_eq!(run(&mut h, "pillar.raw", &["key=zz"]), (json!({}), 0));
+        assert_eq!(run(&mut h, "pillar.keys", &["a"]), (json!(["b", "c"]), 0));
+        assert_eq!(run(&mut h, "pillar.keys", &["zz"]).1, 1);
+        assert_eq!(run(&mut h, "pillar.obfuscate", &[]).0["a"]["b"], json!(["<int>", "<int>"]));
+        assert_eq!(run(&mut h, "pillar.get", &[]).1, 1);
+    }
+}

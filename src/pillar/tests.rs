@@ -64,15 +64,15 @@ fn compiled_pillars_match_salt() {
         let roots = roots_of(case);
         let opts = obj(&data["opts"]);
         let pillarenv = data["pillarenv"].as_str();
+        let over = obj(&data["override"]);
         for (id, m) in obj(&data["minions"]) {
             let grains = obj(&m["grains"]);
-            let none = Map::new();
             let req = Request {
                 id: &id,
                 grains: &grains,
                 pillarenv,
                 opts: &opts,
-                pillar_override: &none,
+                pillar_override: &over,
                 render: &render,
             };
             let mut ours = compile_pillar(&roots, &req);
