@@ -13,21 +13,54 @@ use serde_json::{Map, Value};
 
 /// The keywords of `pillar.items` and the functions built on it.
 const ITEMS_PARAMS: &[Param] = &[
-    Param { name: "pillar", default: Default::Null },
-    Param { name: "pillar_enc", default: Default::Null },
-    Param { name: "pillarenv", default: Default::Null },
-    Param { name: "saltenv", default: Default::Null },
+    Param {
+        name: "pillar",
+        default: Default::Null,
+    },
+    Param {
+        name: "pillar_enc",
+        default: Default::Null,
+    },
+    Param {
+        name: "pillarenv",
+        default: Default::Null,
+    },
+    Param {
+        name: "saltenv",
+        default: Default::Null,
+    },
 ];
 
 /// The parameters of `pillar.get` (and `pillar.fetch`).
 const GET_PARAMS: &[Param] = &[
-    Param { name: "key", default: Default::Required },
-    Param { name: "default", default: Default::Str("") },
-    Param { name: "merge", default: Default::Bool(false) },
-    Param { name: "merge_nested_lists", default: Default::Null },
-    Param { name: "delimiter", default: Default::Str(":") },
-    Param { name: "pillarenv", default: Default::Null },
-    Param { name: "saltenv", default: Default::Null },
+    Param {
+        name: "key",
+        default: Default::Required,
+    },
+    Param {
+        name: "default",
+        default: Default::Str(""),
+    },
+    Param {
+        name: "merge",
+        default: Default::Bool(false),
+    },
+    Param {
+        name: "merge_nested_lists",
+        default: Default::Null,
+    },
+    Param {
+        name: "delimiter",
+        default: Default::Str(":"),
+    },
+    Param {
+        name: "pillarenv",
+        default: Default::Null,
+    },
+    Param {
+        name: "saltenv",
+        default: Default::Null,
+    },
 ];
 
 /// The doc of `pillar.get` (and `pillar.fetch`).
@@ -101,7 +134,10 @@ pub const LS: Function = Function {
             Value::Object(m) => m.keys().cloned().map(Value::String).collect(),
             _ => Vec::new(),
         };
-        Step::Done(Ret { value: Value::Array(keys), retcode: r.retcode })
+        Step::Done(Ret {
+            value: Value::Array(keys),
+            retcode: r.retcode,
+        })
     },
 };
 
@@ -121,7 +157,10 @@ pub const OBFUSCATE: Function = Function {
 /// `pillar.raw [key]`: the in-memory pillar, or one top-level key of it.
 pub const RAW: Function = Function {
     name: "pillar.raw",
-    params: &[Param { name: "key", default: Default::Null }],
+    params: &[Param {
+        name: "key",
+        default: Default::Null,
+    }],
     kwargs: false,
     varargs: false,
     doc: "Return the pillar in the minion's memory, or its top-level KEY ({} when missing).",
@@ -138,22 +177,32 @@ pub const RAW: Function = Function {
 pub const KEYS: Function = Function {
     name: "pillar.keys",
     params: &[
-        Param { name: "key", default: Default::Required },
-        Param { name: "delimiter", default: Default::Str(":") },
+        Param {
+            name: "key",
+            default: Default::Required,
+        },
+        Param {
+            name: "delimiter",
+            default: Default::Str(":"),
+        },
     ],
     kwargs: false,
     varargs: false,
     doc: "Return the keys of the pillar map at KEY (an error when it is missing or not a map).",
     run: |c, a, _| {
         let key = text(&a[0]);
-        Step::Done(match get::keys(&c.minion.pillar(), &key, &delimiter(&a[1])) {
-            Ok(keys) => Ret::ok(Value::Array(keys.into_iter().map(Value::String).collect())),
-            // Salt raises KeyError / ValueError, which the minion reports as an exception.
-            Err(e @ get::GetError::NotFound(_)) => {
-                Ret::fail(format!("The minion function caused an exception: KeyError: '{e}'"))
-            }
-            Err(e) => Ret::fail(format!("The minion function caused an exception: ValueError: {e}")),
-        })
+        Step::Done(
+            match get::keys(&c.minion.pillar(), &key, &delimiter(&a[1])) {
+                Ok(keys) => Ret::ok(Value::Array(keys.into_iter().map(Value::String).collect())),
+                // Salt raises KeyError / ValueError, which the minion reports as an exception.
+                Err(e @ get::GetError::NotFound(_)) => Ret::fail(format!(
+                    "The minion function caused an exception: KeyError: '{e}'"
+                )),
+                Err(e) => Ret::fail(format!(
+                    "The minion function caused an exception: ValueError: {e}"
+                )),
+            },
+        )
     },
 };
 
@@ -171,7 +220,10 @@ fn delimiter(v: &Value) -> String {
 /// Logs that a fresh compile from one environment was asked for and not done.
 fn note_pillarenv(fun: &str, kw: &Map<String, Value>) {
     if let Some(env) = kw.get("pillarenv").filter(|v| !v.is_null()) {
-        log::warn!("{fun}: pillarenv={} ignored, the in-memory pillar answers", text(env));
+        log::warn!(
+            "{fun}: pillarenv={} ignored, the in-memory pillar answers",
+            text(env)
+        );
     }
 }
 
@@ -181,7 +233,10 @@ fn get_fn(c: &mut Call<'_>, a: &[Value], _: &Map<String, Value>) -> Step {
         v => truthy(v),
     };
     if !a[5].is_null() {
-        log::warn!("pillar.get: pillarenv={} ignored, the in-memory pillar answers", text(&a[5]));
+        log::warn!(
+            "pillar.get: pillarenv={} ignored, the in-memory pillar answers",
+            text(&a[5])
+        );
     }
     let value = get::get(
         &c.minion.pillar(),
@@ -293,18 +348,34 @@ mod tests {
         assert_eq!(run(&mut h, "pillar.get", &["a:b:1"]), (json!(20), 0));
         assert_eq!(run(&mut h, "pillar.get", &["a:b:-1"]), (json!(20), 0));
         assert_eq!(run(&mut h, "pillar.get", &["nope"]), (json!(""), 0));
-        assert_eq!(run(&mut h, "pillar.get", &["nope", "default=d"]), (json!("d"), 0));
-        assert_eq!(run(&mut h, "pillar.fetch", &["a|c", "delimiter=|"]), (json!("x"), 0));
         assert_eq!(
-            run(&mut h, "pillar.get", &["a", r#"default={"d": 1}"#, "merge=True"]),
+            run(&mut h, "pillar.get", &["nope", "default=d"]),
+            (json!("d"), 0)
+        );
+        assert_eq!(
+            run(&mut h, "pillar.fetch", &["a|c", "delimiter=|"]),
+            (json!("x"), 0)
+        );
+        assert_eq!(
+            run(
+                &mut h,
+                "pillar.get",
+                &["a", r#"default={"d": 1}"#, "merge=True"]
+            ),
             (json!({"d": 1, "b": [10, 20], "c": "x"}), 0)
         );
         assert_eq!(
             run(&mut h, "pillar.item", &["a:c", "nope", "default=D"]),
             (json!({"a:c": "x", "nope": "D"}), 0)
         );
-        assert_eq!(run(&mut h, "pillar.items", &["top"]), (json!({"top": 1}), 0));
-        assert_eq!(run(&mut h, "pillar.items", &[]).0, Value::Object(h.pillar.clone()));
+        assert_eq!(
+            run(&mut h, "pillar.items", &["top"]),
+            (json!({"top": 1}), 0)
+        );
+        assert_eq!(
+            run(&mut h, "pillar.items", &[]).0,
+            Value::Object(h.pillar.clone())
+        );
         assert_eq!(
             run(&mut h, "pillar.items", &[r#"pillar={"top": 2, "n": 3}"#]).0["top"],
             json!(2)
@@ -314,7 +385,10 @@ mod tests {
         assert_eq!(run(&mut h, "pillar.raw", &["key=zz"]), (json!({}), 0));
         assert_eq!(run(&mut h, "pillar.keys", &["a"]), (json!(["b", "c"]), 0));
         assert_eq!(run(&mut h, "pillar.keys", &["zz"]).1, 1);
-        assert_eq!(run(&mut h, "pillar.obfuscate", &[]).0["a"]["b"], json!(["<int>", "<int>"]));
+        assert_eq!(
+            run(&mut h, "pillar.obfuscate", &[]).0["a"]["b"],
+            json!(["<int>", "<int>"])
+        );
         assert_eq!(run(&mut h, "pillar.get", &[]).1, 1);
     }
 }

@@ -37,10 +37,15 @@ impl Settings {
     fn new(opts: &Map<String, Value>, pillarenv: Option<&str>) -> Settings {
         let text = |k: &str| opts.get(k).and_then(Value::as_str).map(str::to_owned);
         let flag = |k: &str, d: bool| opts.get(k).map_or(d, truthy);
-        let strategy_name = text("pillar_source_merging_strategy").unwrap_or_else(|| "smart".into());
+        let strategy_name =
+            text("pillar_source_merging_strategy").unwrap_or_else(|| "smart".into());
         let renderer = text("renderer").unwrap_or_else(|| "jinja|yaml".into());
         let top = text("state_top").unwrap_or_else(|| "top.sls".into());
-        let top = top.strip_prefix("salt://").unwrap_or(&top).trim_start_matches('/').to_string();
+        let top = top
+            .strip_prefix("salt://")
+            .unwrap_or(&top)
+            .trim_start_matches('/')
+            .to_string();
         Settings {
             strategy: Strategy::from_opts(&strategy_name, &renderer),
             strategy_none: strategy_name == "none",
@@ -48,10 +53,17 @@ impl Settings {
             includes_override: flag("pillar_includes_override_sls", false),
             safe_errors: flag("pillar_safe_render_error", true),
             env_order: match opts.get("env_order") {
-                Some(Value::Array(a)) => a.iter().filter_map(|e| e.as_str().map(str::to_owned)).collect(),
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|e| e.as_str().map(str::to_owned))
+                    .collect(),
                 _ => Vec::new(),
             },
-            top_file: if top.is_empty() { "top.sls".into() } else { top },
+            top_file: if top.is_empty() {
+                "top.sls".into()
+            } else {
+                top
+            },
             pillarenv: pillarenv
                 .map(str::to_owned)
                 .or_else(|| text("pillarenv"))
@@ -129,12 +141,18 @@ impl<'a> Compiler<'a> {
         if truthy(self.req.opts.get("pillar_opts").unwrap_or(&Value::Null)) {
             let mut master = self.req.opts.clone();
             master.remove("grains");
-            master.insert("saltversion".into(), Value::String(env!("CARGO_PKG_VERSION").into()));
+            master.insert(
+                "saltversion".into(),
+                Value::String(env!("CARGO_PKG_VERSION").into()),
+            );
             pillar.insert("master".into(), Value::Object(master));
         }
         if !self.errors.is_empty() {
             let errors = std::mem::take(&mut self.errors);
-            pillar.insert(ERRORS_KEY.into(), Value::Array(errors.into_iter().map(Value::String).collect()));
+            pillar.insert(
+                ERRORS_KEY.into(),
+                Value::Array(errors.into_iter().map(Value::String).collect()),
+            );
         }
         if !self.req.pillar_override.is_empty() {
             pillar = self.merge(&pillar, self.req.pillar_override);
@@ -154,7 +172,13 @@ impl<'a> Compiler<'a> {
 
     /// Renders one file with the shared context plus `saltenv`, `sls` and `extra`. An empty
     /// or all-whitespace file is no data, before any rendering, as in Salt.
-    fn render(&self, path: &Path, env: &str, sls: &str, extra: &Map<String, Value>) -> Result<Option<Value>, String> {
+    fn render(
+        &self,
+        path: &Path,
+        env: &str,
+        sls: &str,
+        extra: &Map<String, Value>,
+    ) -> Result<Option<Value>, String> {
         let text = read(path)?;
         if text.trim().is_empty() {
             return Ok(None);
@@ -182,8 +206,17 @@ impl<'a> Compiler<'a> {
                 Vec::new()
             }
             None if self.settings.strategy_none => {
-                let only = self.settings.saltenv.clone().unwrap_or_else(|| "base".into());
-                self.roots.envs().into_iter().filter(|e| *e == only).map(str::to_owned).collect()
+                let only = self
+                    .settings
+                    .saltenv
+                    .clone()
+                    .unwrap_or_else(|| "base".into());
+                self.roots
+                    .envs()
+                    .into_iter()
+                    .filter(|e| *e == only)
+                    .map(str::to_owned)
+                    .collect()
             }
             None => self.roots.envs().into_iter().map(str::to_owned).collect(),
         };
@@ -214,7 +247,10 @@ impl<'a> Compiler<'a> {
                 .iter_mut()
                 .filter_map(|t| t.remove("include"))
                 .flat_map(|inc| match inc {
-                    Value::Array(a) => a.into_iter().filter_map(|s| s.as_str().map(str::to_owned)).collect(),
+                    Value::Array(a) => a
+                        .into_iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect(),
                     _ => Vec::new(),
                 })
                 .collect();
@@ -225,7 +261,9 @@ impl<'a> Compiler<'a> {
                 }
                 done.push(sls.clone());
                 let Some((path, _)) = self.roots.find_sls(env, &sls) else {
-                    log::error!("pillar top file {sls} included in environment '{env}' does not exist");
+                    log::error!(
+                        "pillar top file {sls} included in environment '{env}' does not exist"
+                    );
                     continue;
                 };
                 match self.render(&path, env, &sls, &none) {
@@ -251,7 +289,13 @@ impl<'a> Compiler<'a> {
     /// unknown.
     fn avail(&self, env: &str, pattern: &str) -> Option<Vec<String>> {
         let names = &self.avail.iter().find(|(e, _)| e == env)?.1;
-        Some(names.iter().filter(|n| fnmatch(n, pattern)).cloned().collect())
+        Some(
+            names
+                .iter()
+                .filter(|n| fnmatch(n, pattern))
+                .cloned()
+                .collect(),
+        )
     }
 
     /// Salt's `render_pillar`: every matched SLS, environment by environment (`env_order`
@@ -262,7 +306,11 @@ impl<'a> Compiler<'a> {
         for env in &self.settings.env_order {
             ordered.extend(matches.iter().filter(|(e, _)| e == env));
         }
-        ordered.extend(matches.iter().filter(|(e, _)| !self.settings.env_order.contains(e)));
+        ordered.extend(
+            matches
+                .iter()
+                .filter(|(e, _)| !self.settings.env_order.contains(e)),
+        );
         for (env, pstates) in ordered {
             let mut files = Vec::new();
             for sls_match in pstates {
@@ -279,7 +327,9 @@ impl<'a> Compiler<'a> {
             for sls in files {
                 match self.render_pstate(&sls, env, &mut mods, &Map::new()) {
                     Some(Value::Object(state)) => pillar = self.merge(&pillar, &state),
-                    Some(_) => log::error!("The rendered pillar sls file '{sls}' is not a map; skipped"),
+                    Some(_) => {
+                        log::error!("The rendered pillar sls file '{sls}' is not a map; skipped")
+                    }
                     None => {}
                 }
             }
@@ -288,12 +338,21 @@ impl<'a> Compiler<'a> {
     }
 
     /// Salt's `render_pstate`: one SLS rendered, its includes rendered and merged under it.
-    fn render_pstate(&mut self, sls: &str, env: &str, mods: &mut Mods, defaults: &Map<String, Value>) -> Option<Value> {
+    fn render_pstate(
+        &mut self,
+        sls: &str,
+        env: &str,
+        mods: &mut Mods,
+        defaults: &Map<String, Value>,
+    ) -> Option<Value> {
         let Some((path, is_init)) = self.roots.find_sls(env, sls) else {
             if self.top.ignores(env, sls) {
                 log::debug!("Skipping ignored and missing SLS '{sls}' in environment '{env}'");
             } else if !self.roots.dirs(env).is_empty() {
-                self.push(PillarError::NotAvailable { sls: sls.to_string(), env: env.to_string() });
+                self.push(PillarError::NotAvailable {
+                    sls: sls.to_string(),
+                    env: env.to_string(),
+                });
             } else {
                 log::debug!("Specified SLS '{sls}' in environment '{env}' was not found");
             }
@@ -302,23 +361,36 @@ impl<'a> Compiler<'a> {
         let mut state = match self.render(&path, env, sls, defaults) {
             Ok(v) => v,
             Err(message) => {
-                log::error!("Rendering SLS '{sls}' failed ({}): {message}", path.display());
-                self.push(PillarError::Render { sls: sls.to_string(), message, safe: self.settings.safe_errors });
+                log::error!(
+                    "Rendering SLS '{sls}' failed ({}): {message}",
+                    path.display()
+                );
+                self.push(PillarError::Render {
+                    sls: sls.to_string(),
+                    message,
+                    safe: self.settings.safe_errors,
+                });
                 None
             }
         };
         let include = match &mut state {
-            Some(Value::Object(m)) if matches!(m.get("include"), Some(Value::Array(_))) => m.remove("include"),
+            Some(Value::Object(m)) if matches!(m.get("include"), Some(Value::Array(_))) => {
+                m.remove("include")
+            }
             _ => None,
         };
         mods.insert(sls.to_string(), state.clone());
         match &state {
             Some(v) if truthy(v) && !v.is_object() => {
-                self.push(PillarError::NotADict { sls: sls.to_string() });
+                self.push(PillarError::NotADict {
+                    sls: sls.to_string(),
+                });
                 return state;
             }
             Some(Value::Object(m)) if m.get("include").is_some() => {
-                self.push(PillarError::IncludeNotList { sls: sls.to_string() });
+                self.push(PillarError::IncludeNotList {
+                    sls: sls.to_string(),
+                });
                 return state;
             }
             _ => {}
@@ -345,7 +417,10 @@ impl<'a> Compiler<'a> {
                         Some(Value::Object(d)) => d.clone(),
                         _ => Map::new(),
                     };
-                    (name, v.get("key").and_then(Value::as_str).map(str::to_owned))
+                    (
+                        name,
+                        v.get("key").and_then(Value::as_str).map(str::to_owned),
+                    )
                 }
                 other => {
                     log::error!("pillar SLS '{sls}': an include that is not a name: {other}");
@@ -367,7 +442,9 @@ impl<'a> Compiler<'a> {
                     found
                 }
                 None => {
-                    self.push(PillarError::NoEnv { env: env.to_string() });
+                    self.push(PillarError::NoEnv {
+                        env: env.to_string(),
+                    });
                     vec![sub_sls.clone()]
                 }
             };
@@ -443,7 +520,10 @@ impl<'a> Compiler<'a> {
 fn read(path: &Path) -> Result<String, String> {
     let meta = fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(format!("{}: larger than {MAX_FILE_BYTES} bytes", path.display()));
+        return Err(format!(
+            "{}: larger than {MAX_FILE_BYTES} bytes",
+            path.display()
+        ));
     }
     let bytes = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     String::from_utf8(bytes).map_err(|e| format!("{}: not UTF-8 ({e})", path.display()))

@@ -163,7 +163,11 @@ pub fn raw(pillar: &Map<String, Value>, key: Option<&str>) -> Value {
 }
 
 /// `pillar.keys(key, delimiter)`: the keys of the map at `key`.
-pub fn keys(pillar: &Map<String, Value>, key: &str, delimiter: &str) -> Result<Vec<String>, GetError> {
+pub fn keys(
+    pillar: &Map<String, Value>,
+    key: &str,
+    delimiter: &str,
+) -> Result<Vec<String>, GetError> {
     let root = Value::Object(pillar.clone());
     match traverse(&root, key, delimiter) {
         None => Err(GetError::NotFound(key.to_string())),
@@ -176,7 +180,9 @@ pub fn keys(pillar: &Map<String, Value>, key: &str, delimiter: &str) -> Result<V
 /// map keys kept.
 pub fn obfuscate(v: &Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), obfuscate(x))).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, x)| (k.clone(), obfuscate(x))).collect())
+        }
         Value::Array(a) => Value::Array(a.iter().map(obfuscate).collect()),
         Value::Null => Value::String("<NoneType>".into()),
         Value::Bool(_) => Value::String("<bool>".into()),
@@ -227,7 +233,10 @@ mod tests {
     #[test]
     fn keys_and_their_errors() {
         let p = pillar();
-        assert_eq!(keys(&p, "a", ":"), Ok(vec!["l".into(), "s".into(), "n".into()]));
+        assert_eq!(
+            keys(&p, "a", ":"),
+            Ok(vec!["l".into(), "s".into(), "n".into()])
+        );
         assert_eq!(
             keys(&p, "a:s", ":").map_err(|e| e.to_string()),
             Err("Pillar value in key a:s is not a dict".to_string())

@@ -32,7 +32,9 @@ impl Strategy {
             }
             "smart" | "recurse" | "none" => Strategy::Recurse,
             "aggregate" => {
-                log::warn!("pillar merging: the aggregate strategy is not supported, merging recursively");
+                log::warn!(
+                    "pillar merging: the aggregate strategy is not supported, merging recursively"
+                );
                 Strategy::Recurse
             }
             other => {
@@ -192,10 +194,16 @@ mod tests {
 
     #[test]
     fn strategy_names() {
-        assert_eq!(Strategy::from_opts("smart", "jinja|yaml"), Strategy::Recurse);
+        assert_eq!(
+            Strategy::from_opts("smart", "jinja|yaml"),
+            Strategy::Recurse
+        );
         assert_eq!(Strategy::from_opts("none", "yaml"), Strategy::Recurse);
         assert_eq!(Strategy::from_opts("bogus", "yaml"), Strategy::Recurse);
-        assert_eq!(Strategy::from_opts("overwrite", "yaml"), Strategy::Overwrite);
+        assert_eq!(
+            Strategy::from_opts("overwrite", "yaml"),
+            Strategy::Overwrite
+        );
         assert_eq!(Strategy::from_opts("list", "yaml"), Strategy::List);
     }
 

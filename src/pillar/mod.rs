@@ -110,18 +110,26 @@ pub enum PillarError {
 impl fmt::Display for PillarError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PillarError::Render { sls, safe: true, .. } => write!(
+            PillarError::Render {
+                sls, safe: true, ..
+            } => write!(
                 f,
                 "Rendering SLS '{sls}' failed. Please see master log for details."
             ),
-            PillarError::Render { sls, message, safe: false } => {
+            PillarError::Render {
+                sls,
+                message,
+                safe: false,
+            } => {
                 write!(f, "Rendering SLS '{sls}' failed, render error:\n{message}")
             }
             PillarError::NotAvailable { sls, env } => write!(
                 f,
                 "Specified SLS '{sls}' in environment '{env}' is not available on the salt master"
             ),
-            PillarError::NotADict { sls } => write!(f, "SLS '{sls}' does not render to a dictionary"),
+            PillarError::NotADict { sls } => {
+                write!(f, "SLS '{sls}' does not render to a dictionary")
+            }
             PillarError::IncludeNotList { sls } => write!(
                 f,
                 "Include Declaration in SLS '{sls}' is not formed as a list"
@@ -141,7 +149,9 @@ impl fmt::Display for PillarError {
             PillarError::MalformedTop => {
                 f.write_str("Error encountered while rendering pillar top file.")
             }
-            PillarError::MalformedExtPillar => f.write_str("The \"ext_pillar\" option is malformed"),
+            PillarError::MalformedExtPillar => {
+                f.write_str("The \"ext_pillar\" option is malformed")
+            }
         }
     }
 }

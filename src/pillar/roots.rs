@@ -42,16 +42,24 @@ impl PillarRoots {
         let mut envs = Vec::new();
         for (name, dirs) in roots {
             let dirs: Vec<String> = match dirs {
-                Value::Array(a) => a.iter().filter_map(|d| d.as_str().map(str::to_owned)).collect(),
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|d| d.as_str().map(str::to_owned))
+                    .collect(),
                 Value::String(s) => vec![s.clone()],
                 _ => Vec::new(),
             };
             if name == "__env__" {
                 if roots.contains_key(env) {
-                    log::debug!("pillar_roots __env__ ignored (environment '{env}' found in pillar_roots)");
+                    log::debug!(
+                        "pillar_roots __env__ ignored (environment '{env}' found in pillar_roots)"
+                    );
                     continue;
                 }
-                let dirs = dirs.iter().map(|d| PathBuf::from(d.replace("__env__", env))).collect();
+                let dirs = dirs
+                    .iter()
+                    .map(|d| PathBuf::from(d.replace("__env__", env)))
+                    .collect();
                 envs.push((env.to_string(), dirs));
             } else {
                 envs.push((name.clone(), dirs.into_iter().map(PathBuf::from).collect()));
@@ -64,7 +72,12 @@ impl PillarRoots {
     /// configuration order.
     pub fn envs(&self) -> Vec<&str> {
         let mut out = vec!["base"];
-        out.extend(self.envs.iter().map(|(e, _)| e.as_str()).filter(|e| *e != "base"));
+        out.extend(
+            self.envs
+                .iter()
+                .map(|(e, _)| e.as_str())
+                .filter(|e| *e != "base"),
+        );
         out
     }
 
@@ -101,7 +114,8 @@ impl PillarRoots {
         if let Some(p) = self.find(env, &format!("{base}.sls")) {
             return Some((p, false));
         }
-        self.find(env, &format!("{base}/init.sls")).map(|p| (p, true))
+        self.find(env, &format!("{base}/init.sls"))
+            .map(|p| (p, true))
     }
 
     /// Salt's `list_states`: every SLS name of `env`, sorted (`a/b.sls` is `a.b`,
@@ -119,7 +133,14 @@ impl PillarRoots {
 }
 
 /// Collects the SLS names under `dir` (`prefix` is its path relative to `root`).
-fn walk(root: &Path, dir: &Path, prefix: &str, depth: usize, budget: &mut usize, out: &mut Vec<String>) {
+fn walk(
+    root: &Path,
+    dir: &Path,
+    prefix: &str,
+    depth: usize,
+    budget: &mut usize,
+    out: &mut Vec<String>,
+) {
     if depth > MAX_DEPTH {
         return;
     }
@@ -128,7 +149,10 @@ fn walk(root: &Path, dir: &Path, prefix: &str, depth: usize, budget: &mut usize,
     };
     for entry in entries.flatten() {
         if *budget == 0 {
-            log::warn!("pillar: listing {} stopped after {MAX_ENTRIES} entries", root.display());
+            log::warn!(
+                "pillar: listing {} stopped after {MAX_ENTRIES} entries",
+                root.display()
+            );
             return;
         }
         *budget -= 1;
@@ -136,7 +160,11 @@ fn walk(root: &Path, dir: &Path, prefix: &str, depth: usize, budget: &mut usize,
             continue;
         };
         let path = entry.path();
-        let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        let rel = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
         if !stays_under(root, &path) {
             continue;
         }
@@ -193,8 +221,14 @@ mod tests {
         fs::write(dir.path().join("secret.sls"), "s: 1").unwrap_or_default();
         let roots = PillarRoots::new(vec![("base".into(), vec![root.clone()])]);
         assert_eq!(roots.list_sls("base"), vec!["a", "top", "web", "web.tls"]);
-        assert_eq!(roots.find_sls("base", "web"), Some((root.join("web/init.sls"), true)));
-        assert_eq!(roots.find_sls("base", "web.tls"), Some((root.join("web/tls.sls"), false)));
+        assert_eq!(
+            roots.find_sls("base", "web"),
+            Some((root.join("web/init.sls"), true))
+        );
+        assert_eq!(
+            roots.find_sls("base", "web.tls"),
+            Some((root.join("web/tls.sls"), false))
+        );
         assert_eq!(roots.find("base", "../secret.sls"), None);
         assert_eq!(roots.find("base", "/etc/passwd"), None);
         assert_eq!(roots.find_sls("dev", "a"), None);

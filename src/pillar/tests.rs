@@ -29,7 +29,11 @@ fn roots_of(case: &str) -> PillarRoots {
         .filter_map(|e| e.file_name().to_str().map(str::to_owned))
         .collect();
     envs.sort_by_key(|e| (e != "base", e.clone()));
-    PillarRoots::new(envs.into_iter().map(|e| (e.clone(), vec![dir.join(&e)])).collect())
+    PillarRoots::new(
+        envs.into_iter()
+            .map(|e| (e.clone(), vec![dir.join(&e)]))
+            .collect(),
+    )
 }
 
 /// The SLS renderer the pillar uses.
@@ -90,9 +94,16 @@ fn compiled_pillars_match_salt() {
             let want_errors: Vec<String> = want_errors
                 .and_then(|v| serde_json::from_value(v).ok())
                 .unwrap_or_default();
-            assert_eq!(ours_errors.len(), want_errors.len(), "case {case}, minion {id}: {ours_errors:#?}");
+            assert_eq!(
+                ours_errors.len(),
+                want_errors.len(),
+                "case {case}, minion {id}: {ours_errors:#?}"
+            );
             for (o, w) in ours_errors.iter().zip(&want_errors) {
-                assert!(same_error(o, w), "case {case}, minion {id}:\n ours {o:?}\n salt {w:?}");
+                assert!(
+                    same_error(o, w),
+                    "case {case}, minion {id}:\n ours {o:?}\n salt {w:?}"
+                );
             }
         }
     }
@@ -103,7 +114,9 @@ fn pillar_functions_match_salt() {
     let fx = fixtures();
     let mut n = 0;
     for (case, data) in &fx {
-        let merge_lists_opt = data["opts"]["pillar_merge_lists"].as_bool().unwrap_or(false);
+        let merge_lists_opt = data["opts"]["pillar_merge_lists"]
+            .as_bool()
+            .unwrap_or(false);
         for call in data["calls"].as_array().into_iter().flatten() {
             let id = call["minion"].as_str().unwrap_or_default();
             let pillar = obj(&data["minions"][id]["pillar"]);
@@ -113,7 +126,11 @@ fn pillar_functions_match_salt() {
             let ours = match call["fun"].as_str().unwrap_or_default() {
                 "get" => {
                     let key = text(&args[0]);
-                    let default = kw.get("default").or(args.get(1)).cloned().unwrap_or(json!(""));
+                    let default = kw
+                        .get("default")
+                        .or(args.get(1))
+                        .cloned()
+                        .unwrap_or(json!(""));
                     let merge = kw.get("merge").is_some_and(crate::py::truthy);
                     let merge_lists = match kw.get("merge_nested_lists") {
                         Some(Value::Bool(b)) => *b,
@@ -162,11 +179,28 @@ fn errors_refuse_a_state_run_with_salts_list() {
 fn compile_returns_the_error_list_or_the_pillar() {
     let render = renderer();
     let grains = obj(&json!({"os": "Debian"}));
-    let errs = compile(&roots_of("errors"), "m1", &grains, None, &Map::new(), &render);
+    let errs = compile(
+        &roots_of("errors"),
+        "m1",
+        &grains,
+        None,
+        &Map::new(),
+        &render,
+    );
     let errs = errs.err().unwrap_or_default();
     assert_eq!(errs[0], RENDER_FAILED);
-    assert_eq!(errs[1], "Rendering SLS 'badyaml' failed. Please see master log for details.");
-    let ok = compile(&roots_of("pillarenv"), "m1", &Map::new(), Some("dev"), &Map::new(), &render);
+    assert_eq!(
+        errs[1],
+        "Rendering SLS 'badyaml' failed. Please see master log for details."
+    );
+    let ok = compile(
+        &roots_of("pillarenv"),
+        "m1",
+        &Map::new(),
+        Some("dev"),
+        &Map::new(),
+        &render,
+    );
     assert_eq!(ok, Ok(obj(&json!({"d2": "from-dev2"}))));
 }
 
@@ -198,20 +232,33 @@ mod test_render {
     use serde_json::{Map, Value};
 
     /// Renders `text` with minijinja (strict undefined, a `json` filter), then reads YAML.
-    pub(super) fn render(path: &Path, text: &str, ctx: &Map<String, Value>) -> Result<Value, String> {
+    pub(super) fn render(
+        path: &Path,
+        text: &str,
+        ctx: &Map<String, Value>,
+    ) -> Result<Value, String> {
         let mut env = minijinja::Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        env.add_filter("json", |v: minijinja::Value| -> Result<String, minijinja::Error> {
-            serde_json::to_string(&v).map_err(|e| minijinja::Error::new(minijinja::ErrorKind::BadSerialization, e.to_string()))
-        });
+        env.add_filter(
+            "json",
+            |v: minijinja::Value| -> Result<String, minijinja::Error> {
+                serde_json::to_string(&v).map_err(|e| {
+                    minijinja::Error::new(minijinja::ErrorKind::BadSerialization, e.to_string())
+                })
+            },
+        );
         let name = path.display().to_string();
         let out = env
             .template_from_named_str(&name, text)
             .and_then(|t| t.render(minijinja::Value::from_serialize(ctx)))
             .map_err(|e| format!("{name}:{}: {e}", e.line().unwrap_or(0)))?;
         match crate::yaml::parse_entries(path, out.as_bytes()) {
-            Ok(entries) => Ok(Value::Object(entries.into_iter().map(|e| (e.key, e.value)).collect())),
-            Err(crate::yaml::YamlError::NotAMap { found: "a list", .. }) => Ok(Value::Array(vec![Value::Null])),
+            Ok(entries) => Ok(Value::Object(
+                entries.into_iter().map(|e| (e.key, e.value)).collect(),
+            )),
+            Err(crate::yaml::YamlError::NotAMap {
+                found: "a list", ..
+            }) => Ok(Value::Array(vec![Value::Null])),
             Err(e) => Err(e.to_string()),
         }
     }

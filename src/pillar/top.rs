@@ -111,7 +111,9 @@ impl Top {
 
     /// Whether a missing `sls` of `env` is to be skipped quietly.
     pub fn ignores(&self, env: &str, sls: &str) -> bool {
-        self.ignore_missing.iter().any(|(e, s)| e == env && s == sls)
+        self.ignore_missing
+            .iter()
+            .any(|(e, s)| e == env && s == sls)
     }
 }
 
@@ -165,11 +167,17 @@ fn py_order(v: &Value) -> i64 {
 /// nothing, with a log line.
 fn matches(t: &TopTarget, id: &str, grains: &Map<String, Value>, nodegroups: &Value) -> bool {
     let Some(kind) = t.matcher.as_deref() else {
-        log::error!("pillar top: the match type of target {:?} is not a string", t.tgt);
+        log::error!(
+            "pillar top: the match type of target {:?} is not a string",
+            t.tgt
+        );
         return false;
     };
     let Some(tgt_type) = TgtType::from_name(kind) else {
-        log::error!("pillar top: target {:?} uses the {kind:?} matcher, which brine does not have", t.tgt);
+        log::error!(
+            "pillar top: target {:?} uses the {kind:?} matcher, which brine does not have",
+            t.tgt
+        );
         return false;
     };
     match Target::parse(&Value::String(t.tgt.clone()), tgt_type, nodegroups, ":") {
@@ -216,7 +224,10 @@ mod tests {
     #[test]
     fn malformed_tops() {
         assert_eq!(Top::merge(&[map(json!({"base": ["a"]}))]), Err(Malformed));
-        assert_eq!(Top::merge(&[map(json!({"base": {"*": "a"}}))]), Err(Malformed));
+        assert_eq!(
+            Top::merge(&[map(json!({"base": {"*": "a"}}))]),
+            Err(Malformed)
+        );
     }
 
     #[test]
@@ -237,7 +248,15 @@ mod tests {
         assert_eq!(
             top.matches("web1", &grains, &groups, None),
             vec![
-                ("base".to_string(), vec!["web".to_string(), "deb".into(), "compound".into(), "grouped".into()]),
+                (
+                    "base".to_string(),
+                    vec![
+                        "web".to_string(),
+                        "deb".into(),
+                        "compound".into(),
+                        "grouped".into()
+                    ]
+                ),
                 ("dev".to_string(), vec!["d".to_string()]),
             ]
         );
