@@ -39,14 +39,29 @@ impl std::error::Error for GetError {}
 /// Salt also retries a missing map key YAML-loaded (`01` finds the integer key 1); pillar maps
 /// here have string keys only, as they travel as JSON, so the plain lookup is all there is.
 pub fn traverse<'a>(data: &'a Value, key: &str, delimiter: &str) -> Option<&'a Value> {
-    let mut ptr = data;
-    // An empty delimiter is a ValueError in Python's split; Salt's callers never pass one, and
-    // the whole key as one word is the useful reading.
-    let words: Vec<&str> = if delimiter.is_empty() {
-        vec![key]
+    walk(data, words(key, delimiter))
+}
+
+/// [`traverse`] from a pillar map, without wrapping (and copying) it into a value.
+pub fn lookup<'a>(pillar: &'a Map<String, Value>, key: &str, delimiter: &str) -> Option<&'a Value> {
+    let mut words = words(key, delimiter);
+    let first = pillar.get(words.next()?)?;
+    walk(first, words)
+}
+
+/// The words of a key. An empty delimiter is a ValueError in Python's split; Salt's callers
+/// never pass one, and the whole key as one word is the useful reading.
+fn words<'k>(key: &'k str, delimiter: &'k str) -> Box<dyn Iterator<Item = &'k str> + 'k> {
+    if delimiter.is_empty() {
+        Box::new(std::iter::once(key))
     } else {
-        key.split(delimiter).collect()
-    };
+        Box::new(key.split(delimiter))
+    }
+}
+
+/// Follows `words` down from `data`.
+fn walk<'a, 'k>(data: &'a Value, words: impl Iterator<Item = &'k str>) -> Option<&'a Value> {
+    let mut ptr = data;
     for word in words {
         ptr = match ptr {
             Value::Object(m) => m.get(word)?,
@@ -100,8 +115,7 @@ pub fn get(
     merge_lists: bool,
     delimiter: &str,
 ) -> Value {
-    let root = Value::Object(pillar.clone());
-    let found = traverse(&root, key, delimiter);
+    let found = lookup(pillar, key, delimiter);
     if merge {
         match (default, found) {
             (Value::Object(d), Some(Value::Object(f))) => {
@@ -141,10 +155,9 @@ pub fn item(
     default: &Value,
     delimiter: &str,
 ) -> Map<String, Value> {
-    let root = Value::Object(pillar.clone());
     keys.iter()
         .map(|k| {
-            let v = traverse(&root, k, delimiter).cloned();
+            let v = lookup(pillar, k, delimiter).cloned();
             (k.clone(), v.unwrap_or_else(|| default.clone()))
         })
         .collect()
@@ -168,8 +181,7 @@ pub fn keys(
     key: &str,
     delimiter: &str,
 ) -> Result<Vec<String>, GetError> {
-    let root = Value::Object(pillar.clone());
-    match traverse(&root, key, delimiter) {
+    match lookup(pillar, key, delimiter) {
         None => Err(GetError::NotFound(key.to_string())),
         Some(Value::Object(m)) => Ok(m.keys().cloned().collect()),
         Some(_) => Err(GetError::NotADict(key.to_string())),
