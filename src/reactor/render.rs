@@ -105,8 +105,12 @@ pub fn render(
         return Ok(text.to_owned());
     }
     let name = file.to_string_lossy();
-    let jinja = environment(env);
-    let template_error = |e: Error| template_error(file, &e, env);
+    let jinja = environment(env.fuel);
+    let template_error = |e: Error| ReactorError::Template {
+        file: file.to_path_buf(),
+        line: e.line(),
+        message: error_message(&e, env.fuel, env.max_output),
+    };
     let template = jinja
         .template_from_named_str(&name, text)
         .map_err(template_error)?;
@@ -123,24 +127,34 @@ pub fn render(
             }),
         }),
     };
+    render_capped(&template, ctx, env.max_output).map_err(template_error)
+}
+
+/// Renders `template` with `ctx`, refusing to produce more than `limit` bytes (the overflow
+/// is an error of kind `WriteFailure`, which [`error_message`] names).
+pub(crate) fn render_capped(
+    template: &minijinja::Template<'_, '_>,
+    ctx: Value,
+    limit: usize,
+) -> Result<String, Error> {
     let mut out = Capped {
         buf: Vec::new(),
-        limit: env.max_output,
+        limit,
     };
-    template
-        .render_captured_to(ctx, &mut out)
-        .map_err(template_error)?;
+    template.render_captured_to(ctx, &mut out)?;
     // Every piece minijinja writes is a whole `str`, so the bytes are UTF-8; lossy is a
     // formality that cannot panic.
     Ok(String::from_utf8(out.buf)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
-/// The Jinja environment Salt's renderer configures, as far as reactor files can tell.
-fn environment(env: &RenderEnv) -> Environment<'static> {
+/// The Jinja environment Salt's renderer configures, shared by reactor files and the state
+/// system's SLS files and templates: strict undefined values, a fuel budget, Python's methods
+/// and `str()` printing, and Salt's serialising filters.
+pub(crate) fn environment(fuel: u64) -> Environment<'static> {
     let mut jinja = Environment::new();
     jinja.set_undefined_behavior(UndefinedBehavior::Strict);
-    jinja.set_fuel(Some(env.fuel));
+    jinja.set_fuel(Some(fuel));
     jinja.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     jinja.set_formatter(python_formatter);
     jinja.add_filter("json", json_filter);
@@ -149,27 +163,23 @@ fn environment(env: &RenderEnv) -> Environment<'static> {
     jinja
 }
 
-fn template_error(file: &Path, e: &Error, env: &RenderEnv) -> ReactorError {
+/// A render error as one line: the limits named in words, otherwise minijinja's kind and
+/// detail.
+pub(crate) fn error_message(e: &Error, fuel: u64, max_output: usize) -> String {
     let message = match e.kind() {
-        ErrorKind::OutOfFuel => format!(
-            "the template ran past its limit of {} steps (a runaway loop?)",
-            env.fuel
-        ),
-        ErrorKind::WriteFailure => format!(
-            "the template rendered more than {} bytes, the limit",
-            env.max_output
-        ),
+        ErrorKind::OutOfFuel => {
+            format!("the template ran past its limit of {fuel} steps (a runaway loop?)")
+        }
+        ErrorKind::WriteFailure => {
+            format!("the template rendered more than {max_output} bytes, the limit")
+        }
         kind => match e.detail() {
             Some(detail) => format!("{kind}: {detail}"),
             None => kind.to_string(),
         },
     };
-    ReactorError::Template {
-        file: file.to_path_buf(),
-        line: e.line(),
-        // Error text may quote template source; an error is one line.
-        message: message.replace(['\n', '\r'], " "),
-    }
+    // Error text may quote template source; an error is one line.
+    message.replace(['\n', '\r'], " ")
 }
 
 /// A writer that refuses to grow past `limit`, which aborts the render (as a write failure).
@@ -498,7 +508,7 @@ fn call_salt(path: &str, ctx: &Ctx, args: &[Value]) -> Result<Value, Error> {
 
 /// Python-style binding of positional and keyword arguments to named parameters, the first
 /// `required` of which must be given.
-fn bind<const N: usize>(
+pub(crate) fn bind<const N: usize>(
     fun: &str,
     args: &[Value],
     names: [&str; N],
@@ -547,7 +557,7 @@ fn bind<const N: usize>(
 }
 
 /// Salt's `traverse_dict_and_list`: `a:b:0` walks maps by key and lists by index.
-fn traverse<'a>(root: &'a Map<String, Json>, key: &str) -> Option<&'a Json> {
+pub(crate) fn traverse<'a>(root: &'a Map<String, Json>, key: &str) -> Option<&'a Json> {
     let mut parts = key.split(':');
     let mut node = root.get(parts.next()?)?;
     for part in parts {

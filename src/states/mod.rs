@@ -5,7 +5,9 @@
 
 use serde_json::{Map, Value};
 
+pub mod command;
 pub mod modules;
+pub mod render;
 
 /// What a state function runs against.
 pub struct Ctx<'a> {
