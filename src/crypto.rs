@@ -522,6 +522,35 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     out
 }
 
+/// The SHA-256 digest of what a reader gives, read in 1 MiB pieces so a big file is never
+/// held whole in memory.
+pub fn sha256_reader(r: &mut dyn std::io::Read) -> std::io::Result<[u8; 32]> {
+    ready();
+    // SAFETY: the state is plain data that init fills in; zeroed is a valid start for it.
+    let mut st: ffi::crypto_hash_sha256_state = unsafe { std::mem::zeroed() };
+    unsafe { ffi::crypto_hash_sha256_init(&mut st) };
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        // SAFETY: buf holds n initialised bytes.
+        unsafe { ffi::crypto_hash_sha256_update(&mut st, buf.as_ptr(), n as u64) };
+    }
+    let mut out = [0u8; 32];
+    // SAFETY: out has the 32 bytes final writes.
+    unsafe { ffi::crypto_hash_sha256_final(&mut st, out.as_mut_ptr()) };
+    Ok(out)
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// HMAC-SHA256 of `msg` under a key of any length (RFC 2104; libsodium hashes keys longer
 /// than the block, as the RFC says).
 pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {

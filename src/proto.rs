@@ -204,6 +204,61 @@ pub enum Load {
         #[serde(flatten)]
         load: Map<String, Value>,
     },
+    /// The files of a saltenv under a prefix (Salt's `_file_list`): answered with a list.
+    #[serde(rename = "_file_list")]
+    FileList {
+        /// The saltenv.
+        saltenv: String,
+        /// Only paths that start with this.
+        #[serde(default)]
+        prefix: String,
+    },
+    /// The hash of `salt://path` (Salt's `_file_hash`): `{hsum, hash_type}`, or `{}`.
+    #[serde(rename = "_file_hash")]
+    FileHash {
+        /// The path under the roots.
+        path: String,
+        /// The saltenv.
+        saltenv: String,
+    },
+    /// A chunk of `salt://path` from byte `loc` (Salt's `_serve_file`): `{dest}` with the
+    /// bytes in the reply's `bin`, empty at the end.
+    #[serde(rename = "_serve_file")]
+    ServeFile {
+        /// The path under the roots.
+        path: String,
+        /// The saltenv.
+        saltenv: String,
+        /// The offset to read from.
+        #[serde(default)]
+        loc: u64,
+    },
+    /// This minion's pillar, compiled by the master with its cached grains (Salt's
+    /// `_pillar`).
+    #[serde(rename = "_pillar")]
+    Pillar {
+        /// The pillar environment, when not all of them.
+        #[serde(default)]
+        pillarenv: Option<String>,
+        /// The minion's grains now (they replace the master's cached copy).
+        #[serde(default)]
+        grains: Option<Map<String, Value>>,
+    },
+}
+
+impl Load {
+    /// Whether this load asks the master for something it answers off its loop (a file,
+    /// a hash, a listing, a pillar): the only loads a local process may have the minion
+    /// send for it.
+    pub fn is_deferred(&self) -> bool {
+        matches!(
+            self,
+            Load::FileList { .. }
+                | Load::FileHash { .. }
+                | Load::ServeFile { .. }
+                | Load::Pillar { .. }
+        )
+    }
 }
 
 /// Everything the master sends back on the request channel.
@@ -246,6 +301,9 @@ pub struct SealedReply {
     /// Why not, or a value the request asked for.
     #[serde(default)]
     pub ret: Value,
+    /// Raw bytes the request asked for (a chunk of a file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bin: Option<Bytes>,
 }
 
 /// A publication on port 4505.

@@ -158,7 +158,7 @@ fn run_local(
     let id = cfg.id.clone();
     let mut minion = Minion::new(cfg, keys, None, false);
     minion.set_grains(crate::grains::compute(&id));
-    match modules::call(&mut minion, Now::read(), fun, arg, kwarg) {
+    match modules::call(&mut minion, Now::read(), None, fun, arg, kwarg) {
         Step::Done(ret) => Ok(ret),
         Step::After(d, ret) => {
             std::thread::sleep(d);

@@ -98,6 +98,45 @@ pub(super) fn list(value: Value) -> Result<Value, String> {
     }
 }
 
+/// `file_roots` and `pillar_roots`: a map from a saltenv to a list of directories (a single
+/// directory is taken as a list of one, as Salt's config loader does).
+pub(super) fn roots(value: Value) -> Result<Value, String> {
+    let Value::Object(envs) = value else {
+        return Err(expected(
+            "a map from a saltenv to a list of directories",
+            &value,
+        ));
+    };
+    let mut out = serde_json::Map::new();
+    for (env, dirs) in envs {
+        let dirs = match dirs {
+            Value::String(s) => vec![Value::String(s)],
+            Value::Array(a) if a.iter().all(Value::is_string) => a,
+            other => {
+                return Err(format!(
+                    "saltenv {env:?}: {}",
+                    expected("a list of directories", &other)
+                ))
+            }
+        };
+        out.insert(env, Value::Array(dirs));
+    }
+    Ok(Value::Object(out))
+}
+
+/// `state_output`: one of the highstate outputter's modes.
+pub(super) fn state_output(value: String) -> Result<String, String> {
+    const MODES: &[&str] = &["full", "terse", "mixed", "changes", "filter"];
+    let base = value.strip_suffix("_id").unwrap_or(&value);
+    if MODES.contains(&base) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "expected full, terse, mixed, changes or filter (or one of them with _id), found {value:?}"
+        ))
+    }
+}
+
 /// `reactor`: a list of rules, or the path of a file holding one.
 pub(super) fn list_or_path(value: Value) -> Result<Value, String> {
     match value {

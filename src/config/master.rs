@@ -172,6 +172,37 @@ config_table! {
          with queue and backend.";
     schedule: Value = Value::Object(serde_json::Map::new()), shown "{}", check map,
         "The master's schedule: a map from a job name to what to run and when, as in Salt.";
+
+    file_roots: Value = serde_json::json!({"base": ["/srv/salt"]}), shown "{base: [/srv/salt]}",
+        check roots,
+        "The file server's roots: a map from a saltenv to a list of directories. salt://path \
+         is the file under the first directory of its saltenv that has it; paths that leave \
+         their root (.., absolute, NUL, a symlink out) are refused. The reactor reads salt:// \
+         SLS files from here too.";
+    file_ignore_regex: Value = Value::Array(Vec::new()), shown "[]", check list,
+        "Regular expressions; a file whose path (relative to its root) matches one is not served.";
+    file_ignore_glob: Value = Value::Array(Vec::new()), shown "[]", check list,
+        "Glob patterns; a file whose path (relative to its root) matches one is not served.";
+    file_buffer_size: usize = 1_048_576, shown "1048576", check positive_usize,
+        "Most bytes of a file sent in one answer to a minion; a big file goes in many, read off \
+         the event loop.";
+    pillar_roots: Value = serde_json::json!({"base": ["/srv/pillar"]}),
+        shown "{base: [/srv/pillar]}", check roots,
+        "The pillar's roots: a map from a pillar environment to a list of directories, each \
+         with a top.sls saying which SLS files each minion gets.";
+    pillar_source_merging_strategy: String = "smart".to_owned(), shown "smart",
+        "How pillar SLS files merge: smart or recurse (nested maps merged), overwrite (a later \
+         key replaces the whole value) or none.";
+    pillar_merge_lists: bool = false, shown "false",
+        "When true, lists in pillar SLS files are concatenated instead of replaced.";
+    state_output: String = "full".to_owned(), shown "full", check state_output,
+        "How the highstate outputter shows each state: full, terse (one line each), mixed \
+         (terse for successes without changes), changes (full for changes and failures) or \
+         filter; an _id suffix shows the state ID instead of its name.";
+    state_verbose: bool = true, shown "true",
+        "When false, the highstate outputter leaves out states that succeeded without changes.";
+    state_output_profile: bool = true, shown "true",
+        "Whether the highstate outputter shows each state's start time and duration.";
 }
 
 /// The master keeps no module options: every key it does not know is reported.

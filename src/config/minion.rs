@@ -112,6 +112,42 @@ config_table! {
         "Seconds http.query waits for a connection.";
     http_request_timeout: u64 = 3600, shown "3600", check positive_u64,
         "Seconds a whole http.query request may take, unless the call passes timeout.";
+
+    file_roots: Value = serde_json::json!({"base": ["/srv/salt"]}), shown "{base: [/srv/salt]}",
+        check roots,
+        "Masterless (file_client local, or brine-call --local): where salt:// files come from, \
+         as a map from a saltenv to a list of directories. With a master, files come from the \
+         master's file_roots and are cached under cachedir/files.";
+    file_ignore_regex: Value = Value::Array(Vec::new()), shown "[]", check list,
+        "Masterless: regular expressions of files under file_roots to hide.";
+    file_ignore_glob: Value = Value::Array(Vec::new()), shown "[]", check list,
+        "Masterless: glob patterns of files under file_roots to hide.";
+    pillar_roots: Value = serde_json::json!({"base": ["/srv/pillar"]}),
+        shown "{base: [/srv/pillar]}", check roots,
+        "Masterless: the pillar's roots, each with a top.sls. With a master, the master \
+         compiles this minion's pillar and sends it.";
+    pillar_source_merging_strategy: String = "smart".to_owned(), shown "smart",
+        "Masterless: how pillar SLS files merge (smart, recurse, overwrite or none).";
+    pillar_merge_lists: bool = false, shown "false",
+        "Masterless: when true, lists in pillar SLS files are concatenated.";
+    state_events: bool = false, shown "false",
+        "Fire salt/job/<jid>/prog/<id>/<n> on the master bus after each state of a run.";
+    test: bool = false, shown "false",
+        "Every state run is a test run (test=True) unless the call says test=False.";
+    failhard: bool = false, shown "false",
+        "A state run stops at the first state that fails.";
+    state_auto_order: bool = true, shown "true",
+        "States without an order run in the order they appear in the SLS files.";
+    state_run_timeout: u64 = 0, shown "0",
+        "When non-zero, seconds a whole state run may take before its child process is killed.";
+    state_output: String = "full".to_owned(), shown "full", check state_output,
+        "How the highstate outputter shows each state: full, terse (one line each), mixed \
+         (terse for successes without changes), changes (full for changes and failures) or \
+         filter; an _id suffix shows the state ID instead of its name.";
+    state_verbose: bool = true, shown "true",
+        "When false, the highstate outputter leaves out states that succeeded without changes.";
+    state_output_profile: bool = true, shown "true",
+        "Whether the highstate outputter shows each state's start time and duration.";
 }
 
 /// Module options the minion keeps besides its table (documented in its man page).

@@ -18,6 +18,27 @@ mod minion;
 mod value;
 
 pub use host::{current_user_name, host_fqdn};
+
+/// `file_roots` or `pillar_roots` (checked to be a map of lists of strings when loaded) as
+/// saltenv -> directories.
+pub fn roots_of(
+    v: &serde_json::Value,
+) -> std::collections::BTreeMap<String, Vec<std::path::PathBuf>> {
+    let mut out = std::collections::BTreeMap::new();
+    for (env, dirs) in v.as_object().into_iter().flatten() {
+        let dirs = match dirs {
+            serde_json::Value::String(s) => vec![std::path::PathBuf::from(s)],
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .map(std::path::PathBuf::from)
+                .collect(),
+            _ => Vec::new(),
+        };
+        out.insert(env.clone(), dirs);
+    }
+    out
+}
 pub use master::{MasterConfig, MASTER_KEYS};
 pub use minion::{MinionConfig, MINION_KEYS, MINION_MODULE_OPTIONS};
 

@@ -2,6 +2,17 @@
 //! URLs, and the minion's cache of what it fetched. Blocking file I/O lives here; callers
 //! run it off the event loop (the master's file-server threads, a minion's state child).
 
+pub mod bus_remote;
+pub mod cache;
+pub mod hash;
+mod open;
+pub mod roots;
+pub mod serve;
+pub mod url;
+
+pub use open::{local_roots, open_source};
+pub use roots::Roots;
+
 use std::fmt;
 use std::path::PathBuf;
 

@@ -29,6 +29,7 @@ const RENDER_OUT: Token = Token(3);
 const RENDER_IN: Token = Token(4);
 const REACTOR_FILES: Token = Token(5);
 const REPLAY: Token = Token(6);
+const FILES: Token = Token(7);
 
 /// How often the loop gives free heap memory back to the kernel.
 const TRIM_EVERY: Duration = Duration::from_secs(10);
@@ -89,6 +90,18 @@ fn to_core(core: &mut Master) -> impl FnMut(ClientInput<'_>) + '_ {
     move |input| core.handle(now, Input::Client(input))
 }
 
+/// The master's `file_roots`, for the reactor's `salt://` files (None, logged, when they
+/// cannot be used).
+fn master_roots(cfg: &MasterConfig) -> Option<crate::fileserver::Roots> {
+    match super::fileserver::roots_of(cfg) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            log::error!("file_roots: {e}");
+            None
+        }
+    }
+}
+
 /// The running master: the core plus the I/O it needs.
 pub struct MasterLoop {
     poll: Poll,
@@ -101,6 +114,8 @@ pub struct MasterLoop {
     reactor_files: ReactorFiles,
     /// Listeners fed from the event log, when it is on.
     replays: Option<Replays>,
+    /// The file server's and pillar's workers (started with the request port).
+    files: Option<super::fileserver::Workers>,
 }
 
 /// The master's ZeroMQ sockets.
@@ -173,7 +188,8 @@ impl MasterLoop {
             std::env::vars().collect(),
         );
         core.set_renderer(true);
-        let reactor_files = ReactorFiles::new(poll.registry(), REACTOR_FILES);
+        let mut reactor_files = ReactorFiles::new(poll.registry(), REACTOR_FILES);
+        reactor_files.set_roots(master_roots(core.config()));
         core.set_reactor_rules(reactor_files::read_rules(
             &core.config().reactor,
             &core.config().conf_dir,
@@ -189,6 +205,7 @@ impl MasterLoop {
             renderer,
             reactor_files,
             replays: None,
+            files: None,
         })
     }
 
@@ -275,6 +292,12 @@ impl MasterLoop {
             self.core.set_event_log(log);
         }
         self.start_zmq()?;
+        let waker = mio::Waker::new(self.poll.registry(), FILES)
+            .map_err(|e| LoopError::Io("create the file server's waker", e))?;
+        self.files = Some(
+            super::fileserver::Workers::start(self.core.config(), std::sync::Arc::new(waker))
+                .map_err(|e| LoopError::Io("start the file server's workers", e))?,
+        );
         ready();
         let mut events = Events::with_capacity(1024);
         let mut next_trim = std::time::Instant::now() + TRIM_EVERY;
@@ -327,6 +350,7 @@ impl MasterLoop {
                     }
                     REACTOR_FILES => self.reactor_files.on_ready(),
                     REPLAY => self.replays_finished(),
+                    FILES => self.files_answered(),
                     t if self.renderer.owns(t) => {
                         let done = self.renderer.on_event(self.poll.registry(), t);
                         self.rendered(done);
@@ -345,6 +369,7 @@ impl MasterLoop {
                 }
             }
             self.drain_router();
+            self.submit_file_work();
             self.local
                 .read_ready(self.poll.registry(), &mut to_core(&mut self.core));
             self.local
@@ -422,6 +447,26 @@ impl MasterLoop {
                 Done::Failed(f) => Err((f.seq, f.why)),
             };
             self.core.handle(Now::read(), Input::Rendered(r));
+        }
+    }
+
+    /// Hands the file server's workers the requests of this turn.
+    fn submit_file_work(&mut self) {
+        let work = self.core.take_file_work();
+        if let Some(files) = self.files.as_mut() {
+            for w in work {
+                files.submit(w);
+            }
+        }
+    }
+
+    /// Seals and queues the workers' answers.
+    fn files_answered(&mut self) {
+        let Some(files) = self.files.as_mut() else {
+            return;
+        };
+        for a in files.finished() {
+            self.core.file_answered(&a.work.req, a.ok, a.ret, a.bin);
         }
     }
 
@@ -559,6 +604,10 @@ impl MasterLoop {
                 self.local.set_max_frame(cfg.max_event_size);
                 let policy = auth_policy(&cfg);
                 let rules = reactor_files::read_rules(&cfg.reactor, &cfg.conf_dir);
+                if let Some(files) = self.files.as_mut() {
+                    files.set_config(&cfg);
+                }
+                self.reactor_files.set_roots(master_roots(&cfg));
                 let loaded = Loaded { cfg, policy, rules };
                 self.core
                     .handle(Now::read(), Input::Reload(Box::new(loaded)));

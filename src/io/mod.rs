@@ -3,6 +3,7 @@
 //! cores above never do.
 
 pub mod children;
+pub mod fileserver;
 pub mod ipc;
 pub mod local;
 pub mod master_loop;

@@ -68,6 +68,8 @@ pub struct ReactorFiles {
     globs: HashMap<String, Result<Vec<PathBuf>, String>>,
     /// inotify said something changed; the loop has not looked yet.
     pending: bool,
+    /// The master's `file_roots`, where `salt://` entries are found (None: they are refused).
+    roots: Option<crate::fileserver::Roots>,
 }
 
 impl ReactorFiles {
@@ -101,6 +103,7 @@ impl ReactorFiles {
             files: HashMap::new(),
             globs: HashMap::new(),
             pending: false,
+            roots: None,
         }
     }
 
@@ -178,13 +181,38 @@ impl ReactorFiles {
         any
     }
 
+    /// The master's `file_roots`, for `salt://` entries; they are looked up again.
+    pub fn set_roots(&mut self, roots: Option<crate::fileserver::Roots>) {
+        self.roots = roots;
+        self.pending = true;
+    }
+
+    /// The file a `salt://` entry names under the file roots, as a one-file "glob".
+    fn resolve(&mut self, sls: &str) -> Result<Vec<PathBuf>, String> {
+        use crate::fileserver::Source as _;
+        let Some(roots) = self.roots.as_mut() else {
+            return Err(format!(
+                "{sls}: this daemon has no file_roots to serve salt:// from"
+            ));
+        };
+        let Some((path, env)) = crate::fileserver::url::split_url(sls) else {
+            return Err(format!("{sls}: not a salt:// URL"));
+        };
+        let env = env.unwrap_or_else(|| "base".to_owned());
+        match roots.get(&env, &path) {
+            Ok(Some(p)) => Ok(vec![p]),
+            Ok(None) => Err(format!("{sls}: no such file in file_roots (saltenv {env})")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// Looks at every file and glob again; returns what differs from what the core has.
     fn refresh(&mut self) -> Vec<Source> {
         let mut out = Vec::new();
         let mut wanted: BTreeSet<PathBuf> = BTreeSet::new();
         let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
         for sls in &self.sources {
-            // The engine refuses these itself; there is nothing to read.
+            // Resolved against the file roots below.
             if sls.starts_with("salt://") {
                 continue;
             }
@@ -200,6 +228,22 @@ impl ReactorFiles {
             if self.globs.get(sls) != Some(&found) {
                 self.globs.insert(sls.clone(), found.clone());
                 out.push(Source::Glob(sls.clone(), found));
+            }
+        }
+        let salt: Vec<String> = self
+            .sources
+            .iter()
+            .filter(|s| s.starts_with("salt://"))
+            .cloned()
+            .collect();
+        for sls in salt {
+            let found = self.resolve(&sls);
+            if let Ok(paths) = &found {
+                wanted.extend(paths.iter().cloned());
+            }
+            if self.globs.get(&sls) != Some(&found) {
+                self.globs.insert(sls.clone(), found.clone());
+                out.push(Source::Glob(sls, found));
             }
         }
         let sources = &self.sources;

@@ -57,8 +57,26 @@ pub enum Handled {
     Return(String, Map<String, Value>, Vec<u8>),
     /// A minion's grains to cache, then the reply.
     Grains(String, Map<String, Value>, Vec<u8>),
+    /// A request answered off the loop (a file, a pillar): the answer is sealed later with
+    /// [`Auth::seal_answer`].
+    Deferred(Deferred),
     /// Nothing to send (dropped).
     Drop,
+}
+
+/// A sealed request whose answer is worked out off the event loop.
+#[derive(Debug, Clone)]
+pub struct Deferred {
+    /// The minion's routing identity on the request socket.
+    pub identity: Vec<u8>,
+    /// The minion id (the session's, whatever the load says).
+    pub id: String,
+    /// The session the request came on.
+    pub sid: u64,
+    /// The request counter the answer must carry.
+    pub ctr: u64,
+    /// What was asked.
+    pub load: Load,
 }
 
 /// Keys, sessions and the current publication key.
@@ -470,7 +488,7 @@ impl Auth {
                     format!("request:malformed:{id}"),
                     "dropped a malformed request from {id}: {e}"
                 );
-                return self.sealed_reply(&shared, id, sid, ctr, false, json!(e));
+                return self.sealed_reply(&shared, id, sid, answer(ctr, false, json!(e), None));
             }
         };
         let events = match load {
@@ -504,14 +522,42 @@ impl Auth {
                 let reply = self.sealed_bytes(&shared, id, sid, ctr);
                 return Handled::Grains(id.to_string(), grains, reply);
             }
+            load @ (Load::FileList { .. }
+            | Load::FileHash { .. }
+            | Load::ServeFile { .. }
+            | Load::Pillar { .. }) => {
+                return Handled::Deferred(Deferred {
+                    identity: identity.to_vec(),
+                    id: id.to_string(),
+                    sid,
+                    ctr,
+                    load,
+                })
+            }
         };
         Handled::Events(events, self.sealed_bytes(&shared, id, sid, ctr))
     }
 
     fn sealed_bytes(&self, shared: &SymKey, id: &str, sid: u64, ctr: u64) -> Vec<u8> {
-        match self.sealed_reply(shared, id, sid, ctr, true, Value::Null) {
+        match self.sealed_reply(shared, id, sid, answer(ctr, true, Value::Null, None)) {
             Handled::Reply(r) => r,
             _ => Vec::new(),
+        }
+    }
+
+    /// The sealed answer to a deferred request, under the key of the session it came on;
+    /// `None` when that session has ended meanwhile (the minion asks again on its new one).
+    pub fn seal_answer(
+        &self,
+        d: &Deferred,
+        ok: bool,
+        ret: Value,
+        bin: Option<Vec<u8>>,
+    ) -> Option<Vec<u8>> {
+        let s = self.sessions.get(&d.id).filter(|s| s.sid == d.sid)?;
+        match self.sealed_reply(&s.shared, &d.id, d.sid, answer(d.ctr, ok, ret, bin)) {
+            Handled::Reply(r) => Some(r),
+            _ => None,
         }
     }
 
@@ -527,16 +573,25 @@ impl Auth {
         shared: &SymKey,
         id: &str,
         sid: u64,
-        ctr: u64,
-        ok: bool,
-        ret: Value,
+        reply: proto::SealedReply,
     ) -> Handled {
-        let plain = proto::encode(&proto::SealedReply { ctr, ok, ret });
+        let ctr = reply.ctr;
+        let plain = proto::encode(&reply);
         let data = shared.encrypt(&proto::reply_aad(id, sid, ctr), &plain);
         Handled::Reply(proto::encode(&proto::Reply::Sealed {
             ctr,
             data: Bytes(data),
         }))
+    }
+}
+
+/// The plaintext of a sealed answer.
+fn answer(ctr: u64, ok: bool, ret: Value, bin: Option<Vec<u8>>) -> proto::SealedReply {
+    proto::SealedReply {
+        ctr,
+        ok,
+        ret,
+        bin: bin.map(Bytes),
     }
 }
 

@@ -42,6 +42,7 @@ use crate::clock::Timers;
 use crate::config::MasterConfig;
 use crate::jobs::JidGen;
 use crate::matcher::MatchType;
+use crate::proto;
 use crate::runners;
 use crate::wire::{self, Event};
 use auth::{Auth, Handled};
@@ -125,6 +126,16 @@ enum Timer {
 }
 
 use crate::bus::{Answer, Request};
+pub use auth::Deferred;
+
+/// A request for the file-server workers, with the grains its pillar is compiled against.
+#[derive(Debug, Clone)]
+pub struct FileWork {
+    /// The request and where its answer goes.
+    pub req: Deferred,
+    /// The minion's cached grains (pillar targets match them).
+    pub grains: Map<String, Value>,
+}
 
 /// The master core: everything the master decides, driven by its loop (see the loop
 /// contract above).
@@ -151,6 +162,8 @@ pub struct Master {
     event_log: Option<crate::event_log::EventLog>,
     /// Replies that may only leave once the batch is on disk.
     after_commit: Vec<ZOut>,
+    /// Requests for files and pillar, for the loop's file-server workers.
+    file_work: Vec<FileWork>,
     /// The queue backends.
     queues: crate::queue::Queues,
     /// Queue operations waiting for the turn's commit.
@@ -220,6 +233,7 @@ impl Master {
             batch: crate::store::Batch::new(),
             event_log: None,
             after_commit: Vec::new(),
+            file_work: Vec::new(),
             queues: crate::queue::Queues::new(sqlite_dir),
             queue_pending: Vec::new(),
             schedule,
@@ -395,6 +409,30 @@ impl Master {
         self.presence_prev = Some(current);
     }
 
+    /// Requests for the file-server workers, oldest first.
+    pub fn take_file_work(&mut self) -> Vec<FileWork> {
+        std::mem::take(&mut self.file_work)
+    }
+
+    /// A file-server worker's answer to a request: sealed to the session it came on and
+    /// sent, unless that session ended meanwhile.
+    pub fn file_answered(&mut self, req: &Deferred, ok: bool, ret: Value, bin: Option<Vec<u8>>) {
+        let Some(a) = self.auth.as_ref() else {
+            return;
+        };
+        match a.seal_answer(req, ok, ret, bin) {
+            Some(payload) => self.zout.push(ZOut::Reply {
+                identity: req.identity.clone(),
+                payload,
+            }),
+            None => log::debug!(
+                "the session of {} ended before its file request {} was answered",
+                req.id,
+                req.ctr
+            ),
+        }
+    }
+
     /// Messages for the ZeroMQ sockets, oldest first.
     pub fn take_zmq(&mut self) -> Vec<ZOut> {
         std::mem::take(&mut self.zout)
@@ -439,6 +477,20 @@ impl Master {
                     identity: identity.to_vec(),
                     payload: r,
                 });
+            }
+            Handled::Deferred(d) => {
+                // A pillar request brings the minion's grains: they are what its top.sls
+                // targets match, so the cache takes them first.
+                if let proto::Load::Pillar {
+                    grains: Some(g), ..
+                } = &d.load
+                {
+                    let mut g = g.clone();
+                    g.insert("id".into(), json!(d.id));
+                    self.cache_grains(now, &d.id.clone(), g);
+                }
+                let grains = self.grains.get(&d.id).cloned().unwrap_or_default();
+                self.file_work.push(FileWork { req: d, grains });
             }
             Handled::Grains(id, grains, r) => {
                 self.cache_grains(now, &id, grains);

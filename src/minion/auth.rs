@@ -252,6 +252,8 @@ impl Minion {
         }
         // The master caches grains for targeting; a restarted master has lost them.
         self.refresh_grains();
+        self.asks_lost("session was replaced; ask again");
+        self.request_pillar();
         while let Some(load) = self.outbox.pop_front() {
             self.send_load(&load);
         }

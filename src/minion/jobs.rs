@@ -135,7 +135,11 @@ impl Minion {
         args: &[Value],
         kwargs: &Map<String, Value>,
     ) {
-        let step = modules::call(self, now, fun, args, kwargs);
+        let jid = match &origin {
+            Origin::Job { jid, .. } => Some(jid.clone()),
+            _ => None,
+        };
+        let step = modules::call(self, now, jid.as_deref(), fun, args, kwargs);
         let key = self.next_key;
         self.next_key += 1;
         match step {

@@ -16,7 +16,10 @@ impl Minion {
         };
         match input {
             ClientInput::Opened { id, pid } => bus.open(id, pid),
-            ClientInput::Closed { id } => bus.close(id),
+            ClientInput::Closed { id } => {
+                bus.close(id);
+                self.asks_closed(id);
+            }
             ClientInput::Frame { id, kind, payload } => self.client_frame(now, id, kind, payload),
             ClientInput::Oversize { id, size } => bus.refuse(
                 id,
@@ -45,6 +48,9 @@ impl Minion {
                         }
                     }
                 }
+            }
+            Local::Request(req) if req.fun == super::master_ask::MASTER_FUN => {
+                self.ask_master(id, &req.kwarg);
             }
             Local::Request(req) => {
                 let mut data = Map::new();

@@ -29,6 +29,8 @@
 mod auth;
 mod jobs;
 mod local;
+mod master_ask;
+pub use master_ask::MASTER_FUN;
 mod outbox;
 mod react;
 mod returns;
@@ -225,6 +227,8 @@ pub struct Minion {
     awaiting_pin: Option<proto::AuthReply>,
     /// The core's randomness (auth nonces, retry and re-auth jitter).
     rng: crate::crypto::Rng,
+    /// Requests sent to the master for someone waiting here, by request counter.
+    asks: BTreeMap<u64, master_ask::Asker>,
 }
 
 impl Minion {
@@ -280,6 +284,7 @@ impl Minion {
             reactor_sources_changed: false,
             environ: BTreeMap::new(),
             awaiting_pin: None,
+            asks: BTreeMap::new(),
             rng: crate::crypto::Rng::from_os(),
         }
     }
@@ -436,6 +441,9 @@ impl Minion {
                     .and_then(|plain| proto::decode::<proto::SealedReply>(&plain).ok())
                     .filter(|r| r.ctr == ctr);
                 match answer {
+                    Some(r) if self.asks.contains_key(&ctr) => {
+                        self.master_answered(ctr, r.ok, r.ret, r.bin.map(|b| b.0));
+                    }
                     Some(r) => {
                         if !r.ok {
                             // Answered, so not sent again: the master could not use it.
@@ -458,6 +466,7 @@ impl Minion {
                 let current = matches!(&self.phase, Phase::Accepted(s) if s.sid == sid);
                 if current {
                     log::warn!("the master refused our session ({error}); re-authenticating");
+                    self.asks_lost("refused the session; ask again");
                     // Events sent on the dead session go again on the next one.
                     let lost: Vec<Load> = std::mem::take(&mut self.unacked)
                         .into_iter()
@@ -516,6 +525,11 @@ impl Minion {
         log::info!("configuration reloaded");
     }
 
+    /// Asks the master for a fresh pillar (`saltutil.refresh_pillar`).
+    pub fn refresh_pillar(&mut self) {
+        self.request_pillar();
+    }
+
     /// True in masterless mode, where events for the master stay local (salt-spec §8).
     pub fn masterless(&self) -> bool {
         self.cfg.local
@@ -551,5 +565,8 @@ impl crate::modules::Host for Minion {
     }
     fn running_jobs(&self) -> Vec<Value> {
         Minion::running_jobs(self)
+    }
+    fn refresh_pillar(&mut self) {
+        Minion::refresh_pillar(self)
     }
 }

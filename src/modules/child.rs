@@ -44,6 +44,7 @@ type Work = fn(&Value) -> Reply;
 
 /// The functions that run in module children.
 const WORK: &[(&str, Work)] = &[
+    (super::cp::CHILD, super::cp::child_main),
     ("http.query", super::http::child_main),
     ("smtp.send_msg", super::smtp::child_main),
 ];

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 pub mod child;
 mod cmd;
+mod cp;
 mod event;
 mod grains;
 mod http;
@@ -141,6 +142,8 @@ pub struct Call<'a> {
     pub minion: &'a mut dyn Host,
     /// The time of the call.
     pub now: Now,
+    /// The job's id, when the call is a published job.
+    pub jid: Option<&'a str>,
 }
 
 /// Every execution function brine has, in name order.
@@ -148,6 +151,11 @@ pub const FUNCTIONS: &[Function] = &[
     cmd::RETCODE,
     cmd::RUN,
     cmd::RUN_ALL,
+    cp::CACHE_FILE,
+    cp::GET_FILE,
+    cp::GET_FILE_STR,
+    cp::HASH_FILE,
+    cp::LIST_MASTER,
     event::FIRE,
     event::FIRE_MASTER,
     event::SEND,
@@ -167,6 +175,7 @@ pub const FUNCTIONS: &[Function] = &[
     saltutil::FIND_JOB,
     saltutil::KILL_JOB,
     saltutil::REFRESH_GRAINS,
+    saltutil::REFRESH_PILLAR,
     saltutil::RUNNING,
     smtp::SEND_MSG,
     sys::DOC,
@@ -218,8 +227,10 @@ pub trait Host {
     fn fire_master(&mut self, tag: &str, data: Value);
     /// The minion's grains.
     fn grains(&self) -> Map<String, Value>;
-    /// The minion's pillar as the master compiled it, kept in memory (`_errors` included).
+    /// The minion's pillar, as the master compiled it, kept in memory (`_errors` included).
     fn pillar(&self) -> Map<String, Value>;
+    /// Asks the master for a fresh pillar.
+    fn refresh_pillar(&mut self);
     /// Kills a running job; its pid when there was one.
     fn kill_job(&mut self, jid: &str) -> Option<u32>;
     /// True when the minion runs without a master.
@@ -235,6 +246,7 @@ pub trait Host {
 pub fn call(
     minion: &mut dyn Host,
     now: Now,
+    jid: Option<&str>,
     fun: &str,
     args: &[Value],
     kwargs: &Map<String, Value>,
@@ -268,10 +280,10 @@ pub fn call(
                 }
             }
         }
-        return (f.run)(&mut Call { minion, now }, args, &kw);
+        return (f.run)(&mut Call { minion, now, jid }, args, &kw);
     }
     match signature::bind(short, f.params, f.kwargs.then_some("kwargs"), args, &kwargs) {
-        Ok((bound, extra)) => (f.run)(&mut Call { minion, now }, &bound, &extra),
+        Ok((bound, extra)) => (f.run)(&mut Call { minion, now, jid }, &bound, &extra),
         Err(e) => Step::Done(Ret::fail(format!("Passed invalid arguments: {e}."))),
     }
 }

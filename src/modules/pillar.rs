@@ -317,6 +317,7 @@ mod tests {
             true
         }
         fn refresh_grains(&mut self) {}
+        fn refresh_pillar(&mut self) {}
         fn running_jobs(&self) -> Vec<Value> {
             Vec::new()
         }
@@ -336,7 +337,7 @@ mod tests {
     fn run(h: &mut Pillared, fun: &str, words: &[&str]) -> (Value, i32) {
         let arg: Vec<Value> = words.iter().map(|w| Value::String((*w).into())).collect();
         let (args, kwargs) = super::super::parse_job_args(&arg);
-        match call(h, Now::read(), fun, &args, &kwargs) {
+        match call(h, Now::read(), None, fun, &args, &kwargs) {
             Step::Done(r) => (r.value, r.retcode),
             _ => (Value::Null, -1),
         }

@@ -58,6 +58,19 @@ pub const REFRESH_GRAINS: Function = Function {
     },
 };
 
+/// `saltutil.refresh_pillar`: ask the master for this minion's pillar again.
+pub const REFRESH_PILLAR: Function = Function {
+    name: "saltutil.refresh_pillar",
+    params: &[],
+    kwargs: true,
+    varargs: false,
+    doc: "Ask the master to compile this minion's pillar again and send it. Returns True.",
+    run: |c, _, _| {
+        c.minion.refresh_pillar();
+        Step::Done(Ret::ok(Value::Bool(true)))
+    },
+};
+
 fn kill(c: &mut Call<'_>, a: &[Value], _: &Map<String, Value>) -> Step {
     let jid = text(&a[0]);
     match c.minion.kill_job(&jid) {

@@ -37,8 +37,10 @@ use serde_json::{Map, Value};
 mod compile;
 pub mod get;
 pub mod merge;
+mod minion;
 mod roots;
 mod top;
+pub use minion::for_minion;
 
 pub use merge::{merge, merge_override, Strategy};
 pub use roots::PillarRoots;

@@ -379,8 +379,13 @@ impl Engine {
 
     /// The files one SLS entry names (a glob expands, sorted).
     fn expand(&self, sls: &str) -> Result<Vec<PathBuf>, String> {
+        // A salt:// entry is looked up in the master's file_roots by the I/O layer, which
+        // hands it over like a glob of one file.
         if sls.starts_with("salt://") {
-            return Err("salt:// paths need Salt's fileserver; give a filesystem path".into());
+            return match self.globs.get(sls) {
+                Some(paths) => paths.clone(),
+                None => Err(format!("{sls}: not looked up in file_roots yet")),
+            };
         }
         if !is_glob(sls) {
             return Ok(vec![PathBuf::from(sls)]);
