@@ -227,9 +227,7 @@ fn traversal_absolute_nul_symlink_escapes_and_unknown_saltenvs_are_refused() {
             );
             let text = brine::py::python_str(&a.ret);
             assert!(
-                !text.contains(&root_text)
-                    && !text.contains("/etc/passwd:")
-                    && !text.contains("root:x:0"),
+                !text.contains(&root_text) && !text.contains("root:x:0"),
                 "{cmd} {path:?} in {env:?} leaked: {text}"
             );
             let served = a.ret.get("data").is_some() || a.ret.get("hsum").is_some();

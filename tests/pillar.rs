@@ -120,12 +120,20 @@ fn a_render_error_gives_salts_message_list_naming_file_and_line() {
     ));
     let mi = Minion::start(&m, "p1", "");
     mi.wait_log("could not compile our pillar", 1);
+    // As Salt (pillar_safe_render_error): the minion gets the list with a safe message,
+    // the master's log has the file, line and column.
     let log = mi.log();
     assert!(
         log.contains("Pillar failed to render with the following messages:")
-            && log.contains("broken.sls"),
+            && log.contains("Rendering SLS 'broken' failed"),
         "{log}"
     );
+    let mlog = m.log();
+    let line = mlog
+        .lines()
+        .find(|l| l.contains("Rendering SLS 'broken' failed ("))
+        .unwrap_or_else(|| panic!("{mlog}"));
+    assert!(line.contains("broken.sls:2:"), "{line}");
     // The master is fine and the minion still answers.
     let (_, v) = call(&mi, &["test.ping"]);
     assert_eq!(v, json!(true));
