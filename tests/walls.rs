@@ -40,7 +40,8 @@ const HOMES: &[(&str, &[&str])] = &[
     ("libsodium_sys", &["crypto.rs"]),
     ("heed", &["store.rs"]),
     ("rusqlite", &["queue/sqlite.rs"]),
-    ("minijinja", &["reactor/render.rs"]),
+    // The state system renders with the reactor's environment and adds its `salt` object.
+    ("minijinja", &["reactor/render.rs", "states/render.rs"]),
     ("minijinja_contrib", &["reactor/render.rs"]),
     ("serde_saphyr", &["yaml/"]),
     ("rustls", &["modules/http.rs"]),

@@ -225,41 +225,17 @@ fn override_starts_and_ends_the_merge() {
     );
 }
 
-/// A Jinja-then-YAML renderer for these tests, standing in for the state system's.
+/// The real pillar renderer (the state system's Jinja, then YAML), for minion "test".
 mod test_render {
     use std::path::Path;
 
     use serde_json::{Map, Value};
 
-    /// Renders `text` with minijinja (strict undefined, a `json` filter), then reads YAML.
     pub(super) fn render(
         path: &Path,
         text: &str,
         ctx: &Map<String, Value>,
     ) -> Result<Value, String> {
-        let mut env = minijinja::Environment::new();
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        env.add_filter(
-            "json",
-            |v: minijinja::Value| -> Result<String, minijinja::Error> {
-                serde_json::to_string(&v).map_err(|e| {
-                    minijinja::Error::new(minijinja::ErrorKind::BadSerialization, e.to_string())
-                })
-            },
-        );
-        let name = path.display().to_string();
-        let out = env
-            .template_from_named_str(&name, text)
-            .and_then(|t| t.render(minijinja::Value::from_serialize(ctx)))
-            .map_err(|e| format!("{name}:{}: {e}", e.line().unwrap_or(0)))?;
-        match crate::yaml::parse_entries(path, out.as_bytes()) {
-            Ok(entries) => Ok(Value::Object(
-                entries.into_iter().map(|e| (e.key, e.value)).collect(),
-            )),
-            Err(crate::yaml::YamlError::NotAMap {
-                found: "a list", ..
-            }) => Ok(Value::Array(vec![Value::Null])),
-            Err(e) => Err(e.to_string()),
-        }
+        super::super::minion::render_file("test", path, text, ctx)
     }
 }
