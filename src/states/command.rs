@@ -68,7 +68,10 @@ impl fmt::Display for CmdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CmdError::NoUser(u) => write!(f, "User '{u}' is not available"),
-            CmdError::NoCwd(d) => write!(f, "Specified cwd '{d}' either not absolute or does not exist"),
+            CmdError::NoCwd(d) => write!(
+                f,
+                "Specified cwd '{d}' either not absolute or does not exist"
+            ),
             CmdError::Spawn(e) => write!(f, "Unable to run command: {e}"),
         }
     }
@@ -143,7 +146,9 @@ pub fn run(cmd: &str, opts: &CmdOpts) -> Result<Output, CmdError> {
         Stdio::null()
     });
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = c.spawn().map_err(|e| CmdError::Spawn(format!("{shell}: {e}")))?;
+    let mut child = c
+        .spawn()
+        .map_err(|e| CmdError::Spawn(format!("{shell}: {e}")))?;
     let pid = child.id();
     if let (Some(text), Some(mut input)) = (opts.stdin.clone(), child.stdin.take()) {
         thread::spawn(move || {
@@ -178,16 +183,18 @@ pub fn run(cmd: &str, opts: &CmdOpts) -> Result<Output, CmdError> {
         }
         thread::sleep(Duration::from_millis(5));
     };
-    let join = |h: Option<thread::JoinHandle<String>>| {
-        h.and_then(|h| h.join().ok()).unwrap_or_default()
-    };
+    let join =
+        |h: Option<thread::JoinHandle<String>>| h.and_then(|h| h.join().ok()).unwrap_or_default();
     let (stdout, stderr) = (join(out), join(err));
     if timed_out {
         let secs = opts.timeout.unwrap_or_default();
         return Ok(Output {
             pid,
             retcode: 1,
-            stdout: format!("{cmd} : Timed out after {} seconds", crate::py::python_float(secs)),
+            stdout: format!(
+                "{cmd} : Timed out after {} seconds",
+                crate::py::python_float(secs)
+            ),
             stderr: String::new(),
         });
     }
@@ -217,7 +224,10 @@ mod tests {
     #[test]
     fn captures_both_streams_and_the_status() {
         let o = ok("echo out; echo err >&2; exit 3", &CmdOpts::default());
-        assert_eq!((o.retcode, o.stdout.as_str(), o.stderr.as_str()), (3, "out", "err"));
+        assert_eq!(
+            (o.retcode, o.stdout.as_str(), o.stderr.as_str()),
+            (3, "out", "err")
+        );
         assert_eq!(o.merged(), "out\nerr");
     }
 
@@ -253,6 +263,10 @@ mod tests {
         let o = ok("sleep 30 & sleep 30", &opts);
         assert!(start.elapsed() < Duration::from_secs(10));
         assert_eq!(o.retcode, 1);
-        assert!(o.stdout.ends_with("Timed out after 0.2 seconds"), "{}", o.stdout);
+        assert!(
+            o.stdout.ends_with("Timed out after 0.2 seconds"),
+            "{}",
+            o.stdout
+        );
     }
 }
