@@ -13,6 +13,10 @@ use super::top::Top;
 use super::{PillarError, PillarRoots, Request, ERRORS_KEY};
 use crate::matcher::fnmatch;
 use crate::py::truthy;
+use crate::states::render::{
+    render_sls, render_template, RenderCtx, RenderError, SlsFile, DEFAULT_FUEL, DEFAULT_MAX_OUTPUT,
+};
+use crate::yaml::{self, Entry, YamlError};
 
 /// Largest SLS or top file read; pillar files are small, this guards the master's memory.
 const MAX_FILE_BYTES: u64 = 16 << 20;
@@ -79,9 +83,11 @@ pub(super) struct Compiler<'a> {
     roots: &'a PillarRoots,
     req: &'a Request<'a>,
     settings: Settings,
-    /// What every template sees: `grains`, `opts` (with the minion's id and grains) and
-    /// `pillar` (the options' `pillar`, as Salt's renderers get it: empty on a master).
-    context: Map<String, Value>,
+    /// `opts` in templates: the options with the minion's id and grains.
+    opts: Map<String, Value>,
+    /// `pillar` in templates: the options' `pillar`, as Salt's renderers get it (empty on a
+    /// master), not what is compiled so far.
+    pillar: Map<String, Value>,
     /// Salt's `avail`: the SLS names of every known environment.
     avail: Vec<(String, Vec<String>)>,
     top: Top,
@@ -104,10 +110,6 @@ impl<'a> Compiler<'a> {
             Some(Value::Object(p)) => p.clone(),
             _ => Map::new(),
         };
-        let mut context = Map::new();
-        context.insert("grains".into(), Value::Object(req.grains.clone()));
-        context.insert("opts".into(), Value::Object(opts));
-        context.insert("pillar".into(), Value::Object(pillar));
         let avail = roots
             .envs()
             .into_iter()
@@ -117,7 +119,8 @@ impl<'a> Compiler<'a> {
             roots,
             req,
             settings,
-            context,
+            opts,
+            pillar,
             avail,
             top: Top::default(),
             errors: Vec::new(),
@@ -170,28 +173,46 @@ impl<'a> Compiler<'a> {
         self.errors.push(text);
     }
 
-    /// Renders one file with the shared context plus `saltenv`, `sls` and `extra`. An empty
-    /// or all-whitespace file is no data, before any rendering, as in Salt.
+    /// Renders one file (`rel` under its root) with the state system's renderer; an
+    /// include's `defaults` are template variables too. An empty or all-whitespace file is no
+    /// data, before any rendering, as in Salt. A document that is not a map comes back as a
+    /// string naming what it is, which callers only test for not being a map.
     fn render(
         &self,
         path: &Path,
+        rel: &str,
         env: &str,
         sls: &str,
-        extra: &Map<String, Value>,
+        defaults: &Map<String, Value>,
     ) -> Result<Option<Value>, String> {
         let text = read(path)?;
         if text.trim().is_empty() {
             return Ok(None);
         }
-        let mut ctx = self.context.clone();
-        ctx.insert("saltenv".into(), Value::String(env.to_string()));
-        ctx.insert("sls".into(), Value::String(sls.to_string()));
-        for (k, v) in extra {
-            ctx.insert(k.clone(), v.clone());
-        }
-        match (self.req.render)(path, &text, &ctx)? {
-            Value::Null => Ok(None),
-            v => Ok(Some(v)),
+        let ctx = RenderCtx {
+            id: self.req.id,
+            grains: self.req.grains,
+            pillar: &self.pillar,
+            opts: &self.opts,
+            saltenv: env,
+            fuel: DEFAULT_FUEL,
+            max_output: DEFAULT_MAX_OUTPUT,
+        };
+        let file = SlsFile { sls, rel, path };
+        let entries = if defaults.is_empty() {
+            render_sls(file, &text, &ctx)
+        } else {
+            with_defaults(file, &text, defaults, &ctx)
+        };
+        match entries {
+            Ok(entries) if entries.is_empty() => Ok(Some(Value::Object(Map::new()))),
+            Ok(entries) => Ok(Some(Value::Object(
+                entries.into_iter().map(|e| (e.key, e.value)).collect(),
+            ))),
+            Err(RenderError::Yaml(YamlError::NotAMap { found, .. })) => {
+                Ok(Some(Value::String(found.to_string())))
+            }
+            Err(e) => Err(e.to_string()),
         }
     }
 
@@ -226,7 +247,8 @@ impl<'a> Compiler<'a> {
             let Some(path) = self.roots.find(env, &self.settings.top_file) else {
                 continue;
             };
-            match self.render(&path, env, "", &none) {
+            let rel = self.settings.top_file.clone();
+            match self.render(&path, &rel, env, "", &none) {
                 Ok(Some(Value::Object(t))) => tops.push((env.clone(), vec![t])),
                 Ok(None) => tops.push((env.clone(), vec![Map::new()])),
                 Ok(Some(_)) => {
@@ -260,13 +282,13 @@ impl<'a> Compiler<'a> {
                     continue;
                 }
                 done.push(sls.clone());
-                let Some((path, _)) = self.roots.find_sls(env, &sls) else {
+                let Some((path, rel)) = self.roots.find_sls(env, &sls) else {
                     log::error!(
                         "pillar top file {sls} included in environment '{env}' does not exist"
                     );
                     continue;
                 };
-                match self.render(&path, env, &sls, &none) {
+                match self.render(&path, &rel, env, &sls, &none) {
                     Ok(Some(Value::Object(t))) => ctops.push(t),
                     Ok(None) => {}
                     Ok(Some(_)) => {
@@ -345,7 +367,7 @@ impl<'a> Compiler<'a> {
         mods: &mut Mods,
         defaults: &Map<String, Value>,
     ) -> Option<Value> {
-        let Some((path, is_init)) = self.roots.find_sls(env, sls) else {
+        let Some((path, rel)) = self.roots.find_sls(env, sls) else {
             if self.top.ignores(env, sls) {
                 log::debug!("Skipping ignored and missing SLS '{sls}' in environment '{env}'");
             } else if !self.roots.dirs(env).is_empty() {
@@ -358,7 +380,9 @@ impl<'a> Compiler<'a> {
             }
             return None;
         };
-        let mut state = match self.render(&path, env, sls, defaults) {
+        // Relative includes resolve from an init.sls's own name, else from its parent's.
+        let is_init = rel == "init.sls" || rel.ends_with("/init.sls");
+        let mut state = match self.render(&path, &rel, env, sls, defaults) {
             Ok(v) => v,
             Err(message) => {
                 log::error!(
@@ -514,6 +538,40 @@ impl<'a> Compiler<'a> {
         }
         pillar
     }
+}
+
+/// Renders an included SLS with its `defaults:` as template variables. The state system's
+/// `render_sls` takes no extra variables, so this renders the Jinja with `render_template`
+/// and the same file variables Salt gives an SLS (`slspath`, `tpldir`, ...), then reads the
+/// YAML with the loader `render_sls` uses.
+fn with_defaults(
+    file: SlsFile<'_>,
+    text: &str,
+    defaults: &Map<String, Value>,
+    ctx: &RenderCtx<'_>,
+) -> Result<Vec<Entry>, RenderError> {
+    let name = file.path.display().to_string();
+    let dir = file.rel.rsplit_once('/').map_or("", |(d, _)| d);
+    let mut vars = Map::new();
+    vars.insert("sls".into(), file.sls.into());
+    vars.insert("slspath".into(), dir.into());
+    vars.insert(
+        "tpldir".into(),
+        if dir.is_empty() { "." } else { dir }.into(),
+    );
+    vars.insert("sls_path".into(), dir.replace('/', "_").into());
+    vars.insert("tpldot".into(), dir.replace('/', ".").into());
+    vars.insert("tplfile".into(), file.rel.into());
+    vars.insert("tplpath".into(), name.clone().into());
+    vars.insert(
+        "tplroot".into(),
+        dir.split('/').next().unwrap_or_default().into(),
+    );
+    for (k, v) in defaults {
+        vars.insert(k.clone(), v.clone());
+    }
+    let rendered = render_template(&name, text, &vars, ctx)?;
+    yaml::parse_entries(file.path, rendered.as_bytes()).map_err(RenderError::Yaml)
 }
 
 /// The text of a pillar file, bounded; the error names the file.

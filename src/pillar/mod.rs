@@ -3,8 +3,8 @@
 //!
 //! [`compile_pillar`] reads the `top.sls` of every pillar environment, keeps the targets that
 //! match the minion (with the targeting matchers, `compound` by default), renders each named
-//! SLS (Jinja then YAML, by the state system's renderer, seeing `grains`, `opts`, `pillar`,
-//! `saltenv`, `sls` and an include's `defaults`), resolves `include` (plain, relative `.x`,
+//! SLS (Jinja then YAML, by the state system's renderer `states::render`, seeing `grains`,
+//! `opts`, `pillar`, `saltenv`, `sls`, `tpldir`... and an include's `defaults`), resolves `include` (plain, relative `.x`,
 //! `key:` and `defaults:` forms) and merges the results in top-file order with
 //! `pillar_source_merging_strategy` (Salt's `smart`: maps merge recursively, lists are
 //! replaced unless `pillar_merge_lists`). Errors do not stop the compile: they are collected,
@@ -30,7 +30,6 @@
 //!   brine's wording, not Jinja2's or PyYAML's.
 
 use std::fmt;
-use std::path::Path;
 
 use serde_json::{Map, Value};
 
@@ -50,11 +49,6 @@ pub const RENDER_FAILED: &str = "Pillar failed to render with the following mess
 
 /// The key under which a compiled pillar carries its errors.
 pub const ERRORS_KEY: &str = "_errors";
-
-/// Renders one SLS file, Jinja then YAML: the file's path, its text and the template's
-/// variables in, the data out (`Null` for an empty document); a failure's text names the
-/// file, line and column.
-pub type Render<'r> = dyn Fn(&Path, &str, &Map<String, Value>) -> Result<Value, String> + 'r;
 
 /// One problem found while compiling a pillar; `Display` is Salt's text for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,7 +154,7 @@ impl fmt::Display for PillarError {
 
 impl std::error::Error for PillarError {}
 
-/// What one compile needs besides the files: who the minion is and how to render.
+/// What one compile needs besides the files: who the minion is and the options.
 pub struct Request<'a> {
     /// The minion id.
     pub id: &'a str,
@@ -177,8 +171,6 @@ pub struct Request<'a> {
     pub opts: &'a Map<String, Value>,
     /// `pillar=` data merged over the result (and the starting point of the merge).
     pub pillar_override: &'a Map<String, Value>,
-    /// The SLS renderer.
-    pub render: &'a Render<'a>,
 }
 
 /// Salt's `Pillar.compile_pillar`: the minion's pillar, with `_errors` (Salt's texts, in
@@ -195,7 +187,6 @@ pub fn compile(
     grains: &Map<String, Value>,
     pillarenv: Option<&str>,
     opts: &Map<String, Value>,
-    render: &Render<'_>,
 ) -> Result<Map<String, Value>, Vec<String>> {
     let none = Map::new();
     let pillar = compile_pillar(
@@ -206,7 +197,6 @@ pub fn compile(
             pillarenv,
             opts,
             pillar_override: &none,
-            render,
         },
     );
     match render_errors(&pillar) {

@@ -108,14 +108,12 @@ impl PillarRoots {
     }
 
     /// Salt's `get_state`: the file of SLS `sls` in `env` (`a.b` is `a/b.sls`, else
-    /// `a/b/init.sls`), and whether it is an `init.sls` (relative includes resolve from it).
-    pub fn find_sls(&self, env: &str, sls: &str) -> Option<(PathBuf, bool)> {
+    /// `a/b/init.sls`), and its path relative to the root.
+    pub fn find_sls(&self, env: &str, sls: &str) -> Option<(PathBuf, String)> {
         let base = sls.replace('.', "/");
-        if let Some(p) = self.find(env, &format!("{base}.sls")) {
-            return Some((p, false));
-        }
-        self.find(env, &format!("{base}/init.sls"))
-            .map(|p| (p, true))
+        [format!("{base}.sls"), format!("{base}/init.sls")]
+            .into_iter()
+            .find_map(|rel| self.find(env, &rel).map(|p| (p, rel)))
     }
 
     /// Salt's `list_states`: every SLS name of `env`, sorted (`a/b.sls` is `a.b`,
@@ -223,11 +221,11 @@ mod tests {
         assert_eq!(roots.list_sls("base"), vec!["a", "top", "web", "web.tls"]);
         assert_eq!(
             roots.find_sls("base", "web"),
-            Some((root.join("web/init.sls"), true))
+            Some((root.join("web/init.sls"), "web/init.sls".into()))
         );
         assert_eq!(
             roots.find_sls("base", "web.tls"),
-            Some((root.join("web/tls.sls"), false))
+            Some((root.join("web/tls.sls"), "web/tls.sls".into()))
         );
         assert_eq!(roots.find("base", "../secret.sls"), None);
         assert_eq!(roots.find("base", "/etc/passwd"), None);

@@ -36,11 +36,6 @@ fn roots_of(case: &str) -> PillarRoots {
     )
 }
 
-/// The SLS renderer the pillar uses.
-fn renderer() -> impl Fn(&Path, &str, &Map<String, Value>) -> Result<Value, String> {
-    test_render::render
-}
-
 fn obj(v: &Value) -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
 }
@@ -63,7 +58,6 @@ fn same_error(ours: &str, salt: &str) -> bool {
 fn compiled_pillars_match_salt() {
     let fx = fixtures();
     assert!(fx.len() >= 5, "the fixture has every case");
-    let render = renderer();
     for (case, data) in &fx {
         let roots = roots_of(case);
         let opts = obj(&data["opts"]);
@@ -77,7 +71,6 @@ fn compiled_pillars_match_salt() {
                 pillarenv,
                 opts: &opts,
                 pillar_override: &over,
-                render: &render,
             };
             let mut ours = compile_pillar(&roots, &req);
             let mut want = obj(&m["pillar"]);
@@ -177,16 +170,8 @@ fn errors_refuse_a_state_run_with_salts_list() {
 
 #[test]
 fn compile_returns_the_error_list_or_the_pillar() {
-    let render = renderer();
     let grains = obj(&json!({"os": "Debian"}));
-    let errs = compile(
-        &roots_of("errors"),
-        "m1",
-        &grains,
-        None,
-        &Map::new(),
-        &render,
-    );
+    let errs = compile(&roots_of("errors"), "m1", &grains, None, &Map::new());
     let errs = errs.err().unwrap_or_default();
     assert_eq!(errs[0], RENDER_FAILED);
     assert_eq!(
@@ -199,14 +184,12 @@ fn compile_returns_the_error_list_or_the_pillar() {
         &Map::new(),
         Some("dev"),
         &Map::new(),
-        &render,
     );
     assert_eq!(ok, Ok(obj(&json!({"d2": "from-dev2"}))));
 }
 
 #[test]
 fn override_starts_and_ends_the_merge() {
-    let render = renderer();
     let grains = Map::new();
     let over = obj(&json!({"d2": {"x": 1}, "new": [1]}));
     let opts = Map::new();
@@ -216,26 +199,10 @@ fn override_starts_and_ends_the_merge() {
         pillarenv: Some("dev"),
         opts: &opts,
         pillar_override: &over,
-        render: &render,
     };
     // The override is the start (so `new` comes first) and is merged again last (so it wins).
     assert_eq!(
         serde_json::to_string(&compile_pillar(&roots_of("pillarenv"), &req)).unwrap_or_default(),
         r#"{"d2":{"x":1},"new":[1]}"#
     );
-}
-
-/// The real pillar renderer (the state system's Jinja, then YAML), for minion "test".
-mod test_render {
-    use std::path::Path;
-
-    use serde_json::{Map, Value};
-
-    pub(super) fn render(
-        path: &Path,
-        text: &str,
-        ctx: &Map<String, Value>,
-    ) -> Result<Value, String> {
-        super::super::minion::render_file("test", path, text, ctx)
-    }
 }
