@@ -9,6 +9,9 @@ pub mod command;
 pub mod modules;
 pub mod render;
 
+/// Renders a Jinja template text with extra variables.
+pub type Render<'r> = dyn FnMut(&str, &Map<String, Value>) -> Result<String, String> + 'r;
+
 /// What a state function runs against.
 pub struct Ctx<'a> {
     /// `test=True`: report what would change, change nothing.
@@ -27,7 +30,7 @@ pub struct Ctx<'a> {
     pub files: &'a mut dyn crate::fileserver::Source,
     /// Renders a Jinja template with the run's context (`salt`, `grains`, `pillar`, `opts`)
     /// plus these extra variables (file.managed's `template: jinja`).
-    pub render: &'a mut dyn FnMut(&str, &Map<String, Value>) -> Result<String, String>,
+    pub render: &'a mut Render<'a>,
 }
 
 /// A state function: the chunk's arguments (`name` included) in, Salt's return map
