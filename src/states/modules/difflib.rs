@@ -144,7 +144,8 @@ fn grouped(a: &[&str], b: &[&str], n: usize) -> Vec<Vec<Op>> {
         }
         group.push((t, i1, i2, j1, j2));
     }
-    if !group.is_empty() && !(group.len() == 1 && group[0].0 == 'e') {
+    let only_equal = group.len() == 1 && group[0].0 == 'e';
+    if !group.is_empty() && !only_equal {
         groups.push(group);
     }
     groups
