@@ -3,8 +3,15 @@
 
 use super::StateFn;
 
+pub mod atomic;
+pub mod difflib;
+pub mod file;
+
 /// Every state function, as (`state.fun`, function).
-const TABLE: &[(&str, StateFn)] = &[];
+const TABLE: &[(&str, StateFn)] = &[
+    ("file.absent", file::absent),
+    ("file.managed", file::managed),
+];
 
 /// The functions that answer a `watch` (`mod_watch`), by state module.
 const MOD_WATCH: &[(&str, StateFn)] = &[];
