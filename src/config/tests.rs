@@ -159,14 +159,17 @@ fn the_minion_keeps_smtp_keys_and_profiles_for_modules() {
 #[test]
 fn an_unknown_key_is_a_warning_naming_file_line_and_column() {
     let dir = TempDir::new("unknown");
-    let file = dir.write("master.d/x.conf", "timeout: 9\n\nfile_roots: {}\n");
+    let file = dir.write("master.d/x.conf", "timeout: 9\n\ngitfs_remotes: []\n");
     let (config, warnings) = MasterConfig::load(dir.path()).unwrap();
     assert_eq!(config.timeout, 9);
     assert_eq!(warnings.len(), 1);
     assert_eq!((warnings[0].line, warnings[0].column), (3, 1));
     assert_eq!(
         warnings[0].to_string(),
-        format!("{}:3:1: unknown key 'file_roots' (ignored)", file.display())
+        format!(
+            "{}:3:1: unknown key 'gitfs_remotes' (ignored)",
+            file.display()
+        )
     );
 }
 
