@@ -138,3 +138,40 @@ fn a_render_error_gives_salts_message_list_naming_file_and_line() {
     let (_, v) = call(&mi, &["test.ping"]);
     assert_eq!(v, json!(true));
 }
+
+#[test]
+fn the_reactors_pillar_get_reads_the_masters_own_pillar() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("top.sls"), "base:\n  '*':\n    - deploy\n").unwrap();
+    std::fs::write(d.path().join("deploy.sls"), "deploy:\n  tag: v42\n").unwrap();
+    let rule = d.path().join("echo.sls");
+    std::fs::write(
+        &rule,
+        "echo:\n  runner.event.send:\n    - args:\n      - tag: brine/test/echoed\n      - data: {v: \"{{ salt['pillar.get']('deploy:tag', 'none') }}\"}\n",
+    )
+    .unwrap();
+    let m = Master::start_with(&format!(
+        "pillar_roots:\n  base: [{}]\nreactor:\n  - 'brine/test/go':\n    - {}\n",
+        d.path().display(),
+        rule.display()
+    ));
+    let mut watch = m.client();
+    watch
+        .subscribe(brine::matcher::MatchType::StartsWith, "brine/test/echoed")
+        .unwrap();
+    m.wait_subscribed(1);
+    // The master compiles its own pillar on a worker right after start.
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        m.client()
+            .fire("brine/test/go", serde_json::Map::new(), 1 << 20)
+            .unwrap();
+        let ev = watch.next_event(Some(Duration::from_secs(20))).unwrap();
+        if ev.data["v"] == "v42" {
+            break;
+        }
+        assert_eq!(ev.data["v"], "none");
+        assert!(std::time::Instant::now() < end, "{}", m.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

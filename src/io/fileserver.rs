@@ -28,6 +28,23 @@ pub struct FsConfig {
     pub generation: u64,
 }
 
+/// What a worker is asked to do.
+enum Job {
+    /// A minion's request.
+    Minion(Box<FileWork>),
+    /// The master's own pillar, for the reactor: its id and grains.
+    MasterPillar(String, serde_json::Map<String, Value>),
+}
+
+/// What a worker did.
+#[derive(Debug)]
+pub enum Done {
+    /// Answered a minion's request.
+    Minion(Box<Answered>),
+    /// Compiled the master's own pillar.
+    MasterPillar(serde_json::Map<String, Value>),
+}
+
 /// A worker's answer to one request.
 #[derive(Debug)]
 pub struct Answered {
@@ -43,8 +60,8 @@ pub struct Answered {
 
 /// The worker threads of one master.
 pub struct Workers {
-    jobs: Option<mpsc::Sender<(Arc<FsConfig>, FileWork)>>,
-    done: mpsc::Receiver<Answered>,
+    jobs: Option<mpsc::Sender<(Arc<FsConfig>, Job)>>,
+    done: mpsc::Receiver<Done>,
     config: Arc<FsConfig>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
@@ -52,7 +69,7 @@ pub struct Workers {
 impl Workers {
     /// Starts the workers; each answer wakes the loop through `waker`.
     pub fn start(master: &MasterConfig, waker: Arc<mio::Waker>) -> std::io::Result<Workers> {
-        let (jobs_tx, jobs_rx) = mpsc::channel::<(Arc<FsConfig>, FileWork)>();
+        let (jobs_tx, jobs_rx) = mpsc::channel::<(Arc<FsConfig>, Job)>();
         let (done_tx, done) = mpsc::channel();
         let jobs_rx = Arc::new(Mutex::new(jobs_rx));
         let mut threads = Vec::new();
@@ -87,15 +104,24 @@ impl Workers {
 
     /// Queues a request for the next free worker.
     pub fn submit(&mut self, work: FileWork) {
+        self.send(Job::Minion(Box::new(work)));
+    }
+
+    /// Compiles the master's own pillar (minion id `id`, these grains) for the reactor.
+    pub fn compile_master_pillar(&mut self, id: String, grains: serde_json::Map<String, Value>) {
+        self.send(Job::MasterPillar(id, grains));
+    }
+
+    fn send(&mut self, job: Job) {
         if let Some(tx) = &self.jobs {
-            if tx.send((self.config.clone(), work)).is_err() {
+            if tx.send((self.config.clone(), job)).is_err() {
                 log::error!("the file-server workers have stopped; a request goes unanswered");
             }
         }
     }
 
     /// The answers that are ready.
-    pub fn finished(&mut self) -> Vec<Answered> {
+    pub fn finished(&mut self) -> Vec<Done> {
         self.done.try_iter().collect()
     }
 }
@@ -112,8 +138,8 @@ impl Drop for Workers {
 
 /// One worker: its roots are rebuilt when the configuration changes.
 fn worker(
-    jobs: &Mutex<mpsc::Receiver<(Arc<FsConfig>, FileWork)>>,
-    done: &mpsc::Sender<Answered>,
+    jobs: &Mutex<mpsc::Receiver<(Arc<FsConfig>, Job)>>,
+    done: &mpsc::Sender<Done>,
     waker: &mio::Waker,
 ) {
     let mut state: Option<(u64, Result<Roots, FsError>)> = None;
@@ -122,8 +148,20 @@ fn worker(
             Ok(rx) => rx.recv(),
             Err(_) => return,
         };
-        let Ok((cfg, work)) = next else {
-            return;
+        let (cfg, work) = match next {
+            Ok((cfg, Job::Minion(work))) => (cfg, *work),
+            Ok((cfg, Job::MasterPillar(id, grains))) => {
+                let p = crate::pillar::for_minion(&cfg.master.values(), &id, &grains, None);
+                if let Some(errors) = crate::pillar::render_errors(&p) {
+                    log::error!("the master's own pillar: {}", errors.join(" "));
+                }
+                if done.send(Done::MasterPillar(p)).is_err() {
+                    return;
+                }
+                let _ = waker.wake();
+                continue;
+            }
+            Err(_) => return,
         };
         if state.as_ref().map(|(g, _)| *g) != Some(cfg.generation) {
             state = Some((cfg.generation, roots_of(&cfg.master)));
@@ -132,7 +170,10 @@ fn worker(
             continue;
         };
         let (ok, ret, bin) = answer(&cfg, roots, &work);
-        if done.send(Answered { work, ok, ret, bin }).is_err() {
+        if done
+            .send(Done::Minion(Box::new(Answered { work, ok, ret, bin })))
+            .is_err()
+        {
             return;
         }
         let _ = waker.wake();

@@ -298,6 +298,7 @@ impl MasterLoop {
             super::fileserver::Workers::start(self.core.config(), std::sync::Arc::new(waker))
                 .map_err(|e| LoopError::Io("start the file server's workers", e))?,
         );
+        self.compile_master_pillar();
         ready();
         let mut events = Events::with_capacity(1024);
         let mut next_trim = std::time::Instant::now() + TRIM_EVERY;
@@ -450,6 +451,26 @@ impl MasterLoop {
         }
     }
 
+    /// Has a worker compile the master's own pillar (`<host id>_master`, as Salt names the
+    /// master's minion) for the reactor's `pillar.get`.
+    fn compile_master_pillar(&mut self) {
+        let cfg = self.core.config().clone();
+        self.compile_master_pillar_with(&cfg);
+    }
+
+    fn compile_master_pillar_with(&mut self, cfg: &MasterConfig) {
+        let grains = self.core.host_grains().clone();
+        let host = grains
+            .get("id")
+            .and_then(|v| v.as_str())
+            .unwrap_or("master");
+        let id = format!("{host}_master");
+        if let Some(files) = self.files.as_mut() {
+            files.set_config(cfg);
+            files.compile_master_pillar(id, grains);
+        }
+    }
+
     /// Hands the file server's workers the requests of this turn.
     fn submit_file_work(&mut self) {
         let work = self.core.take_file_work();
@@ -465,8 +486,13 @@ impl MasterLoop {
         let Some(files) = self.files.as_mut() else {
             return;
         };
-        for a in files.finished() {
-            self.core.file_answered(&a.work.req, a.ok, a.ret, a.bin);
+        for d in files.finished() {
+            match d {
+                super::fileserver::Done::Minion(a) => {
+                    self.core.file_answered(&a.work.req, a.ok, a.ret, a.bin)
+                }
+                super::fileserver::Done::MasterPillar(p) => self.core.set_pillar(p),
+            }
         }
     }
 
@@ -608,6 +634,7 @@ impl MasterLoop {
                     files.set_config(&cfg);
                 }
                 self.reactor_files.set_roots(master_roots(&cfg));
+                self.compile_master_pillar_with(&cfg);
                 let loaded = Loaded { cfg, policy, rules };
                 self.core
                     .handle(Now::read(), Input::Reload(Box::new(loaded)));

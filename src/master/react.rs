@@ -100,6 +100,17 @@ impl Master {
         self.render_env_gen += 1;
     }
 
+    /// The master's own pillar, for `salt['pillar.get']` in reactor templates.
+    pub fn set_pillar(&mut self, pillar: Map<String, Value>) {
+        self.reactor.env.pillar = pillar;
+        self.render_env_gen += 1;
+    }
+
+    /// The master's grains, as the I/O layer gathered them.
+    pub fn host_grains(&self) -> &Map<String, Value> {
+        &self.reactor.env.grains
+    }
+
     /// The reactor's rules, as the I/O layer read them from `reactor:` (at start; a reload
     /// brings its own in [`super::Loaded`]).
     pub fn set_reactor_rules(&mut self, rules: Vec<engine::Rule>) {

@@ -34,6 +34,9 @@ pub struct RenderEnv {
     pub grains: Map<String, Json>,
     /// Environment variables, for `environ.get`.
     pub environ: BTreeMap<String, String>,
+    /// The master's own pillar, for `pillar.get` (compiled from `pillar_roots` off the loop).
+    #[serde(default)]
+    pub pillar: Map<String, Json>,
     /// The configured pipeline (`renderer`, Salt's default `jinja|yaml`); `#!` overrides it.
     pub renderer: String,
     /// Most minijinja instructions one file may execute.
@@ -54,6 +57,7 @@ impl Default for RenderEnv {
             opts: Map::new(),
             grains: Map::new(),
             environ: BTreeMap::new(),
+            pillar: Map::new(),
             renderer: "jinja|yaml".to_owned(),
             fuel: DEFAULT_FUEL,
             max_output: DEFAULT_MAX_OUTPUT,
@@ -124,6 +128,7 @@ pub fn render(
                 opts: env.opts.clone(),
                 grains: env.grains.clone(),
                 environ: env.environ.clone(),
+                pillar: env.pillar.clone(),
             }),
         }),
     };
@@ -378,6 +383,7 @@ struct Ctx {
     opts: Map<String, Json>,
     grains: Map<String, Json>,
     environ: BTreeMap<String, String>,
+    pillar: Map<String, Json>,
 }
 
 /// `salt`, `salt.environ`, `salt['environ.get']`...: a dotted path that becomes a call when
@@ -458,10 +464,14 @@ fn call_salt(path: &str, ctx: &Ctx, args: &[Value]) -> Result<Value, Error> {
                 None => default.unwrap_or_else(|| Value::from("")),
             })
         }
-        // The reactor has no pillar (salt-spec §4.3): every lookup gives its default.
+        // The master's own pillar (empty without pillar_roots): a missing key gives the default.
         "pillar.get" => {
-            let [_key, default] = bind(path, args, ["key", "default"], 1)?;
-            Ok(default.unwrap_or_else(|| Value::from("")))
+            let [key, default] = bind(path, args, ["key", "default"], 1)?;
+            let key = key.map(|k| k.to_string()).unwrap_or_default();
+            Ok(match traverse(&ctx.pillar, &key) {
+                Some(v) => Value::from_serialize(v),
+                None => default.unwrap_or_else(|| Value::from("")),
+            })
         }
         "log.debug" | "log.info" | "log.warning" | "log.error" | "log.critical" => {
             let [message] = bind(path, args, ["message"], 1)?;
