@@ -24,7 +24,8 @@ pub fn open_source(
     }
 }
 
-/// The minion's own `file_roots` with its ignore lists.
+/// The `file_roots` of these options (a master's, or a masterless minion's) with their
+/// ignore lists.
 pub fn local_roots(opts: &Map<String, Value>) -> Result<Roots, FsError> {
     let strings = |k: &str| -> Vec<String> {
         opts.get(k)

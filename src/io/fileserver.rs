@@ -182,22 +182,7 @@ fn worker(
 
 /// The roots of `file_roots`, with the ignore lists.
 pub fn roots_of(cfg: &MasterConfig) -> Result<Roots, FsError> {
-    Roots::new(
-        crate::config::roots_of(&cfg.file_roots),
-        &strings(&cfg.file_ignore_regex),
-        &strings(&cfg.file_ignore_glob),
-    )
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
+    crate::fileserver::local_roots(&cfg.values())
 }
 
 /// The answer to one request: (ok, value, bytes).

@@ -14,9 +14,9 @@ use super::{PillarError, PillarRoots, Request, ERRORS_KEY};
 use crate::matcher::fnmatch;
 use crate::py::truthy;
 use crate::states::render::{
-    render_sls, render_template, RenderCtx, RenderError, SlsFile, DEFAULT_FUEL, DEFAULT_MAX_OUTPUT,
+    render_sls, RenderCtx, RenderError, SlsFile, DEFAULT_FUEL, DEFAULT_MAX_OUTPUT,
 };
-use crate::yaml::{self, Entry, YamlError};
+use crate::yaml::{Entry, YamlError};
 
 /// Largest SLS or top file read; pillar files are small, this guards the master's memory.
 const MAX_FILE_BYTES: u64 = 16 << 20;
@@ -540,38 +540,15 @@ impl<'a> Compiler<'a> {
     }
 }
 
-/// Renders an included SLS with its `defaults:` as template variables. The state system's
-/// `render_sls` takes no extra variables, so this renders the Jinja with `render_template`
-/// and the same file variables Salt gives an SLS (`slspath`, `tpldir`, ...), then reads the
-/// YAML with the loader `render_sls` uses.
+/// Renders an included SLS with its `defaults:` as template variables beside the file
+/// variables Salt gives an SLS.
 fn with_defaults(
     file: SlsFile<'_>,
     text: &str,
     defaults: &Map<String, Value>,
     ctx: &RenderCtx<'_>,
 ) -> Result<Vec<Entry>, RenderError> {
-    let name = file.path.display().to_string();
-    let dir = file.rel.rsplit_once('/').map_or("", |(d, _)| d);
-    let mut vars = Map::new();
-    vars.insert("sls".into(), file.sls.into());
-    vars.insert("slspath".into(), dir.into());
-    vars.insert(
-        "tpldir".into(),
-        if dir.is_empty() { "." } else { dir }.into(),
-    );
-    vars.insert("sls_path".into(), dir.replace('/', "_").into());
-    vars.insert("tpldot".into(), dir.replace('/', ".").into());
-    vars.insert("tplfile".into(), file.rel.into());
-    vars.insert("tplpath".into(), name.clone().into());
-    vars.insert(
-        "tplroot".into(),
-        dir.split('/').next().unwrap_or_default().into(),
-    );
-    for (k, v) in defaults {
-        vars.insert(k.clone(), v.clone());
-    }
-    let rendered = render_template(&name, text, &vars, ctx)?;
-    yaml::parse_entries(file.path, rendered.as_bytes()).map_err(RenderError::Yaml)
+    crate::states::render::render_sls_with(file, text, defaults, ctx)
 }
 
 /// The text of a pillar file, bounded; the error names the file.

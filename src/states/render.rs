@@ -110,6 +110,17 @@ pub fn render_sls(
     text: &str,
     ctx: &RenderCtx<'_>,
 ) -> Result<Vec<Entry>, RenderError> {
+    render_sls_with(file, text, &Map::new(), ctx)
+}
+
+/// [`render_sls`] with `extra` names beside the file's own (an included pillar file's
+/// `defaults:`); they win over the file variables.
+pub fn render_sls_with(
+    file: SlsFile<'_>,
+    text: &str,
+    extra: &Map<String, Json>,
+    ctx: &RenderCtx<'_>,
+) -> Result<Vec<Entry>, RenderError> {
     let name = file.path.display().to_string();
     let rendered = if uses_jinja(&name, text)? {
         let dir = match file.rel.rsplit_once('/') {
@@ -132,6 +143,9 @@ pub fn render_sls(
             "tplroot".into(),
             dir.split('/').next().unwrap_or_default().into(),
         );
+        for (k, v) in extra {
+            vars.insert(k.clone(), v.clone());
+        }
         jinja(&name, text, &vars, ctx)?
     } else {
         text.to_owned()
