@@ -100,6 +100,25 @@ impl HighstateOpts {
     }
 }
 
+/// The modes `state_output` and `--state-output` take (also in any case).
+pub const STATE_OUTPUTS: &[&str] = &[
+    "full",
+    "terse",
+    "mixed",
+    "changes",
+    "filter",
+    "full_id",
+    "terse_id",
+    "mixed_id",
+    "changes_id",
+    "filter_id",
+];
+
+/// True when `mode` is one of [`STATE_OUTPUTS`], in any case.
+pub fn is_state_output(mode: &str) -> bool {
+    STATE_OUTPUTS.contains(&mode.to_lowercase().as_str())
+}
+
 /// The state functions whose returns Salt prints with this outputter (`__outputter__` of
 /// `salt/modules/state.py`; `state.show_*` and the rest print nested).
 pub const STATE_FUNCTIONS: &[&str] = &[
@@ -400,8 +419,10 @@ fn format_state(
             tally.serial.push(d);
         }
     }
-    let orchestration = matches!(ret.get("name").and_then(Value::as_str),
-        Some("state.orch" | "state.orchestrate" | "state.sls"));
+    let orchestration = matches!(
+        ret.get("name").and_then(Value::as_str),
+        Some("state.orch" | "state.orchestrate" | "state.sls")
+    );
     let (schanged, ctext) = if orchestration {
         // A runner's return under changes is itself rendered, one level deeper.
         let changes = ret.get_mut("changes").ok_or(Fallback)?;
@@ -479,8 +500,9 @@ fn duration(v: &Value) -> R<Option<f64>> {
     match v {
         Value::Bool(b) => Ok(Some(f64::from(u8::from(*b)))),
         Value::Number(n) => Ok(n.as_f64()),
-        Value::String(s) => Ok(py_float(s)
-            .or_else(|| s.split_once(" ms").and_then(|(head, _)| py_float(head)))),
+        Value::String(s) => {
+            Ok(py_float(s).or_else(|| s.split_once(" ms").and_then(|(head, _)| py_float(head))))
+        }
         _ => Err(Fallback),
     }
 }
@@ -507,7 +529,10 @@ fn format_changes(changes: &mut Value, o: &HighstateOpts) -> R<(bool, String)> {
         return Ok((false, String::new()));
     }
     let Value::Object(m) = changes else {
-        return Ok((true, format!("Invalid Changes data: {}", python_str(changes))));
+        return Ok((
+            true,
+            format!("Invalid Changes data: {}", python_str(changes)),
+        ));
     };
     let nested_highstate = m.get("ret").is_some_and(|r| !r.is_null())
         && m.get("out").and_then(Value::as_str) == Some("highstate");
@@ -580,7 +605,9 @@ fn terse_line(comps: &[String], ret: &Map<String, Value>, o: &HighstateOpts) -> 
         if let Some(w) = warnings {
             s.push_str(&format!("Warnings:\n{w}"));
         }
-        s.push_str(&format!("  Name: {name} - Function: {module}.{fun} - Result: {result}"));
+        s.push_str(&format!(
+            "  Name: {name} - Function: {module}.{fun} - Result: {result}"
+        ));
         if let Some((start, d)) = timing {
             s.push_str(&format!(" - Started: {start} - Duration: {d} ms"));
         }
@@ -626,7 +653,8 @@ fn full_state(
         Some(other) => comment = format!("{comment} {}", python_str(other)),
     }
     for key in ["start_time", "duration"] {
-        ret.entry(key).or_insert_with(|| Value::String(String::new()));
+        ret.entry(key)
+            .or_insert_with(|| Value::String(String::new()));
     }
     if ret.get("duration") != Some(&Value::String(String::new())) {
         let d = ret.get("duration").map(python_str).unwrap_or_default();
@@ -648,8 +676,12 @@ fn full_state(
     lines.push(format!("     Changes:   {ctext}"));
     if let Some(w) = ret.get("warnings") {
         tally.counts.add(warnings_key(), 1);
-        let text = crate::py::textwrap::fill(&joined_warnings(w)?, 80, &" ".repeat(14), &" ".repeat(14));
-        lines.push(format!("    Warnings: {}", text.trim_start_matches(is_py_space)));
+        let text =
+            crate::py::textwrap::fill(&joined_warnings(w)?, 80, &" ".repeat(14), &" ".repeat(14));
+        lines.push(format!(
+            "    Warnings: {}",
+            text.trim_start_matches(is_py_space)
+        ));
     }
     Ok(())
 }
@@ -657,7 +689,11 @@ fn full_state(
 /// The summary block: counts right-aligned to the widest count, then the total run time.
 fn summary(host: &str, o: &HighstateOpts, tally: &Tally, lines: &mut Vec<String>) {
     let c = &tally.counts;
-    let widest = c.0.iter().map(|(_, n)| n.to_string().len()).max().unwrap_or(0);
+    let widest =
+        c.0.iter()
+            .map(|(_, n)| n.to_string().len())
+            .max()
+            .unwrap_or(0);
     // "Succeeded" is the longest label; 2 for ": ".
     let width = 9 + widest + 2;
     let row = |label: &str, value: &str| {
@@ -678,7 +714,10 @@ fn summary(host: &str, o: &HighstateOpts, tally: &Tally, lines: &mut Vec<String>
     } else {
         format!(" ({})", stats.join(", "))
     };
-    lines.push(format!("{}{stats}", row("Succeeded", &(ok + none).to_string())));
+    lines.push(format!(
+        "{}{stats}",
+        row("Succeeded", &(ok + none).to_string())
+    ));
     lines.push(row("Failed", &failed.to_string()));
     let warnings = c.get(&warnings_key());
     let run = c.sum() - warnings;
@@ -691,7 +730,10 @@ fn summary(host: &str, o: &HighstateOpts, tally: &Tally, lines: &mut Vec<String>
         lines.push(row("Warnings", &warnings.to_string()));
     }
     let pad = width.saturating_sub(7);
-    lines.push(format!("{}\nTotal states run: {run:>pad$}", "-".repeat(width)));
+    lines.push(format!(
+        "{}\nTotal states run: {run:>pad$}",
+        "-".repeat(width)
+    ));
     if o.state_output_profile {
         let mut total: f64 = tally.serial.iter().fold(0.0, |a, b| a + b);
         if let Some(max) = tally.parallel.iter().copied().reduce(f64::max) {

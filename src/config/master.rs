@@ -172,6 +172,26 @@ config_table! {
          with queue and backend.";
     schedule: Value = Value::Object(serde_json::Map::new()), shown "{}", check map,
         "The master's schedule: a map from a job name to what to run and when, as in Salt.";
+
+    state_output: String = "full".to_owned(), shown "full", check state_output,
+        "How brine and brine-run prints state runs (the highstate outputter): full (every state in a block), \
+         terse (one line each), mixed (terse unless it failed), changes (terse unless it \
+         failed or changed) or filter (state_output_exclude and state_output_terse), each \
+         also with _id (the ID in place of the name). --state-output overrides it.";
+    state_verbose: bool = true, shown "true",
+        "False leaves out the states that succeeded without changes. --state-verbose \
+         overrides it.";
+    state_output_profile: bool = true, shown "true",
+        "Show each state's start and duration and the total run time.";
+    state_output_diff: bool = false, shown "false",
+        "Show only the states that failed or changed something.";
+    state_output_pct: bool = false, shown "false",
+        "Add the success and failure percentages to the summary.";
+    state_compress_ids: bool = false, shown "false",
+        "Fold the states of one ID and result (the names of one declaration) into one, \
+         named ID (count).";
+    state_tabular: bool = false, shown "false",
+        "Print terse lines as aligned columns.";
 }
 
 /// The master keeps no module options: every key it does not know is reported.

@@ -112,6 +112,26 @@ config_table! {
         "Seconds http.query waits for a connection.";
     http_request_timeout: u64 = 3600, shown "3600", check positive_u64,
         "Seconds a whole http.query request may take, unless the call passes timeout.";
+
+    state_output: String = "full".to_owned(), shown "full", check state_output,
+        "How brine-call prints state runs (the highstate outputter): full (every state in a block), \
+         terse (one line each), mixed (terse unless it failed), changes (terse unless it \
+         failed or changed) or filter (state_output_exclude and state_output_terse), each \
+         also with _id (the ID in place of the name). --state-output overrides it.";
+    state_verbose: bool = true, shown "true",
+        "False leaves out the states that succeeded without changes. --state-verbose \
+         overrides it.";
+    state_output_profile: bool = true, shown "true",
+        "Show each state's start and duration and the total run time.";
+    state_output_diff: bool = false, shown "false",
+        "Show only the states that failed or changed something.";
+    state_output_pct: bool = false, shown "false",
+        "Add the success and failure percentages to the summary.";
+    state_compress_ids: bool = false, shown "false",
+        "Fold the states of one ID and result (the names of one declaration) into one, \
+         named ID (count).";
+    state_tabular: bool = false, shown "false",
+        "Print terse lines as aligned columns.";
 }
 
 /// Module options the minion keeps besides its table (documented in its man page).

@@ -19,7 +19,13 @@ fn sorted_repr(v: &Value) -> String {
         Value::Object(m) => {
             let items: Vec<String> = super::sorted(m)
                 .into_iter()
-                .map(|(k, x)| format!("{}: {}", python_repr(&Value::String(k.clone())), sorted_repr(x)))
+                .map(|(k, x)| {
+                    format!(
+                        "{}: {}",
+                        python_repr(&Value::String(k.clone())),
+                        sorted_repr(x)
+                    )
+                })
                 .collect();
             format!("{{{}}}", items.join(", "))
         }
@@ -132,7 +138,11 @@ fn format_str(s: &str, out: &mut String, indent: usize, allowance: usize, level:
     }
     if chunks.len() <= 1 {
         // pprint writes the last line's repr here, which is the whole string's for one line.
-        out.push_str(if lines.len() == 1 { &last_rep } else { &chunks[0] });
+        out.push_str(if lines.len() == 1 {
+            &last_rep
+        } else {
+            &chunks[0]
+        });
         return;
     }
     if level == 1 {
@@ -198,7 +208,10 @@ mod tests {
 
     #[test]
     fn short_values_are_one_sorted_repr() {
-        assert_eq!(pformat(&json!({"b": 1, "a": [true, null]})), "{'a': [True, None], 'b': 1}");
+        assert_eq!(
+            pformat(&json!({"b": 1, "a": [true, null]})),
+            "{'a': [True, None], 'b': 1}"
+        );
     }
 
     #[test]

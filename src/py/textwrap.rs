@@ -189,7 +189,10 @@ mod tests {
         // Expected texts from Python 3.11's textwrap.fill(text, 20, "  ", "    ").
         let f = |t: &str| fill(t, 20, "  ", "    ");
         assert_eq!(f(""), "");
-        assert_eq!(f("one two three four five six"), "  one two three four\n    five six");
+        assert_eq!(
+            f("one two three four five six"),
+            "  one two three four\n    five six"
+        );
         assert_eq!(f("a\tb\nc"), "  a       b c");
         assert_eq!(
             f("abcdefghijklmnopqrstuvwxyz"),
@@ -200,7 +203,10 @@ mod tests {
             "  aaaaaaaa-bbbbbbbbb\n    bbbbbbbbbbbbbbb"
         );
         assert_eq!(f("a-b-c-d-e ab-cd-ef"), "  a-b-c-d-e ab-cd-ef");
-        assert_eq!(f("well-known self-evident"), "  well-known self-\n    evident");
+        assert_eq!(
+            f("well-known self-evident"),
+            "  well-known self-\n    evident"
+        );
     }
 
     #[test]

@@ -12,7 +12,10 @@ use std::collections::HashMap;
 pub(super) fn compress_ids(data: &Map<String, Value>) -> Option<Map<String, Value>> {
     let mut out = Map::new();
     for (host, states) in data {
-        out.insert(host.clone(), Value::Object(compress_host(states.as_object()?)?));
+        out.insert(
+            host.clone(),
+            Value::Object(compress_host(states.as_object()?)?),
+        );
     }
     Some(out)
 }
@@ -122,7 +125,14 @@ fn compare(a: &Value, b: &Value) -> Option<Ordering> {
 
 /// The smaller of two values, the first when they are equal (Python's `min` and `sorted()[0]`).
 fn min(a: &Value, b: &Value) -> Option<Value> {
-    Some(if compare(b, a)? == Ordering::Less { b } else { a }.clone())
+    Some(
+        if compare(b, a)? == Ordering::Less {
+            b
+        } else {
+            a
+        }
+        .clone(),
+    )
 }
 
 /// `round(a + b, 3)`: ints stay ints.
@@ -168,7 +178,10 @@ mod tests {
 
     #[test]
     fn count_comes_from_the_id() {
-        assert_eq!(count_of("cmd_|-mix (4)_|-state_compressed_demo_mix_True_|-run"), 4);
+        assert_eq!(
+            count_of("cmd_|-mix (4)_|-state_compressed_demo_mix_True_|-run"),
+            4
+        );
         assert_eq!(count_of("cmd_|-mix_|-x_|-run"), 1);
         assert_eq!(count_of("cmd_|-mix (x)_|-x_|-run"), 1);
         assert_eq!(count_of("cmd_|-mix (2)_|-x"), 1);

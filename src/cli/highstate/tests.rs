@@ -5,8 +5,9 @@ use serde_json::json;
 /// a miss names the case and its options and shows the first line that differs.
 #[test]
 fn matches_salt() {
-    let doc: Value = serde_json::from_str(include_str!("../../../tests/fixtures/salt/highstate.json"))
-        .expect("fixture is JSON");
+    let doc: Value =
+        serde_json::from_str(include_str!("../../../tests/fixtures/salt/highstate.json"))
+            .expect("fixture is JSON");
     let datas = doc["data"].as_object().expect("fixture has data");
     let cases = doc["cases"].as_array().expect("fixture has cases");
     assert!(cases.len() > 500, "{} cases", cases.len());
@@ -17,7 +18,8 @@ fn matches_salt() {
         let got = format(&datas[name], &opts);
         let want = case["text"].as_str().expect("text");
         if got != want {
-            let (g, w): (Vec<&str>, Vec<&str>) = (got.split('\n').collect(), want.split('\n').collect());
+            let (g, w): (Vec<&str>, Vec<&str>) =
+                (got.split('\n').collect(), want.split('\n').collect());
             let at = (0..g.len().max(w.len()))
                 .find(|i| g.get(*i) != w.get(*i))
                 .unwrap_or(0);
@@ -81,7 +83,8 @@ fn a_compile_error_lists_each_message() {
 #[test]
 fn a_return_salt_cannot_read_prints_nested() {
     // No comment: Salt's KeyError, and try_printout's nested outputter.
-    let data = json!({"m1": {"test_|-a_|-a_|-nop": {"result": true, "changes": {}, "__run_num__": 0}}});
+    let data =
+        json!({"m1": {"test_|-a_|-a_|-nop": {"result": true, "changes": {}, "__run_num__": 0}}});
     assert_eq!(
         format(&data, &HighstateOpts::default()),
         output::render(Outputter::Nested, &data)
