@@ -306,7 +306,7 @@ fn format_host(host: &str, data: &mut Value, level: usize, o: &HighstateOpts) ->
         }
         Value::Object(states) => {
             let mut tally = Tally::default();
-            format_states(host, states, level, o, &mut lines, &mut tally)?;
+            format_states(states, level, o, &mut lines, &mut tally)?;
             summary(host, o, &tally, &mut lines);
             changed = tally.changes > 0;
         }
@@ -322,7 +322,6 @@ fn is_int(v: &Value) -> bool {
 
 /// The states of one host, in run order, each full or terse as the options say.
 fn format_states(
-    _host: &str,
     states: &mut Map<String, Value>,
     level: usize,
     o: &HighstateOpts,
