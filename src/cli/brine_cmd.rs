@@ -5,6 +5,7 @@
 
 use super::args;
 use super::flags::{CliError, Parsed};
+use super::highstate::{self, HighstateOpts};
 use super::output::{self, Outputter};
 use super::tools::{self, BrineFlag};
 use super::{connect_master, fail};
@@ -35,7 +36,10 @@ struct BrineArgs {
     log_level: log::LevelFilter,
     /// The target type the flags picked (glob without one).
     tgt_type: &'static str,
-    out: Outputter,
+    /// The --out choice; `None` lets each return decide (its `out`, or the function).
+    out: Option<Outputter>,
+    /// The highstate outputter's options: the master configuration's, then the flags.
+    highstate: HighstateOpts,
     /// How long to wait for returns, and for the answers to a find_job probe.
     timeouts: Timeouts,
     /// Publish and print the jid without waiting.
@@ -60,7 +64,9 @@ impl BrineArgs {
         if picked.len() > 1 {
             return Err(CliError("give at most one target type option".into()));
         }
-        let out = args::outputter(p.value(BrineFlag::Out))?;
+        let out = args::outputter_choice(p.value(BrineFlag::Out))?;
+        let state_output = args::state_output(p.value(BrineFlag::StateOutput))?;
+        let state_verbose = args::state_verbose(p.value(BrineFlag::StateVerbose))?;
         // Read here, between the checks, as brine always did: a missing configuration is
         // reported before a missing target.
         let (cfg, _) = MasterConfig::load(&args::conf_dir(p.value(BrineFlag::ConfigDir)))
@@ -76,45 +82,79 @@ impl BrineArgs {
                 "usage: brine TARGET FUN [ARG ...] (see brine --help)".into(),
             ));
         };
+        let mut highstate =
+            args::highstate_opts(&cfg.values(), state_output.as_deref(), state_verbose);
+        if p.has(BrineFlag::OutputDiff) {
+            highstate.state_output_diff = true;
+        }
+        let words: Vec<String> = words.collect();
+        // salt keeps its parsed arguments in opts, where the filter mode finds exclude=
+        // and terse=.
+        highstate.cli_kwargs = crate::py::args::parse_input(&words).1;
         Ok(BrineArgs {
             cfg,
             log_level,
             tgt_type: picked.first().copied().unwrap_or("glob"),
             out,
+            highstate,
             timeouts,
             is_async: p.has(BrineFlag::Async),
             static_out: p.has(BrineFlag::Static),
             retcode_passthrough: p.has(BrineFlag::RetcodePassthrough),
             tgt,
             fun,
-            words: words.collect(),
+            words,
         })
     }
 }
 
+/// Prints the returns, each with the outputter it asks for unless --out chose one.
 struct Printer {
-    out: Outputter,
+    out: Option<Outputter>,
+    /// The job's function, which picks the outputter of returns that do not name one.
+    fun: String,
+    highstate: HighstateOpts,
     static_out: bool,
     collected: Map<String, Value>,
+    /// The `out` of the last return, which --static prints them all with, as salt does.
+    last_out: Option<String>,
 }
 
 impl Printer {
-    fn new(out: Outputter, static_out: bool) -> Printer {
+    fn new(a: &BrineArgs) -> Printer {
         Printer {
-            out,
-            static_out,
+            out: a.out,
+            fun: a.fun.clone(),
+            highstate: a.highstate.clone(),
+            static_out: a.static_out,
             collected: Map::new(),
+            last_out: None,
         }
     }
 
-    fn show(&mut self, id: &str, ret: Value) {
+    /// The outputter for a return whose `out` is `ret_out`: salt takes the return's (an
+    /// outputter brine lacks is nested); brine's minions do not send one yet, so the
+    /// function's decides then, as salt-call decides.
+    fn outputter(&self, ret_out: Option<&str>) -> Outputter {
+        self.out.unwrap_or_else(|| match ret_out {
+            Some(name) => Outputter::from_name(name).unwrap_or(Outputter::Nested),
+            None if highstate::is_state_function(&self.fun) => Outputter::Highstate,
+            None => Outputter::Nested,
+        })
+    }
+
+    fn show(&mut self, id: &str, ret: Value, ret_out: Option<&str>) {
         if self.static_out {
             self.collected.insert(id.to_string(), ret);
+            if ret_out.is_some() {
+                self.last_out = ret_out.map(str::to_string);
+            }
             return;
         }
         let mut m = Map::new();
         m.insert(id.to_string(), ret);
-        let text = output::render(self.out, &Value::Object(m));
+        let out = self.outputter(ret_out);
+        let text = output::render_with(out, &Value::Object(m), &self.highstate);
         if !text.is_empty() {
             let mut o = std::io::stdout().lock();
             let _ = writeln!(o, "{text}");
@@ -124,7 +164,8 @@ impl Printer {
 
     fn done(self) {
         if self.static_out && !self.collected.is_empty() {
-            let text = output::render(self.out, &Value::Object(self.collected));
+            let out = self.outputter(self.last_out.as_deref());
+            let text = output::render_with(out, &Value::Object(self.collected), &self.highstate);
             if !text.is_empty() {
                 let _ = writeln!(std::io::stdout().lock(), "{text}");
             }
@@ -198,7 +239,7 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
         println!("Executed command with job ID: {}", job.jid);
         return 0;
     }
-    let mut printer = Printer::new(a.out, a.static_out);
+    let mut printer = Printer::new(&a);
     match wait_for_returns(&mut bus, &job, a.timeouts, &mut printer) {
         Ok(retcodes) => report(&job, &retcodes, printer, a.retcode_passthrough),
         Err(status) => status,
@@ -318,7 +359,11 @@ fn wait_for_returns(
                 id.to_string(),
                 ev.data.get("retcode").and_then(Value::as_i64).unwrap_or(0),
             );
-            printer.show(id, ev.data.get("return").cloned().unwrap_or(Value::Null));
+            printer.show(
+                id,
+                ev.data.get("return").cloned().unwrap_or(Value::Null),
+                ev.data.get("out").and_then(Value::as_str),
+            );
         } else if let Some(p) = probe.as_mut() {
             // find_job answers {} once the job is over; anything else means running.
             let busy = matches!(ev.data.get("return"), Some(Value::Object(m)) if !m.is_empty());
@@ -362,7 +407,11 @@ fn report(
         } else {
             "[Not connected]"
         };
-        printer.show(m, Value::String(format!("Minion did not return. {why}")));
+        printer.show(
+            m,
+            Value::String(format!("Minion did not return. {why}")),
+            None,
+        );
     }
     printer.done();
     if retcode_passthrough {
@@ -380,6 +429,34 @@ fn report(
 mod tests {
     use super::*;
     use crate::cli::flags;
+
+    #[test]
+    fn each_return_picks_its_outputter_unless_out_does() {
+        let printer = |words: &[&str]| Printer::new(&args(words).unwrap());
+        let p = printer(&["*", "state.apply", "web"]);
+        assert_eq!(p.outputter(None), Outputter::Highstate);
+        assert_eq!(p.outputter(Some("highstate")), Outputter::Highstate);
+        assert_eq!(p.outputter(Some("txt")), Outputter::Nested);
+        let p = printer(&["*", "test.ping"]);
+        assert_eq!(p.outputter(None), Outputter::Nested);
+        assert_eq!(p.outputter(Some("highstate")), Outputter::Highstate);
+        let p = printer(&["--out", "yaml", "*", "state.apply"]);
+        assert_eq!(p.outputter(Some("highstate")), Outputter::Yaml);
+        let p = printer(&["--out=highstate", "*", "test.ping"]);
+        assert_eq!(p.outputter(None), Outputter::Nested);
+        let p = printer(&[
+            "--state-output",
+            "changes",
+            "--output-diff",
+            "*",
+            "state.apply",
+            "exclude=True,",
+        ]);
+        assert_eq!(p.highstate.state_output, "changes");
+        assert!(p.highstate.state_output_diff && p.highstate.state_verbose);
+        assert_eq!(p.highstate.cli_kwargs.get("exclude"), Some(&json!("True,")));
+        assert!(args(&["--state-verbose", "yes", "*", "f"]).is_err());
+    }
 
     fn args(words: &[&str]) -> Result<BrineArgs, CliError> {
         let dir = tempfile::tempdir().unwrap();

@@ -2,6 +2,7 @@
 
 use super::args;
 use super::flags::{CliError, Parsed};
+use super::highstate::{self, HighstateOpts};
 use super::output::{self, Outputter};
 use super::tools::{self, CallFlag};
 use super::{fail, EXIT_USAGE};
@@ -23,7 +24,13 @@ const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 struct CallArgs {
     conf_dir: PathBuf,
     log_level: log::LevelFilter,
-    out: Outputter,
+    /// The --out choice; `None` lets the function decide (highstate for state runs).
+    out: Option<Outputter>,
+    /// --state-output and --state-verbose, over the configuration's.
+    state_output: Option<String>,
+    state_verbose: Option<bool>,
+    /// Exit with the retcode itself, not 1.
+    retcode_passthrough: bool,
     /// How long to wait for the minion's answer.
     timeout: Duration,
     /// Run in this process, masterless, instead of through the daemon.
@@ -38,7 +45,10 @@ struct CallArgs {
 impl CallArgs {
     fn from_parsed(p: Parsed<CallFlag>) -> Result<CallArgs, CliError> {
         let log_level = args::log_level(p.value(CallFlag::LogLevel))?;
-        let out = args::outputter(p.value(CallFlag::Out))?;
+        let out = args::outputter_choice(p.value(CallFlag::Out))?;
+        let state_output = args::state_output(p.value(CallFlag::StateOutput))?;
+        let state_verbose = args::state_verbose(p.value(CallFlag::StateVerbose))?;
+        let retcode_passthrough = p.has(CallFlag::RetcodePassthrough);
         let timeout = args::seconds(&p, CallFlag::Timeout)?.unwrap_or(DEFAULT_ANSWER_TIMEOUT);
         let conf_dir = args::conf_dir(p.value(CallFlag::ConfigDir));
         let (local, send_return) = (p.has(CallFlag::Local), p.has(CallFlag::Return));
@@ -47,6 +57,9 @@ impl CallArgs {
             conf_dir,
             log_level,
             out,
+            state_output,
+            state_verbose,
+            retcode_passthrough,
             timeout,
             local,
             send_return,
@@ -69,16 +82,61 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
         Err(e) => return fail(tool.name, e, EXIT_USAGE),
     };
     let (arg, kwarg) = crate::py::args::parse_input(&a.words);
+    let printer = Printer::new(&a, &cfg);
     if a.local {
         return match run_local(cfg, &a.fun, &arg, &kwarg) {
-            Ok(ret) => {
-                print_local(a.out, ret.value);
-                ret.retcode
-            }
+            Ok(ret) => printer.print(ret.value, ret.retcode),
             Err(e) => fail(tool.name, e, 1),
         };
     }
-    through_daemon(&a, &cfg, arg, kwarg)
+    through_daemon(&a, &cfg, arg, kwarg, &printer)
+}
+
+/// How brine-call prints a return and picks its exit status, as salt-call does.
+struct Printer {
+    out: Outputter,
+    highstate: HighstateOpts,
+    retcode_passthrough: bool,
+}
+
+impl Printer {
+    fn new(a: &CallArgs, cfg: &MinionConfig) -> Printer {
+        // salt-call takes the outputter the function names (`__outputter__`).
+        let out = a.out.unwrap_or(if highstate::is_state_function(&a.fun) {
+            Outputter::Highstate
+        } else {
+            Outputter::Nested
+        });
+        // salt-call keeps its arguments unparsed in opts, so exclude= and terse= words do
+        // not reach the filter mode (salt's do).
+        let highstate =
+            args::highstate_opts(&cfg.values(), a.state_output.as_deref(), a.state_verbose);
+        Printer {
+            out,
+            highstate,
+            retcode_passthrough: a.retcode_passthrough,
+        }
+    }
+
+    /// Prints the return under the id `local` and returns the exit status.
+    fn print(&self, ret: Value, retcode: i32) -> i32 {
+        let mut m = Map::new();
+        m.insert("local".into(), ret);
+        let text = output::render_with(self.out, &Value::Object(m), &self.highstate);
+        if !text.is_empty() {
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
+        }
+        exit_status(retcode, self.retcode_passthrough)
+    }
+}
+
+/// salt-call exits 1 for any retcode but 0, or with the retcode itself when passed through.
+fn exit_status(retcode: i32, passthrough: bool) -> i32 {
+    match (retcode, passthrough) {
+        (0, _) => 0,
+        (rc, true) => rc,
+        (_, false) => 1,
+    }
 }
 
 /// Runs the function through the running brine-minion and prints its answer.
@@ -87,6 +145,7 @@ fn through_daemon(
     cfg: &MinionConfig,
     arg: Vec<Value>,
     kwarg: Map<String, Value>,
+    printer: &Printer,
 ) -> i32 {
     let name = tools::CALL.name;
     let socket = client::minion_socket(&cfg.sock_dir);
@@ -127,21 +186,8 @@ fn through_daemon(
         send_return: a.send_return,
     };
     match bus.call(&req, Some(a.timeout)) {
-        Ok(answer) => {
-            print_local(a.out, answer.ret);
-            answer.retcode
-        }
+        Ok(answer) => printer.print(answer.ret, answer.retcode),
         Err(e) => fail(name, e, 1),
-    }
-}
-
-/// salt-call prints the return under the id `local`.
-fn print_local(out: Outputter, ret: Value) {
-    let mut m = Map::new();
-    m.insert("local".into(), ret);
-    let text = output::render(out, &Value::Object(m));
-    if !text.is_empty() {
-        let _ = writeln!(std::io::stdout().lock(), "{text}");
     }
 }
 
@@ -168,5 +214,62 @@ fn run_local(
             let result = crate::io::children::run_to_end(&spec).map_err(|e| e.to_string())?;
             Ok(finish(&spec, &result))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::flags;
+
+    fn args(words: &[&str]) -> Result<CallArgs, CliError> {
+        CallArgs::from_parsed(
+            flags::parse(&tools::CALL, words.iter().map(|s| s.to_string())).unwrap(),
+        )
+    }
+
+    #[test]
+    fn state_runs_print_highstate_unless_out_says_otherwise() {
+        let cfg = MinionConfig::defaults(std::path::Path::new("/nonexistent"));
+        let printer = |words: &[&str]| Printer::new(&args(words).unwrap(), &cfg);
+        assert_eq!(printer(&["state.apply", "web"]).out, Outputter::Highstate);
+        assert_eq!(printer(&["state.sls", "web"]).out, Outputter::Highstate);
+        assert_eq!(printer(&["state.show_sls", "web"]).out, Outputter::Nested);
+        assert_eq!(printer(&["test.ping"]).out, Outputter::Nested);
+        assert_eq!(
+            printer(&["--out", "json", "state.apply"]).out,
+            Outputter::Json
+        );
+        assert_eq!(
+            printer(&["--out", "highstate", "test.ping"]).out,
+            Outputter::Nested
+        );
+        let p = printer(&[
+            "--state-output",
+            "terse",
+            "--state-verbose",
+            "False",
+            "state.apply",
+        ]);
+        assert_eq!(
+            (p.highstate.state_output.as_str(), p.highstate.state_verbose),
+            ("terse", false)
+        );
+        assert!(args(&["--state-verbose", "maybe", "state.apply"]).is_err());
+        assert!(args(&["--state-output", "loud", "state.apply"]).is_err());
+    }
+
+    #[test]
+    fn a_nonzero_retcode_exits_1_unless_passed_through() {
+        assert_eq!(exit_status(0, false), 0);
+        assert_eq!(exit_status(0, true), 0);
+        assert_eq!(exit_status(2, false), 1);
+        assert_eq!(exit_status(2, true), 2);
+        assert_eq!(exit_status(5, true), 5);
+        assert!(
+            args(&["--retcode-passthrough", "state.apply"])
+                .unwrap()
+                .retcode_passthrough
+        );
     }
 }

@@ -175,9 +175,14 @@ where
                 .ok_or_else(|| {
                     CliError(format!("unknown option '-{c}' (see {} --help)", tool.name))
                 })?,
-            Arg::Long(l) => K::TABLE.iter().position(|f| f.long == l).ok_or_else(|| {
-                CliError(format!("unknown option '--{l}' (see {} --help)", tool.name))
-            })?,
+            // Salt's optparse takes `--state_output` beside `--state-output`; an underscore
+            // spelling of any long flag is accepted for it.
+            Arg::Long(l) => K::TABLE
+                .iter()
+                .position(|f| f.long == l || f.long.replace('-', "_") == l)
+                .ok_or_else(|| {
+                    CliError(format!("unknown option '--{l}' (see {} --help)", tool.name))
+                })?,
             Arg::Value(v) => {
                 let s = v
                     .into_string()
@@ -444,6 +449,11 @@ mod tests {
             assert_eq!(r.positionals, ["f"], "{args:?}");
         }
         assert_eq!(p(&["--out=json"]).unwrap().value(TF::Out), Some("json"));
+        // An underscore for a dash, as Salt's --state_output.
+        assert_eq!(
+            p(&["--out_x"]).map(|_| ()),
+            Err(CliError("unknown option '--out_x' (see t --help)".into()))
+        );
         assert_eq!(p(&["--out", "json"]).unwrap().value(TF::Out), Some("json"));
         assert!(p(&["-q", "x"]).unwrap().has(TF::Quiet));
         assert_eq!(p(&["--", "-q"]).unwrap().positionals, ["-q"]);

@@ -7,6 +7,7 @@ pub mod call_cmd;
 pub mod daemon_start;
 pub mod event_cmd;
 pub mod flags;
+pub mod highstate;
 pub mod key_cmd;
 pub mod master_cmd;
 pub mod minion_cmd;

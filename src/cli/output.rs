@@ -6,6 +6,7 @@
 //! `tests/fixtures/salt/nested.json` (Salt itself), `yaml` against
 //! `tests/fixtures/pyyaml_dump.json` (libyaml through PyYAML, the way Salt calls it).
 
+use super::highstate::HighstateOpts;
 use crate::py::{is_py_space, json_dumps, python_json, python_str, sorted};
 use serde_json::Value;
 
@@ -22,11 +23,14 @@ pub enum Outputter {
     Raw,
     /// Nothing (`salt/output/no_out_quiet.py`).
     Quiet,
+    /// State runs: one block per state and a summary (`salt/output/highstate.py`).
+    Highstate,
 }
 
 impl Outputter {
     /// Every name --out accepts, in the order help text lists them.
-    pub const NAMES: &'static [&'static str] = &["nested", "json", "yaml", "raw", "quiet"];
+    pub const NAMES: &'static [&'static str] =
+        &["nested", "json", "yaml", "raw", "quiet", "highstate"];
 
     /// The outputter Salt loads under `name`, if brine has it.
     pub fn from_name(name: &str) -> Option<Outputter> {
@@ -36,6 +40,7 @@ impl Outputter {
             "yaml" => Some(Outputter::Yaml),
             "raw" => Some(Outputter::Raw),
             "quiet" => Some(Outputter::Quiet),
+            "highstate" => Some(Outputter::Highstate),
             _ => None,
         }
     }
@@ -48,12 +53,19 @@ impl Outputter {
             Outputter::Yaml => "yaml",
             Outputter::Raw => "raw",
             Outputter::Quiet => "quiet",
+            Outputter::Highstate => "highstate",
         }
     }
 }
 
-/// Render `data` as the outputter prints it, without the final newline ("" for quiet).
+/// Render `data` as the outputter prints it, without the final newline ("" for quiet);
+/// highstate with Salt's default options.
 pub fn render(out: Outputter, data: &Value) -> String {
+    render_with(out, data, &HighstateOpts::default())
+}
+
+/// Render `data` as the outputter prints it, the highstate outputter with these options.
+pub fn render_with(out: Outputter, data: &Value, hs: &HighstateOpts) -> String {
     let mut text = match out {
         Outputter::Nested => nested(data),
         // json_out without `output_indent` in opts (the CLI default): indent 4, no sorting.
@@ -62,6 +74,7 @@ pub fn render(out: Outputter, data: &Value) -> String {
         // raw.py returns a string unchanged and `str()` of anything else.
         Outputter::Raw => python_str(data),
         Outputter::Quiet => String::new(),
+        Outputter::Highstate => super::highstate::format(data, hs),
     };
     let kept = text.trim_end_matches(is_py_space).len();
     text.truncate(kept);
@@ -80,6 +93,17 @@ fn nested(data: &Value) -> String {
     let mut lines = Vec::new();
     nested_lines(data, 0, "", &mut lines);
     lines.join("\n")
+}
+
+/// The nested outputter's text of `data` from column `indent` (`nested_indent`), trailing
+/// whitespace stripped as `try_printout` strips it: the highstate outputter's changes.
+pub(crate) fn nested_at(data: &Value, indent: usize) -> String {
+    let mut lines = Vec::new();
+    nested_lines(data, indent, "", &mut lines);
+    let mut text = lines.join("\n");
+    let kept = text.trim_end_matches(is_py_space).len();
+    text.truncate(kept);
+    text
 }
 
 /// NestDisplay.display: `indent` is absolute, `prefix` is "- " for list items.
@@ -126,7 +150,7 @@ fn nested_lines(v: &Value, indent: usize, prefix: &str, out: &mut Vec<String>) {
 }
 
 /// Python's `str.splitlines()`: every Unicode line boundary, `\r\n` as one, no trailing empty line.
-fn py_splitlines(s: &str) -> Vec<&str> {
+pub(crate) fn py_splitlines(s: &str) -> Vec<&str> {
     let is_break = |c: char| "\n\r\u{b}\u{c}\u{1c}\u{1d}\u{1e}\u{85}\u{2028}\u{2029}".contains(c);
     let mut lines = Vec::new();
     let mut rest = s;

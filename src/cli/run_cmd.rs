@@ -3,6 +3,7 @@
 use super::args;
 use super::event_cmd::{self, Format, Watch, WatchError};
 use super::flags::{CliError, Parsed};
+use super::highstate::HighstateOpts;
 use super::output::{self, Outputter};
 use super::tools::{self, RunFlag};
 use super::{connect_master, fail, EXIT_USAGE};
@@ -19,11 +20,39 @@ use std::time::{Duration, SystemTime};
 /// How long brine-run waits for the master's answer when `-t` is not given.
 const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn print(out: Outputter, v: &Value) {
-    let text = output::render(out, v);
-    if !text.is_empty() {
-        let mut o = std::io::stdout().lock();
-        let _ = writeln!(o, "{text}");
+/// How brine-run prints what a runner returns.
+struct Printer {
+    /// The --out choice; `None` lets the return decide.
+    out: Option<Outputter>,
+    highstate: HighstateOpts,
+}
+
+impl Printer {
+    fn print(&self, v: &Value) {
+        let (out, v) = self.choose(v);
+        let text = output::render_with(out, v, &self.highstate);
+        if !text.is_empty() {
+            let mut o = std::io::stdout().lock();
+            let _ = writeln!(o, "{text}");
+        }
+    }
+
+    /// salt-run's rule: a return that names its `outputter` (state.orchestrate's
+    /// `{data, outputter: highstate, retcode}`) is printed with it, and when the two are its
+    /// only keys, only `data` is printed; an outputter brine lacks is nested.
+    fn choose<'a>(&self, v: &'a Value) -> (Outputter, &'a Value) {
+        let named = v.get("outputter").and_then(Value::as_str);
+        let out = self.out.unwrap_or_else(|| {
+            named
+                .and_then(Outputter::from_name)
+                .unwrap_or(Outputter::Nested)
+        });
+        match v {
+            Value::Object(m) if named.is_some() && m.len() == 2 && m.contains_key("data") => {
+                (out, &m["data"])
+            }
+            _ => (out, v),
+        }
     }
 }
 
@@ -31,7 +60,11 @@ fn print(out: Outputter, v: &Value) {
 struct RunArgs {
     conf_dir: PathBuf,
     log_level: log::LevelFilter,
-    out: Outputter,
+    /// The --out choice; `None` lets the return decide.
+    out: Option<Outputter>,
+    /// --state-output and --state-verbose, over the configuration's.
+    state_output: Option<String>,
+    state_verbose: Option<bool>,
     /// How long to wait for the master's answer.
     timeout: Duration,
     fun: String,
@@ -42,7 +75,9 @@ struct RunArgs {
 impl RunArgs {
     fn from_parsed(p: Parsed<RunFlag>) -> Result<RunArgs, CliError> {
         let log_level = args::log_level(p.value(RunFlag::LogLevel))?;
-        let out = args::outputter(p.value(RunFlag::Out))?;
+        let out = args::outputter_choice(p.value(RunFlag::Out))?;
+        let state_output = args::state_output(p.value(RunFlag::StateOutput))?;
+        let state_verbose = args::state_verbose(p.value(RunFlag::StateVerbose))?;
         let timeout = args::seconds(&p, RunFlag::Timeout)?.unwrap_or(DEFAULT_ANSWER_TIMEOUT);
         let conf_dir = args::conf_dir(p.value(RunFlag::ConfigDir));
         let (fun, words) = args::function(p.positionals, &tools::RUN)?;
@@ -50,6 +85,8 @@ impl RunArgs {
             conf_dir,
             log_level,
             out,
+            state_output,
+            state_verbose,
             timeout,
             fun,
             words,
@@ -71,9 +108,13 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
     };
     let (arg, kwarg) = crate::py::args::parse_input(&a.words);
     let socket = client::master_socket(&cfg.sock_dir);
+    let printer = Printer {
+        out: a.out,
+        highstate: args::highstate_opts(&cfg.values(), a.state_output.as_deref(), a.state_verbose),
+    };
     if let Some(runner) = runners::find(&a.fun) {
         if let Exec::Client = runner.exec {
-            return client_side(runner, &cfg, &socket, arg, kwarg, a.out);
+            return client_side(runner, &cfg, &socket, arg, kwarg, &printer);
         }
     }
     let mut bus = match connect_master(tool.name, &socket) {
@@ -89,7 +130,7 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
     };
     match bus.call(&req, Some(a.timeout)) {
         Ok(answer) => {
-            print(a.out, &answer.ret);
+            printer.print(&answer.ret);
             answer.retcode
         }
         Err(e) => fail(tool.name, e, 1),
@@ -104,16 +145,13 @@ fn client_side(
     socket: &std::path::Path,
     arg: Vec<Value>,
     kwarg: Map<String, Value>,
-    out: Outputter,
+    printer: &Printer,
 ) -> i32 {
     let name = tools::RUN.name;
     let bound = match runners::bind(runner, &arg, &kwarg) {
         Ok(b) => b,
         Err(e) => {
-            print(
-                out,
-                &Value::String(format!("Passed invalid arguments: {e}.")),
-            );
+            printer.print(&Value::String(format!("Passed invalid arguments: {e}.")));
             return 1;
         }
     };
@@ -173,10 +211,39 @@ fn client_side(
     load.insert("return".into(), ret.clone());
     load.insert("success".into(), json!(success));
     let _ = bus.fire(&format!("salt/run/{jid}/ret"), load, cfg.max_event_size);
-    print(out, &ret);
+    printer.print(&ret);
     if success {
         0
     } else {
         1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_return_that_names_its_outputter_is_printed_with_it() {
+        let p = |out| Printer {
+            out,
+            highstate: HighstateOpts::default(),
+        };
+        let orch = json!({"data": {"m_master": {}}, "outputter": "highstate", "retcode": 0});
+        let (out, v) = p(None).choose(&orch);
+        assert_eq!((out, v), (Outputter::Highstate, &orch));
+        let wrapped = json!({"data": {"m_master": {}}, "outputter": "highstate"});
+        let (out, v) = p(None).choose(&wrapped);
+        assert_eq!((out, v), (Outputter::Highstate, &json!({"m_master": {}})));
+        assert_eq!(
+            p(None).choose(&json!({"outputter": "txt", "data": 1})).0,
+            Outputter::Nested
+        );
+        assert_eq!(p(None).choose(&json!({"a": 1})).0, Outputter::Nested);
+        assert_eq!(p(Some(Outputter::Json)).choose(&orch).0, Outputter::Json);
+        assert_eq!(
+            p(Some(Outputter::Json)).choose(&wrapped).1,
+            &json!({"m_master": {}})
+        );
     }
 }

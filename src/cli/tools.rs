@@ -31,7 +31,31 @@ const OUT: Flag = Flag {
     short: None,
     long: "out",
     value: Some("OUTPUTTER"),
-    doc: "Print the result with OUTPUTTER: nested (default), json, yaml, raw or quiet.",
+    doc: "Print the result with OUTPUTTER: nested, json, yaml, raw or quiet. Without it, state runs print with the highstate outputter and everything else nested; --out highstate means the same as no --out, as in Salt.",
+};
+const STATE_OUTPUT: Flag = Flag {
+    short: None,
+    long: "state-output",
+    value: Some("MODE"),
+    doc: "How the highstate outputter shows each state: full, terse, mixed, changes or filter, each also with _id (default: state_output from the configuration, full). Also spelled --state_output.",
+};
+const STATE_VERBOSE: Flag = Flag {
+    short: None,
+    long: "state-verbose",
+    value: Some("BOOL"),
+    doc: "True or False: False leaves out the states that succeeded without changes (default: state_verbose from the configuration, True). Also spelled --state_verbose.",
+};
+const RETCODE_PASSTHROUGH: Flag = Flag {
+    short: None,
+    long: "retcode-passthrough",
+    value: None,
+    doc: "Exit with the function's retcode instead of 1 when it is not 0.",
+};
+
+/// The highstate outputter, as the man pages of the tools that print state runs describe it.
+const STATE_OUTPUT_SECTION: Section = Section {
+    title: "STATE OUTPUT",
+    body: "The returns of state runs (state.apply, state.sls, state.highstate, state.single, state.test, state.top and the other functions Salt marks so, and a return that says out: highstate) print with Salt's highstate outputter, byte for byte as Salt 3007 prints them without colour: the minion id, then one block per state in the order the states ran, then a summary.\n\n  local:\n  ----------\n            ID: /tmp/motd\n      Function: file.managed\n        Result: True\n       Comment: File /tmp/motd updated\n       Started: 10:00:00.000001\n      Duration: 3.512 ms\n       Changes:\n                ----------\n                diff:\n                    New file\n\n  Summary for local\n  ------------\n  Succeeded: 1 (changed=1)\n  Failed:    0\n  ------------\n  Total states run:     1\n  Total run time:   3.512 ms\n\nA Name line follows Function when the name differs from the ID. Result is True, False or None (test=True: it would change). Succeeded counts True and None, with unchanged= for the None ones and changed= for the states that changed something; the total run time is in seconds once it is over 999 ms. A list return (a render or compile error) prints Data failed to compile: and each error. A return the outputter cannot read prints with the nested outputter, as Salt falls back to it.\n\n--state-output (or state_output in the configuration) picks the layout: full, the default, as above; terse, one line per state ( Name: NAME - Function: STATE.FUN - Result: Clean|Changed|Failed|Differs - Started: ... - Duration: ... ms); mixed, terse unless the state failed; changes, terse unless it failed or changed; filter, full, with state_output_exclude and state_output_terse (lists of True, False, None, or a comma-separated string of them; exclude= and terse= arguments on the command line win) to leave out or shorten the states of those results. With _id (terse_id, ...) the ID is shown in place of the name. --state-verbose False (state_verbose) leaves out the states that succeeded without changes. state_output_profile, state_output_diff, state_output_pct, state_compress_ids and state_tabular are read from the configuration too.\n\n--out json, yaml or nested print the raw return instead.",
 };
 const TIMEOUT: Flag = Flag {
     short: Some('t'),
@@ -182,6 +206,8 @@ flag_set! {
     pub enum RunFlag {
         ConfigDir => CONFIG_DIR,
         Out => OUT,
+        StateOutput => STATE_OUTPUT,
+        StateVerbose => STATE_VERBOSE,
         Timeout => TIMEOUT,
         LogLevel => LOG_LEVEL,
         Help => HELP,
@@ -194,10 +220,11 @@ pub const RUN: Tool = Tool {
     name: "brine-run",
     section: 1,
     summary: "run a runner function on the brine master",
-    usage: &["[-c DIR] [--out OUTPUTTER] [-t SECONDS] FUN [ARG ...] [KEY=VALUE ...]"],
-    description: "brine-run calls the runner function FUN on the running brine-master and prints what it returns, as salt-run does. Each call fires salt/run/JID/new before it runs and salt/run/JID/ret after, with a 20-digit jid.\n\nArguments are parsed as Salt parses them: each word is read as YAML (so 6 is an integer, true a boolean, ['a','b'] a list and {a: 1} a map, while all and a: b stay strings); a word KEY=VALUE whose KEY is an identifier is a keyword argument.\n\nThe result is printed with the nested outputter by default: True, False and None as Python prints them, lists as - item lines, maps with sorted keys and values indented by 4 spaces.",
+    usage: &["[-c DIR] [--out OUTPUTTER] [--state-output MODE] [--state-verbose BOOL] [-t SECONDS] FUN [ARG ...] [KEY=VALUE ...]"],
+    description: "brine-run calls the runner function FUN on the running brine-master and prints what it returns, as salt-run does. Each call fires salt/run/JID/new before it runs and salt/run/JID/ret after, with a 20-digit jid.\n\nArguments are parsed as Salt parses them: each word is read as YAML (so 6 is an integer, true a boolean, ['a','b'] a list and {a: 1} a map, while all and a: b stay strings); a word KEY=VALUE whose KEY is an identifier is a keyword argument.\n\nThe result is printed with the nested outputter by default: True, False and None as Python prints them, lists as - item lines, maps with sorted keys and values indented by 4 spaces. A runner that names its outputter in its return ({data: ..., outputter: highstate}, as state.orchestrate does) is printed with that one; see STATE OUTPUT.",
     flags: RunFlag::TABLE,
     sections: &[
+        STATE_OUTPUT_SECTION,
         Section {
             title: "RUNNERS",
             body: "event.send TAG [DATA]\n\nFire DATA, a map (default {}), on the master bus under TAG. The data is not wrapped: a reactor reads data['key'], unlike events sent from a minion. Returns True.\n\nstate.event [TAGMATCH] [count=N] [pretty=True] [quiet=True]\n\nPrint the events whose tag matches TAGMATCH (a glob or an anchored regular expression, default *) as the tag, a TAB and the data as JSON, until COUNT events matched (-1, the default, means forever). This is brine-event(1) under Salt's name.",
@@ -271,6 +298,9 @@ flag_set! {
             doc: "Also send the result to the master as a job return (jid req: the master assigns one).",
         },
         Out => OUT,
+        StateOutput => STATE_OUTPUT,
+        StateVerbose => STATE_VERBOSE,
+        RetcodePassthrough => RETCODE_PASSTHROUGH,
         Timeout => TIMEOUT,
         LogLevel => LOG_LEVEL,
         Help => HELP,
@@ -283,21 +313,22 @@ pub const CALL: Tool = Tool {
     name: "brine-call",
     section: 1,
     summary: "run an execution function on this minion",
-    usage: &["[-c DIR] [--local] [--return] [--out OUTPUTTER] [-t SECONDS] FUN [ARG ...] [KEY=VALUE ...]"],
-    description: "brine-call runs the execution function FUN on the minion of this host, through the running brine-minion, and prints what it returns under the id local, as salt-call does. Arguments are parsed as Salt parses them (see brine-run(1)).\n\nWith --local it runs the function in its own process, without a minion daemon or a master (masterless: event.fire_master returns False). With --return the result is also sent to the master as a job return; the master gives it a jid and fires salt/job/JID/ret/ID.",
+    usage: &["[-c DIR] [--local] [--return] [--out OUTPUTTER] [--state-output MODE] [--state-verbose BOOL] [--retcode-passthrough] [-t SECONDS] FUN [ARG ...] [KEY=VALUE ...]"],
+    description: "brine-call runs the execution function FUN on the minion of this host, through the running brine-minion, and prints what it returns under the id local, as salt-call does. Arguments are parsed as Salt parses them (see brine-run(1)).\n\nWith --local it runs the function in its own process, without a minion daemon or a master (masterless: event.fire_master returns False). With --return the result is also sent to the master as a job return; the master gives it a jid and fires salt/job/JID/ret/ID.\n\nState functions print with the highstate outputter (see STATE OUTPUT), with state_output and state_verbose from the minion configuration unless --state-output and --state-verbose say otherwise.",
     flags: CallFlag::TABLE,
     sections: &[
+        STATE_OUTPUT_SECTION,
         Section {
             title: "FUNCTIONS",
             body: "event.fire DATA TAG\n\nFire DATA, a map, on the minion's own event bus under TAG. Returns True, or False when DATA is not a map.\n\nevent.fire_master DATA TAG\n\nSend an event to the master's bus. It arrives there wrapped, as Salt's minion events do: {\"id\": ID, \"cmd\": \"_minion_event\", \"pretag\": null, \"tag\": TAG, \"data\": DATA}, so a reactor reads data['data']. DATA may be any value. The request also shows on the minion's own bus under the tag fire_master. Returns False in masterless mode (local: True, or file_client: local without use_master_when_local).\n\nevent.send TAG [DATA] [with_grains=True] [with_env=True] [KEY=VALUE ...]\n\nSend an event to the master (or to the minion's bus when masterless) whose data is built from, in increasing precedence: the environment of brine-call itself, as with salt-call (with_env=True, or a list of variable names; in a job published by the master, the minion daemon's), its grains (with_grains=True, or a list of grain names), the extra KEY=VALUE arguments, and DATA.",
         },
         Section {
             title: "EXIT STATUS",
-            body: "0 when the function succeeded (retcode 0). Otherwise the function's retcode (1 when it does not exist: 'foo.bar' is not available.). 1 when no minion is running: brine-call: no minion at PATH (is brine-minion running?). 2 for a usage or configuration error.",
+            body: "0 when the function succeeded (retcode 0). 1 when its retcode is not 0, as salt-call exits (a failed state run has retcode 2, a render error 1, a function that does not exist 1: 'foo.bar' is not available.); with --retcode-passthrough, the retcode itself. 1 when no minion is running: brine-call: no minion at PATH (is brine-minion running?). 2 for a usage or configuration error.",
         },
         Section {
             title: "EXAMPLES",
-            body: "  brine-call event.fire_master '{state: refresh}' myco/app/refresh\n  brine-call event.send myco/build/done result=ok\n  brine-call event.fire '{data: some message}' tag",
+            body: "  brine-call event.fire_master '{state: refresh}' myco/app/refresh\n  brine-call event.send myco/build/done result=ok\n  brine-call event.fire '{data: some message}' tag\n  brine-call state.apply web --state-output terse --retcode-passthrough\n  brine-call --out json state.apply web test=True",
         },
         Section {
             title: "SEE ALSO",
@@ -364,6 +395,9 @@ flag_set! {
         Async => Flag { short: None, long: "async", value: None, doc: "Publish, print the job id and exit without waiting." },
         Static => Flag { short: None, long: "static", value: None, doc: "Print all returns together at the end instead of each as it arrives." },
         Out => OUT,
+        StateOutput => STATE_OUTPUT,
+        StateVerbose => STATE_VERBOSE,
+        OutputDiff => Flag { short: None, long: "output-diff", value: None, doc: "Show only the states that failed or changed something (state_output_diff)." },
         RetcodePassthrough => Flag { short: None, long: "retcode-passthrough", value: None, doc: "Exit with the first non-zero retcode a minion returned." },
         LogLevel => LOG_LEVEL,
         Help => HELP,
@@ -376,10 +410,11 @@ pub const BRINE: Tool = Tool {
     name: "brine",
     section: 1,
     summary: "run a function on targeted minions",
-    usage: &["[-c DIR] [-E|-L|-G|-P|-S|-C|-N] [-t SECONDS] [--async] [--static] [--out OUTPUTTER] TARGET FUN [ARG ...] [KEY=VALUE ...]"],
-    description: "brine publishes a job, the execution function FUN with its arguments, to the minions that TARGET selects, and prints each minion's return as it arrives: the minion id, then the return indented, as salt prints it.\n\nThe master fires the bare JID event and salt/job/JID/new with the expected minions, publishes the job sealed with its session key and signed, and fires salt/job/JID/ret/ID for each return. brine waits --timeout seconds; then it asks the minions that did not return whether they are still running the job (saltutil.find_job, a job of its own with --gather-job-timeout to answer) and keeps waiting for those that are. The others are shown as Minion did not return. [No response], or [Not connected] when the master has no live session with them.\n\nArguments are passed as typed; each minion parses them as Salt does (YAML coercion, KEY=VALUE keyword arguments).\n\nTARGETING\n\nThe target is a glob over minion ids unless an option says otherwise. Every minion evaluates the target itself; the master computes the minions it expects from the accepted keys and the grains minions reported.\n\n  brine '*' test.ping                      glob over ids\n  brine -E 'web\\d+' test.ping               regular expression, anchored at the start\n  brine -L web1,db1 test.ping              list of ids\n  brine -G 'os:Ubuntu' test.ping           grain match (case-insensitive, globs)\n  brine -G 'roles:web*' test.ping          a list grain matches when any element does\n  brine -P 'os:(Debian|Ubuntu)' test.ping  grain regular expression\n  brine -S 10.0.0.0/24 test.ping           IPv4/IPv6 address or network\n  brine -C 'G@os:Debian and web* or E@db.*' test.ping\n  brine -N webservers test.ping            nodegroup from the master configuration\n\nA compound target combines G@, P@, L@, E@, S@, N@ and bare globs with and, or, not and parentheses (separate words): not binds tighter than and, and than or, and a not that follows a target means and not (web* not db* is web* and not db*). A grain target is KEY:VALUE where KEY may be a path through nested maps and lists (ip_interfaces:eth0:10.0.*).",
+    usage: &["[-c DIR] [-E|-L|-G|-P|-S|-C|-N] [-t SECONDS] [--async] [--static] [--out OUTPUTTER] [--state-output MODE] [--state-verbose BOOL] [--output-diff] TARGET FUN [ARG ...] [KEY=VALUE ...]"],
+    description: "brine publishes a job, the execution function FUN with its arguments, to the minions that TARGET selects, and prints each minion's return as it arrives: the minion id, then the return indented, as salt prints it.\n\nThe master fires the bare JID event and salt/job/JID/new with the expected minions, publishes the job sealed with its session key and signed, and fires salt/job/JID/ret/ID for each return. brine waits --timeout seconds; then it asks the minions that did not return whether they are still running the job (saltutil.find_job, a job of its own with --gather-job-timeout to answer) and keeps waiting for those that are. The others are shown as Minion did not return. [No response], or [Not connected] when the master has no live session with them.\n\nArguments are passed as typed; each minion parses them as Salt does (YAML coercion, KEY=VALUE keyword arguments).\n\nA return that says out: highstate, or the return of a state function, prints with the highstate outputter (see STATE OUTPUT), with state_output and state_verbose from the master configuration unless --state-output and --state-verbose say otherwise.\n\nTARGETING\n\nThe target is a glob over minion ids unless an option says otherwise. Every minion evaluates the target itself; the master computes the minions it expects from the accepted keys and the grains minions reported.\n\n  brine '*' test.ping                      glob over ids\n  brine -E 'web\\d+' test.ping               regular expression, anchored at the start\n  brine -L web1,db1 test.ping              list of ids\n  brine -G 'os:Ubuntu' test.ping           grain match (case-insensitive, globs)\n  brine -G 'roles:web*' test.ping          a list grain matches when any element does\n  brine -P 'os:(Debian|Ubuntu)' test.ping  grain regular expression\n  brine -S 10.0.0.0/24 test.ping           IPv4/IPv6 address or network\n  brine -C 'G@os:Debian and web* or E@db.*' test.ping\n  brine -N webservers test.ping            nodegroup from the master configuration\n\nA compound target combines G@, P@, L@, E@, S@, N@ and bare globs with and, or, not and parentheses (separate words): not binds tighter than and, and than or, and a not that follows a target means and not (web* not db* is web* and not db*). A grain target is KEY:VALUE where KEY may be a path through nested maps and lists (ip_interfaces:eth0:10.0.*).",
     flags: BrineFlag::TABLE,
     sections: &[
+        STATE_OUTPUT_SECTION,
         Section {
             title: "EXIT STATUS",
             body: "0 when every targeted minion returned with retcode 0. 1 when a minion did not return or returned a non-zero retcode (with --retcode-passthrough, that retcode). 2 when no minion matched the target (No minions matched the target.), for a bad target expression, a usage or configuration error, or when no master is running.",

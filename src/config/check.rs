@@ -60,6 +60,19 @@ pub(super) fn one_of(value: String, allowed: &[&str]) -> Result<String, String> 
     }
 }
 
+/// `state_output`: the highstate outputter's modes, each with or without `_id`, any case
+/// (Salt lower-cases it; it is kept as written).
+pub(super) fn state_output(mode: String) -> Result<String, String> {
+    if crate::cli::highstate::is_state_output(&mode) {
+        Ok(mode)
+    } else {
+        Err(format!(
+            "expected full, terse, mixed, changes or filter, each also with _id, found {}",
+            quote(&mode)
+        ))
+    }
+}
+
 /// `interface`: an IPv4 or IPv6 address, as Salt requires (a name would need a DNS lookup
 /// at bind time, and the error would name the port).
 pub(super) fn ip_address(value: String) -> Result<String, String> {
@@ -122,19 +135,6 @@ pub(super) fn roots(value: Value) -> Result<Value, String> {
         out.insert(env, Value::Array(dirs));
     }
     Ok(Value::Object(out))
-}
-
-/// `state_output`: one of the highstate outputter's modes.
-pub(super) fn state_output(value: String) -> Result<String, String> {
-    const MODES: &[&str] = &["full", "terse", "mixed", "changes", "filter"];
-    let base = value.strip_suffix("_id").unwrap_or(&value);
-    if MODES.contains(&base) {
-        Ok(value)
-    } else {
-        Err(format!(
-            "expected full, terse, mixed, changes or filter (or one of them with _id), found {value:?}"
-        ))
-    }
 }
 
 /// `reactor`: a list of rules, or the path of a file holding one.

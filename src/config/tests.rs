@@ -251,11 +251,43 @@ fn type_and_value_errors_say_what_was_expected() {
             "loop_interval: 0",
             "3:16: loop_interval: expected a positive integer, found 0",
         ),
+        (
+            "state_output: short",
+            "3:15: state_output: expected full, terse, mixed, changes or filter, each also \
+             with _id, found \"short\"",
+        ),
     ];
     for (line, want) in cases {
         let err = master_with(&format!("# a comment\n\n{line}\n")).unwrap_err();
         assert!(err.ends_with(&format!("master:{want}")), "{line}: {err}");
     }
+}
+
+#[test]
+fn the_highstate_outputter_keys_are_salts() {
+    let c = master_with("state_output: Terse_ID\nstate_verbose: no\nstate_tabular: yes\n").unwrap();
+    assert_eq!(
+        (c.state_output.as_str(), c.state_verbose, c.state_tabular),
+        ("Terse_ID", false, true)
+    );
+    let d = MinionConfig::defaults(Path::new("/etc/brine"));
+    assert_eq!(
+        (
+            d.state_output.as_str(),
+            d.state_verbose,
+            d.state_output_profile
+        ),
+        ("full", true, true)
+    );
+    assert!(
+        !d.state_output_diff && !d.state_output_pct && !d.state_compress_ids && !d.state_tabular
+    );
+    // What the outputter reads: the same names as Salt's opts.
+    let o = crate::cli::highstate::HighstateOpts::from_opts(&c.values());
+    assert_eq!(
+        (o.state_output.as_str(), o.state_verbose, o.state_tabular),
+        ("Terse_ID", false, true)
+    );
 }
 
 #[test]

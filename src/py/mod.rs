@@ -4,10 +4,13 @@
 
 pub mod args;
 mod json;
+mod pprint;
 mod repr;
+pub mod textwrap;
 pub mod yaml;
 
 pub use json::{json_dumps, python_json};
+pub use pprint::pformat;
 pub use repr::{python_float, python_repr, python_str};
 
 use serde_json::{Map, Value};
