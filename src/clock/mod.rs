@@ -164,6 +164,25 @@ mod tests {
 /// Python's `time.asctime()` as Salt calls it, in local time (the `TZ` environment
 /// variable or /etc/localtime, through the C library).
 pub fn asctime_local(t: SystemTime) -> String {
+    asctime(to_local(t))
+}
+
+/// Python's `datetime.now().time().isoformat()`, as a state's `start_time`: local
+/// `HH:MM:SS.ffffff`, without the fraction when it is zero.
+pub fn local_time_of_day(t: SystemTime) -> String {
+    let c = Civil::from_system(to_local(t));
+    if c.micros == 0 {
+        format!("{:02}:{:02}:{:02}", c.hour, c.minute, c.second)
+    } else {
+        format!(
+            "{:02}:{:02}:{:02}.{:06}",
+            c.hour, c.minute, c.second, c.micros
+        )
+    }
+}
+
+/// `t` shifted by the local zone's offset at `t`, so UTC field breakdowns read local time.
+fn to_local(t: SystemTime) -> SystemTime {
     let secs = t
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
@@ -182,7 +201,7 @@ pub fn asctime_local(t: SystemTime) -> String {
     } else {
         t.checked_sub(Duration::from_secs(offset.unsigned_abs()))
     };
-    asctime(local.unwrap_or(t))
+    local.unwrap_or(t)
 }
 
 /// Delays past this are treated as "never" in practice: a century.

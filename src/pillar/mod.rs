@@ -40,6 +40,7 @@ mod minion;
 mod roots;
 mod top;
 pub use minion::for_minion;
+pub use top::Top;
 
 pub use merge::{merge, merge_override, Strategy};
 pub use roots::PillarRoots;

@@ -5,9 +5,13 @@
 
 use serde_json::{Map, Value};
 
+pub mod apply;
 pub mod command;
+pub mod compile;
+pub mod high;
 pub mod modules;
 pub mod render;
+pub mod run;
 
 /// Renders a Jinja template text with extra variables.
 pub type Render<'r> = dyn FnMut(&str, &Map<String, Value>) -> Result<String, String> + 'r;
@@ -57,3 +61,6 @@ pub fn ret(
     m.insert("comment".into(), Value::String(comment.into()));
     Value::Object(m)
 }
+
+#[cfg(test)]
+mod tests;

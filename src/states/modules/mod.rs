@@ -4,17 +4,37 @@
 use super::StateFn;
 
 pub mod atomic;
+pub mod cmd;
 pub mod difflib;
 pub mod file;
+pub mod test;
 
 /// Every state function, as (`state.fun`, function).
 const TABLE: &[(&str, StateFn)] = &[
+    ("cmd.run", cmd::run),
+    ("cmd.wait", cmd::wait),
+    ("cmd.watch", cmd::wait),
+    ("cmd.script", cmd::script),
+    ("cmd.wait_script", cmd::wait),
     ("file.absent", file::absent),
     ("file.managed", file::managed),
+    ("test.nop", test::nop),
+    (
+        "test.succeed_without_changes",
+        test::succeed_without_changes,
+    ),
+    ("test.succeed_with_changes", test::succeed_with_changes),
+    ("test.fail_without_changes", test::fail_without_changes),
+    ("test.fail_with_changes", test::fail_with_changes),
+    (
+        "test.configurable_test_state",
+        test::configurable_test_state,
+    ),
+    ("test.show_notification", test::show_notification),
 ];
 
 /// The functions that answer a `watch` (`mod_watch`), by state module.
-const MOD_WATCH: &[(&str, StateFn)] = &[];
+const MOD_WATCH: &[(&str, StateFn)] = &[("cmd", cmd::mod_watch), ("test", test::mod_watch)];
 
 /// Looks up `state.fun`.
 pub fn find(state: &str, fun: &str) -> Option<StateFn> {
