@@ -267,6 +267,9 @@ impl Minion {
                     }
                 }
                 load.insert("return".into(), ret.value);
+                if crate::cli::highstate::is_state_function(&fun) {
+                    load.insert("out".into(), json!("highstate"));
+                }
                 load.insert("retcode".into(), json!(retcode));
                 load.insert("success".into(), json!(retcode == 0));
                 let size = crate::wire::msgpack_len(&Value::Object(load.clone()));

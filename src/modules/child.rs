@@ -47,6 +47,7 @@ const WORK: &[(&str, Work)] = &[
     (super::cp::CHILD, super::cp::child_main),
     ("http.query", super::http::child_main),
     ("smtp.send_msg", super::smtp::child_main),
+    (super::state::CHILD, super::state::child_main),
 ];
 
 /// The program a module child runs: this very binary. `/proc/self/exe` is resolved by the

@@ -23,6 +23,7 @@ mod http;
 mod pillar;
 mod saltutil;
 mod smtp;
+mod state;
 mod sys;
 mod test;
 
@@ -178,6 +179,17 @@ pub const FUNCTIONS: &[Function] = &[
     saltutil::REFRESH_PILLAR,
     saltutil::RUNNING,
     smtp::SEND_MSG,
+    state::APPLY,
+    state::HIGHSTATE,
+    state::RUNNING,
+    state::SHOW_HIGHSTATE,
+    state::SHOW_LOW_SLS,
+    state::SHOW_LOWSTATE,
+    state::SHOW_SLS,
+    state::SHOW_TOP,
+    state::SINGLE,
+    state::SLS,
+    state::TEST,
     sys::DOC,
     sys::LIST_FUNCTIONS,
     test::ECHO,
@@ -278,6 +290,11 @@ pub fn call(
                     p.name
                 )))
                 }
+            }
+        }
+        if f.kwargs {
+            for (k, v) in &kwargs {
+                kw.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
         return (f.run)(&mut Call { minion, now, jid }, args, &kw);

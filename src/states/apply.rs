@@ -138,13 +138,15 @@ pub fn call(fun: &str, args: &[Value], kwargs: &Map<String, Value>, env: &mut En
     let pillar_over = match kwargs.get("pillar") {
         None | Some(Value::Null) => None,
         Some(Value::Object(m)) => Some(m.clone()),
-        Some(_) => return Outcome::errors(
-            vec![
+        Some(_) => {
+            return Outcome::errors(
+                vec![
                 "Pillar data must be formatted as a dictionary, unless pillar_enc is specified."
                     .into(),
             ],
-            retcode::COMPILER_ERROR,
-        ),
+                retcode::COMPILER_ERROR,
+            )
+        }
     };
     let pillar = match &pillar_over {
         Some(over) => crate::pillar::merge::merge_override(env.pillar, over),
