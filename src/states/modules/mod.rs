@@ -6,15 +6,26 @@ use super::StateFn;
 pub mod atomic;
 pub mod difflib;
 pub mod file;
+pub mod pkg;
+pub mod service;
+#[cfg(test)]
+mod testing;
 
 /// Every state function, as (`state.fun`, function).
 const TABLE: &[(&str, StateFn)] = &[
     ("file.absent", file::absent),
     ("file.managed", file::managed),
+    ("pkg.installed", pkg::installed),
+    ("pkg.latest", pkg::latest),
+    ("pkg.removed", pkg::removed),
+    ("service.dead", service::dead),
+    ("service.disabled", service::disabled),
+    ("service.enabled", service::enabled),
+    ("service.running", service::running),
 ];
 
 /// The functions that answer a `watch` (`mod_watch`), by state module.
-const MOD_WATCH: &[(&str, StateFn)] = &[];
+const MOD_WATCH: &[(&str, StateFn)] = &[("service", service::mod_watch)];
 
 /// Looks up `state.fun`.
 pub fn find(state: &str, fun: &str) -> Option<StateFn> {
