@@ -6,15 +6,19 @@ use super::StateFn;
 pub mod atomic;
 pub mod difflib;
 pub mod file;
+pub mod group;
 pub mod pkg;
 pub mod service;
 #[cfg(test)]
 mod testing;
+pub mod user;
 
 /// Every state function, as (`state.fun`, function).
 const TABLE: &[(&str, StateFn)] = &[
     ("file.absent", file::absent),
     ("file.managed", file::managed),
+    ("group.absent", group::absent),
+    ("group.present", group::present),
     ("pkg.installed", pkg::installed),
     ("pkg.latest", pkg::latest),
     ("pkg.removed", pkg::removed),
@@ -22,6 +26,8 @@ const TABLE: &[(&str, StateFn)] = &[
     ("service.disabled", service::disabled),
     ("service.enabled", service::enabled),
     ("service.running", service::running),
+    ("user.absent", user::absent),
+    ("user.present", user::present),
 ];
 
 /// The functions that answer a `watch` (`mod_watch`), by state module.
