@@ -162,7 +162,7 @@ struct Want {
     delusers: Option<Vec<String>>,
 }
 
-/// Salt's `_changes`: what differs on an existing group; `Err` is the "Invalid gid" case.
+/// Salt's `_changes`: what differs on an existing group, in Salt's order.
 fn changes(g: &GroupInfo, w: &Want) -> Vec<Change> {
     let mut out = Vec::new();
     if let Some(gid) = w.gid.filter(|&x| x != 0) {
@@ -180,17 +180,12 @@ fn changes(g: &GroupInfo, w: &Want) -> Vec<Change> {
         a != b
     };
     match &w.members {
-        Some(m) if m.is_empty() => {
-            if !g.members.is_empty() {
-                out.push(Change::DelUsers(g.members.clone(), true));
-            }
+        // `members: []` empties the group, which Salt words as deleting everyone.
+        Some(m) if m.is_empty() && !g.members.is_empty() => {
+            out.push(Change::DelUsers(g.members.clone(), true));
         }
-        Some(m) => {
-            if differs(m) {
-                out.push(Change::Members(m.clone()));
-            }
-        }
-        None => {}
+        Some(m) if !m.is_empty() && differs(m) => out.push(Change::Members(m.clone())),
+        _ => {}
     }
     if let Some(add) = &w.addusers {
         let add: Vec<String> = add

@@ -279,7 +279,8 @@ fn disable(
     }
     if p.disable(name) {
         let mut ch = Map::new();
-        if !p.enabled(name) != before {
+        // Disabled now (not enabled) differs from disabled before.
+        if p.enabled(name) == before {
             ch.insert(name.to_owned(), Value::Bool(true));
         }
         part.changes = Some(ch);

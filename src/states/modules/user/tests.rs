@@ -212,6 +212,57 @@ fn a_group_and_a_user_are_created_changed_and_removed() {
     );
     assert_eq!(grp::lookup(&g).map(|i| i.members), Some(vec![u.clone()]));
 
+    // Supplementary groups replaced, and a new home (which does not exist yet).
+    let adm = json!({"name": u, "groups": ["adm"]});
+    assert_eq!(
+        rcc(&call(present, true, adm.clone())).1,
+        json!("The following user attributes are set to be changed:\ngroups: ['adm']\n")
+    );
+    let mut after = vec!["adm".to_owned(), u.clone()];
+    after.sort();
+    assert_eq!(
+        rcc(&call(present, false, adm)),
+        (
+            json!(true),
+            json!(format!("Updated user {u}")),
+            json!({"groups": after})
+        )
+    );
+    let home2 = format!("{home}-2");
+    let _home2 = Cleanup(vec![vec!["rm".into(), "-rf".into(), home2.clone()]]);
+    let moved = json!({"name": u, "home": home2});
+    assert_eq!(
+        rcc(&call(present, true, moved.clone())).1,
+        json!(format!(
+            "The following user attributes are set to be changed:\nhome: {home2}\nhomeDoesNotExist: {home2}\n"
+        ))
+    );
+    assert_eq!(
+        rcc(&call(present, false, moved)),
+        (
+            json!(true),
+            json!(format!("Updated user {u}")),
+            json!({"home": home2})
+        )
+    );
+    assert!(std::path::Path::new(&home2).is_dir());
+    // A gid of 0 is "no gid" to Salt for an existing group, and taken for a new one.
+    assert_eq!(
+        rcc(&call(grp::present, false, json!({"name": g, "gid": 0}))).1,
+        json!(format!("Group {g} is present and up to date"))
+    );
+    let g2 = format!("brine-tg2-{pid}");
+    assert_eq!(
+        rcc(&call(grp::present, false, json!({"name": g2, "gid": 0}))),
+        (
+            json!(false),
+            json!(format!(
+                "Group {g2} is not present but gid 0 is already taken by group root"
+            )),
+            json!({})
+        )
+    );
+
     // user.absent
     assert_eq!(
         rcc(&call(absent, true, json!({"name": u}))),
@@ -229,7 +280,8 @@ fn a_group_and_a_user_are_created_changed_and_removed() {
             json!({format!("{u} group"): "removed", u.clone(): "removed"})
         )
     );
-    assert!(!std::path::Path::new(&home).exists());
+    // purge removes the home the user has now (the old one stays, as with Salt).
+    assert!(!std::path::Path::new(&home2).exists());
     assert_eq!(
         rcc(&call(absent, false, json!({"name": u}))),
         (
