@@ -79,16 +79,21 @@ fn a_local_deb_installs_through_sources_and_is_removed() {
             panic!("{}: {e}", d.display());
         }
     }
-    let control = format!(
-        "Package: {pkg}\nVersion: 1.2\nArchitecture: all\nMaintainer: brine <brine@example.invalid>\nDescription: brine state test\n"
-    );
-    if let Err(e) = std::fs::write(debian.join("control"), control) {
-        panic!("control: {e}");
-    }
-    let deb = root.join("debs/t.deb");
-    let tree_s = tree.to_string_lossy().into_owned();
-    let deb_s = deb.to_string_lossy().into_owned();
-    assert_eq!(sh(&["dpkg-deb", "--build", &tree_s, &deb_s]).0, 0);
+    // One package in two versions, as .debs under the file root.
+    let build = |version: &str, file: &str| -> String {
+        let control = format!(
+            "Package: {pkg}\nVersion: {version}\nArchitecture: all\nMaintainer: brine <brine@example.invalid>\nDescription: brine state test\n"
+        );
+        if let Err(e) = std::fs::write(debian.join("control"), control) {
+            panic!("control: {e}");
+        }
+        let deb = root.join("debs").join(file).to_string_lossy().into_owned();
+        let tree_s = tree.to_string_lossy().into_owned();
+        assert_eq!(sh(&["dpkg-deb", "--build", &tree_s, &deb]).0, 0);
+        deb
+    };
+    let deb_s = build("1.2", "t.deb");
+    let deb13 = build("1.3", "t13.deb");
     let args = |sources: Value| -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("name".into(), json!(pkg));
@@ -165,6 +170,33 @@ fn a_local_deb_installs_through_sources_and_is_removed() {
         "{r}"
     );
 
+    // A newer .deb of an installed package is an update.
+    let newer = args(json!([{pkg.clone(): deb13}]));
+    let r = with_ctx(false, &root, |c| installed(c, &newer));
+    assert_eq!(
+        get(&r, "comment"),
+        &json!(format!(
+            "The following packages were installed/updated: {pkg}"
+        )),
+        "{r}"
+    );
+    assert_eq!(
+        get(&r, "changes"),
+        &json!({pkg.clone(): {"old": "1.2", "new": "1.3"}})
+    );
+    let r = with_ctx(false, &root, |c| {
+        removed(c, &{
+            let mut m = by_name.clone();
+            m.insert("version".into(), json!("1.2"));
+            m
+        })
+    });
+    assert_eq!(
+        get(&r, "comment"),
+        &json!("All specified packages (matching specified versions) are already absent"),
+        "{r}"
+    );
+
     // Removal: test mode first, then for real, then already gone.
     let r = with_ctx(true, &root, |c| removed(c, &by_name));
     assert_eq!(get(&r, "result"), &Value::Null, "{r}");
@@ -176,7 +208,7 @@ fn a_local_deb_installs_through_sources_and_is_removed() {
         get(&r, "changes"),
         &json!({pkg.clone(): {"new": "removed", "old": ""}})
     );
-    assert_eq!(dpkg_version(&pkg).as_deref(), Some("1.2"));
+    assert_eq!(dpkg_version(&pkg).as_deref(), Some("1.3"));
     let r = with_ctx(false, &root, |c| removed(c, &by_name));
     assert_eq!(get(&r, "result"), &json!(true), "{r}");
     assert_eq!(
@@ -185,7 +217,7 @@ fn a_local_deb_installs_through_sources_and_is_removed() {
     );
     assert_eq!(
         get(&r, "changes"),
-        &json!({pkg.clone(): {"new": "", "old": "1.2"}})
+        &json!({pkg.clone(): {"new": "", "old": "1.3"}})
     );
     assert_eq!(dpkg_version(&pkg), None);
     let r = with_ctx(false, &root, |c| removed(c, &by_name));
