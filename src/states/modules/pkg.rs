@@ -211,7 +211,6 @@ pub fn installed(ctx: &mut Ctx<'_>, args: &Map<String, Value>) -> Value {
     // What needs installing: missing packages, and installed ones whose version does not
     // meet the wanted one (for a source, the version inside the .deb).
     let mut targets: Vec<(String, Option<String>)> = Vec::new();
-    let mut local: Vec<(String, String)> = Vec::new();
     let mut version_spec = false;
     let mut problems = Vec::new();
     for (pkg, want) in &desired {
@@ -233,11 +232,9 @@ pub fn installed(ctx: &mut Ctx<'_>, args: &Map<String, Value>) -> Value {
                     continue;
                 }
             };
+            // A .deb whose metadata cannot be read is taken as installed, as Salt does.
             match apt::bin_pkg_info(&path) {
-                Some((_, v)) => {
-                    local.push((pkg.clone(), path));
-                    v
-                }
+                Some((_, v)) => v,
                 None => continue,
             }
         } else {

@@ -261,4 +261,25 @@ fn bad_arguments_fail_as_salt_does() {
         get(&r, "comment"),
         &json!("The \"sources\" parameter is not supported.")
     );
+    // Sources that cannot be had, for a package that is not installed.
+    let p = "brine-not-installed-zz";
+    let mut s = Map::new();
+    s.insert("name".into(), json!(p));
+    s.insert("sources".into(), json!([{p: "salt://nope/x.deb"}]));
+    let r = with_ctx(false, &dir, |c| installed(c, &s));
+    assert_eq!(
+        get(&r, "comment"),
+        &json!(format!("An error was encountered while installing package(s): Unable to cache source salt://nope/x.deb for package {p}"))
+    );
+    s.insert("sources".into(), json!([{p: "x.deb"}]));
+    let r = with_ctx(false, &dir, |c| installed(c, &s));
+    assert_eq!(
+        get(&r, "comment"),
+        &json!(format!("An error was encountered while installing package(s): Path x.deb for package {p} is either not absolute or an invalid protocol"))
+    );
+    let r = with_ctx(false, &dir, |c| latest(c, &l));
+    assert_eq!(
+        get(&r, "comment"),
+        &json!("The \"sources\" parameter is not supported.")
+    );
 }
