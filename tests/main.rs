@@ -19,5 +19,6 @@ mod queue;
 mod reactor;
 mod ring;
 mod sim;
+mod states;
 mod walls;
 mod zmq_stress;

@@ -210,6 +210,26 @@ pub fn run(cmd: &str, opts: &CmdOpts) -> Result<Output, CmdError> {
     })
 }
 
+/// `s` quoted for a POSIX shell: bare when it holds only safe characters, else in single
+/// quotes (a quote inside becomes `'"'"'`), so names from SLS files cannot inject commands.
+pub fn quote(s: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        return s.to_owned();
+    }
+    format!("'{}'", s.replace('\'', "'\"'\"'"))
+}
+
+/// Runs an argument vector (each word quoted) through [`run`].
+pub fn run_argv<S: AsRef<str>>(argv: &[S], opts: &CmdOpts) -> Result<Output, CmdError> {
+    let line = argv
+        .iter()
+        .map(|a| quote(a.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    run(&line, opts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +271,19 @@ mod tests {
             ..CmdOpts::default()
         };
         assert!(matches!(run("true", &nobody), Err(CmdError::NoUser(_))));
+    }
+
+    #[test]
+    fn argv_words_reach_the_command_unchanged() {
+        let words = ["printf", "%s|", "a b", "it's", "$(id)", "`x`;rm", ""];
+        let o = ok(&words.map(quote).join(" "), &CmdOpts::default());
+        assert_eq!(o.stdout, "a b|it's|$(id)|`x`;rm||");
+        assert_eq!(quote("name-1.2_x"), "name-1.2_x");
+        let o = match run_argv(&["echo", "a;b"], &CmdOpts::default()) {
+            Ok(o) => o,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(o.stdout, "a;b");
     }
 
     #[test]

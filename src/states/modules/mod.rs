@@ -7,7 +7,13 @@ pub mod atomic;
 pub mod cmd;
 pub mod difflib;
 pub mod file;
+pub mod group;
+pub mod pkg;
+pub mod service;
 pub mod test;
+#[cfg(test)]
+mod testing;
+pub mod user;
 
 /// Every state function, as (`state.fun`, function).
 const TABLE: &[(&str, StateFn)] = &[
@@ -18,6 +24,17 @@ const TABLE: &[(&str, StateFn)] = &[
     ("cmd.wait_script", cmd::wait),
     ("file.absent", file::absent),
     ("file.managed", file::managed),
+    ("group.absent", group::absent),
+    ("group.present", group::present),
+    ("pkg.installed", pkg::installed),
+    ("pkg.latest", pkg::latest),
+    ("pkg.removed", pkg::removed),
+    ("service.dead", service::dead),
+    ("service.disabled", service::disabled),
+    ("service.enabled", service::enabled),
+    ("service.running", service::running),
+    ("user.absent", user::absent),
+    ("user.present", user::present),
     ("test.nop", test::nop),
     (
         "test.succeed_without_changes",
@@ -34,7 +51,11 @@ const TABLE: &[(&str, StateFn)] = &[
 ];
 
 /// The functions that answer a `watch` (`mod_watch`), by state module.
-const MOD_WATCH: &[(&str, StateFn)] = &[("cmd", cmd::mod_watch), ("test", test::mod_watch)];
+const MOD_WATCH: &[(&str, StateFn)] = &[
+    ("cmd", cmd::mod_watch),
+    ("service", service::mod_watch),
+    ("test", test::mod_watch),
+];
 
 /// Looks up `state.fun`.
 pub fn find(state: &str, fun: &str) -> Option<StateFn> {
