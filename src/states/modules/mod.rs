@@ -10,7 +10,11 @@ pub mod file;
 /// Every state function, as (`state.fun`, function).
 const TABLE: &[(&str, StateFn)] = &[
     ("file.absent", file::absent),
+    ("file.append", file::append),
+    ("file.directory", file::directory),
     ("file.managed", file::managed),
+    ("file.replace", file::replace),
+    ("file.symlink", file::symlink),
 ];
 
 /// The functions that answer a `watch` (`mod_watch`), by state module.
