@@ -13,11 +13,13 @@ use std::path::Path;
 fn check(name: &str, want: &Want) -> (Option<bool>, String, Map<String, Value>) {
     let mut ch = Map::new();
     let mut one = Map::new();
-    match Stat::of(Path::new(name), false) {
-        None => {
-            one.insert("directory".into(), "new".into());
-        }
-        Some(st) => want.diff(&st, &mut one),
+    if let Some(st) = Stat::of(Path::new(name), false) {
+        want.diff(&st, &mut one);
+    }
+    // Anything that is not a directory yet (nothing, or a file force will remove) is new.
+    if !Path::new(name).is_dir() {
+        one = Map::new();
+        one.insert("directory".into(), "new".into());
     }
     if one.is_empty() {
         return (
@@ -40,6 +42,17 @@ fn check(name: &str, want: &Want) -> (Option<bool>, String, Map<String, Value>) 
 
 /// `file.directory`.
 pub fn directory(ctx: &mut Ctx<'_>, args: &Map<String, Value>) -> Value {
+    let orig = name_of(args);
+    let mut r = run(ctx, args);
+    // Salt strips a trailing slash for its work but returns the name as given.
+    if let Some(m) = r.as_object_mut() {
+        m.insert("name".into(), Value::String(orig));
+    }
+    r
+}
+
+/// `file.directory` with the name's trailing slash gone.
+fn run(ctx: &mut Ctx<'_>, args: &Map<String, Value>) -> Value {
     let mut name = name_of(args);
     if name.is_empty() {
         return error(&name, "Must provide name to file.directory");
@@ -137,4 +150,35 @@ pub fn directory(ctx: &mut Ctx<'_>, args: &Map<String, Value>) -> Value {
         };
     }
     ret(&name, Some(checked.ok), comment, changes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    #[test]
+    fn makedirs_gives_parents_the_owner_and_mode() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let leaf = d.path().join("a/b/c");
+        let args = json!({"name": leaf.display().to_string(), "makedirs": true,
+                          "user": "nobody", "dir_mode": "0750"});
+        let r = super::super::fixture::call(
+            d.path(),
+            "file.directory",
+            args.as_object().expect("args"),
+            false,
+            &Map::new(),
+        );
+        assert_eq!(r["result"], json!(true), "{r}");
+        for p in [d.path().join("a"), d.path().join("a/b"), leaf] {
+            let md = fs::metadata(&p).expect("meta");
+            assert_eq!(
+                (md.uid(), md.permissions().mode() & 0o777),
+                (65534, 0o750),
+                "{p:?}"
+            );
+        }
+    }
 }

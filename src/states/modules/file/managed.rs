@@ -622,6 +622,78 @@ mod tests {
         assert_eq!(contents_text(&json!(5), true), "5\n");
     }
 
+    /// Runs `file.managed` with `args` in a fresh root (srv/ holds `tpl.j2`).
+    fn managed_in(root: &Path, args: Value, test: bool) -> Value {
+        fs::create_dir_all(root.join("srv")).expect("srv");
+        fs::write(root.join("srv/tpl.j2"), "v={{ v }}\n").expect("tpl");
+        let args = args.as_object().expect("args").clone();
+        super::super::fixture::call(root, "file.managed", &args, test, &Map::new())
+    }
+
+    #[test]
+    fn a_rewrite_keeps_owner_and_mode_and_leaves_no_temp_file() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let x = d.path().join("x");
+        fs::write(&x, "old\n").expect("write");
+        fs::set_permissions(&x, fs::Permissions::from_mode(0o640)).expect("chmod");
+        std::os::unix::fs::chown(&x, Some(65534), Some(65534)).expect("chown");
+        let r = managed_in(
+            d.path(),
+            json!({"name": x.display().to_string(), "contents": "new"}),
+            false,
+        );
+        assert_eq!(r["result"], json!(true), "{r}");
+        assert_eq!(
+            r["changes"]["diff"],
+            json!("--- \n+++ \n@@ -1 +1 @@\n-old\n+new\n")
+        );
+        let md = fs::metadata(&x).expect("meta");
+        assert_eq!(
+            (md.uid(), md.gid(), md.permissions().mode() & 0o777),
+            (65534, 65534, 0o640)
+        );
+        let names: Vec<_> = fs::read_dir(d.path())
+            .expect("dir")
+            .filter_map(|e| e.ok().map(|e| e.file_name()))
+            .collect();
+        assert_eq!(names.len(), 2, "only srv and x: {names:?}");
+    }
+
+    #[test]
+    fn a_template_error_fails_and_writes_nothing() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let x = d.path().join("x");
+        let r = managed_in(
+            d.path(),
+            json!({"name": x.display().to_string(), "contents": "{{ nope(", "template": "jinja"}),
+            false,
+        );
+        assert_eq!(r["result"], json!(false), "{r}");
+        assert!(!x.exists());
+    }
+
+    #[test]
+    fn test_mode_touches_nothing() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let x = d.path().join("x");
+        let r = managed_in(
+            d.path(),
+            json!({"name": x.display().to_string(), "source": "salt://tpl.j2",
+                   "template": "jinja", "context": {"v": 1}, "mode": "0600"}),
+            true,
+        );
+        assert_eq!(r["result"], Value::Null, "{r}");
+        assert_eq!(r["changes"], json!({"newfile": x.display().to_string()}));
+        assert!(!x.exists());
+        let r = managed_in(
+            d.path(),
+            json!({"name": x.display().to_string(), "source": "salt://tpl.j2",
+                   "template": "jinja", "context": {"v": 1}, "mode": "0600"}),
+            false,
+        );
+        assert_eq!(fs::read_to_string(&x).expect("read"), "v=1\n", "{r}");
+    }
+
     #[test]
     fn pillar_keys_by_colon() {
         let m = json!({"a": {"b": [1, 2]}});

@@ -161,6 +161,17 @@ pub fn replace(ctx: &mut Ctx<'_>, args: &Map<String, Value>) -> Value {
                     ),
                 );
             }
+            // A symlink gets a backup symlink beside it, to the target's backup (as Salt).
+            if let Ok(target) = fs::read_link(given) {
+                let mut link = given.as_os_str().to_owned();
+                link.push(&suffix);
+                let mut to = target.into_os_string();
+                to.push(&suffix);
+                let _ = fs::remove_file(&link);
+                if let Err(e) = std::os::unix::fs::symlink(&to, &link) {
+                    log::warn!("backup symlink {}: {e}", Path::new(&link).display());
+                }
+            }
         }
         if let Err(e) = atomic::write(&path, out.new.as_bytes(), meta) {
             return error(
