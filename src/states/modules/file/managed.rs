@@ -221,6 +221,8 @@ struct Plan {
     source: Option<Value>,
     makedirs: bool,
     dir_mode: Option<String>,
+    /// `mode: keep`: the source file's mode.
+    keep_mode: bool,
 }
 
 /// `file.managed`.
@@ -320,7 +322,7 @@ pub fn managed(ctx: &mut Ctx<'_>, args: &Map<String, Value>) -> Value {
     {
         return error(&name, "Defaults must be formed as a dict");
     }
-    let plan = Plan {
+    let mut plan = Plan {
         name,
         want,
         template,
@@ -328,8 +330,9 @@ pub fn managed(ctx: &mut Ctx<'_>, args: &Map<String, Value>) -> Value {
         source,
         makedirs: flag(args, "makedirs", false),
         dir_mode: normalize_mode(args.get("dir_mode")),
+        keep_mode,
     };
-    let mut r = run(ctx, args, &plan, replace);
+    let mut r = run(ctx, args, &mut plan, replace);
     if !warnings.is_empty() {
         if let Some(m) = r.as_object_mut() {
             m.insert("warnings".into(), Value::Array(warnings));
@@ -339,8 +342,9 @@ pub fn managed(ctx: &mut Ctx<'_>, args: &Map<String, Value>) -> Value {
 }
 
 /// `managed` once the arguments are checked.
-fn run(ctx: &mut Ctx<'_>, args: &Map<String, Value>, plan: &Plan, mut replace: bool) -> Value {
-    let name = plan.name.as_str();
+fn run(ctx: &mut Ctx<'_>, args: &Map<String, Value>, plan: &mut Plan, mut replace: bool) -> Value {
+    let name = plan.name.clone();
+    let name = name.as_str();
     let path = Path::new(name);
     let exists = path.exists();
     let source_hash = text_arg(args, "source_hash").filter(|s| !s.is_empty());
@@ -376,6 +380,14 @@ fn run(ctx: &mut Ctx<'_>, args: &Map<String, Value>, plan: &Plan, mut replace: b
             Err(e) => return error(name, format!("Unable to manage file: {e}")),
         },
     };
+    if let (true, Some(p)) = (plan.keep_mode, &picked) {
+        // Salt's test mode keeps the mode only when it has a local copy of the source
+        // (`sfn`): never for a plain salt:// file, which it hashes without fetching.
+        let no_copy = ctx.test && source::kind(&p.source) == Kind::Salt && plan.template.is_none();
+        if let Some(m) = source::stat_mode(ctx, &p.source).filter(|_| !no_copy) {
+            plan.want.mode = Some(m);
+        }
+    }
     let fetched = match &picked {
         None => None,
         Some(p) => match get_managed(ctx, p, args, plan.template.as_deref()) {

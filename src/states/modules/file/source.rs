@@ -255,6 +255,19 @@ pub fn fetch(ctx: &mut Ctx<'_>, source: &str) -> Result<Vec<u8>, SourceError> {
     }
 }
 
+/// The mode of a salt:// or local source file (`mode: keep`), normalised; `None` for other
+/// sources or when it cannot be read.
+pub fn stat_mode(ctx: &mut Ctx<'_>, source: &str) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = match kind(source) {
+        Kind::Salt => salt_file(ctx, source).ok().flatten()?,
+        Kind::Local => Path::new(local_path(source)).to_path_buf(),
+        _ => return None,
+    };
+    let md = std::fs::metadata(path).ok()?;
+    Some(format!("{:04o}", md.permissions().mode() & 0o7777))
+}
+
 /// Hex of the sha256 of `data`.
 pub fn sha256_hex(data: &[u8]) -> String {
     crypto::sha256(data)
