@@ -35,7 +35,11 @@ fn trees(root: &Path, dest: &Path) {
     std::fs::create_dir_all(root.join("files")).unwrap();
     let mut sls = String::new();
     for i in 0..FILES {
-        std::fs::write(root.join(format!("files/f{i:04}")), format!("file {i}\nline two\n")).unwrap();
+        std::fs::write(
+            root.join(format!("files/f{i:04}")),
+            format!("file {i}\nline two\n"),
+        )
+        .unwrap();
         sls.push_str(&format!(
             "f{i:04}:\n  file.managed:\n    - name: {}/f{i:04}\n    - source: salt://files/f{i:04}\n    - makedirs: True\n",
             dest.display()
@@ -43,7 +47,12 @@ fn trees(root: &Path, dest: &Path) {
     }
     std::fs::write(root.join("many.sls"), sls).unwrap();
     let mut t = String::new();
-    let funs = ["nop", "succeed_with_changes", "succeed_without_changes", "configurable_test_state"];
+    let funs = [
+        "nop",
+        "succeed_with_changes",
+        "succeed_without_changes",
+        "configurable_test_state",
+    ];
     for i in 0..TESTS {
         t.push_str(&format!("t{i:03}:\n  test.{}:\n", funs[i % funs.len()]));
         if i % 5 == 4 {
@@ -74,7 +83,11 @@ fn salt_call() -> Option<PathBuf> {
 /// Runs one command to completion; its wall time in seconds.
 fn time(cmd: &mut Command) -> f64 {
     let t = Instant::now();
-    let out = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).output().unwrap();
+    let out = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
     let secs = t.elapsed().as_secs_f64();
     assert!(
         out.status.success() || out.status.code() == Some(2),
@@ -129,31 +142,49 @@ fn main() {
     }
     let brine = |sls: &str| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_brine-call"));
-        c.arg("-c").arg(&bconf).args(["--local", "--out", "quiet", "state.apply", sls]);
+        c.arg("-c")
+            .arg(&bconf)
+            .args(["--local", "--out", "quiet", "state.apply", sls]);
         c
     };
     let salt_cmd = |sls: &str| {
         let mut c = Command::new(salt.as_ref().unwrap());
-        c.arg(format!("--config-dir={}", sconf.display()))
-            .args(["--local", "--out=quiet", "-l", "quiet", "state.apply", sls]);
+        c.arg(format!("--config-dir={}", sconf.display())).args([
+            "--local",
+            "--out=quiet",
+            "-l",
+            "quiet",
+            "state.apply",
+            sls,
+        ]);
         c
     };
     if salt.is_none() {
         println!("Salt is not installed (no $SALT_CALL, salt-call on PATH or /work/saltvenv): its column is skipped");
     }
-    for (sls, what) in [("many", "1,000 file.managed from salt://"), ("tests", "200 test.* with requisites")] {
+    for (sls, what) in [
+        ("many", "1,000 file.managed from salt://"),
+        ("tests", "200 test.* with requisites"),
+    ] {
         for run in ["first run", "second run"] {
             let b = time(&mut brine(sls));
             match &salt {
                 Some(_) => {
                     let s = time(&mut salt_cmd(sls));
-                    println!("{what}, {run}: brine {:.3} s, salt-call {:.3} s, {:.1}x", b, s, s / b);
+                    println!(
+                        "{what}, {run}: brine {:.3} s, salt-call {:.3} s, {:.1}x",
+                        b,
+                        s,
+                        s / b
+                    );
                 }
                 None => println!("{what}, {run}: brine {b:.3} s"),
             }
         }
     }
-    let files = std::fs::read_dir(&brine_dest).map(|r| r.count()).unwrap_or(0);
+    let files = std::fs::read_dir(&brine_dest)
+        .map(|r| r.count())
+        .unwrap_or(0);
     assert_eq!(files, FILES, "brine managed every file");
 
     // The minion's memory around a state run through a master.
@@ -204,7 +235,10 @@ fn main() {
     };
     let t = Instant::now();
     while !ping() {
-        assert!(t.elapsed() < Duration::from_secs(30), "the minion never answered");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the minion never answered"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_secs(1));
@@ -214,7 +248,15 @@ fn main() {
         Command::new(env!("CARGO_BIN_EXE_brine"))
             .arg("-c")
             .arg(d.path().join("mconf"))
-            .args(["bench1", "state.apply", "tests", "--out", "quiet", "-t", "60"]),
+            .args([
+                "bench1",
+                "state.apply",
+                "tests",
+                "--out",
+                "quiet",
+                "-t",
+                "60",
+            ]),
     );
     let after = status_kib(pid, "VmRSS");
     std::thread::sleep(Duration::from_secs(3));

@@ -168,39 +168,38 @@ pub fn lines(s: &str) -> Vec<&str> {
 
 /// The unified diff of `old` and `new` as Salt prints it; empty when they are equal.
 pub fn unified(old: &str, new: &str) -> String {
-    let (a, b) = (lines(old), lines(new));
-    let mut out = String::new();
-    for g in grouped(&a, &b, 3) {
+    unified_parts(&lines(old), &lines(new)).concat()
+}
+
+/// What Python's `difflib.unified_diff(a, b)` yields, one string per item: the `---`,
+/// `+++` and `@@` lines end in a newline (the default `lineterm`), the others are the line
+/// with its one-character prefix and whatever end it had. Salt's `file.append` joins these
+/// with newlines; `unified` joins them with nothing.
+pub fn unified_parts(a: &[&str], b: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for g in grouped(a, b, 3) {
         if out.is_empty() {
-            out.push_str("--- \n+++ \n");
+            out.push("--- \n".to_string());
+            out.push("+++ \n".to_string());
         }
         let (Some(first), Some(last)) = (g.first(), g.last()) else {
             continue;
         };
-        out.push_str(&format!(
+        out.push(format!(
             "@@ -{} +{} @@\n",
             range(first.1, last.2),
             range(first.3, last.4)
         ));
         for &(t, i1, i2, j1, j2) in &g {
             if t == 'e' {
-                for l in &a[i1..i2] {
-                    out.push(' ');
-                    out.push_str(l);
-                }
+                out.extend(a[i1..i2].iter().map(|l| format!(" {l}")));
                 continue;
             }
             if t == 'r' || t == 'd' {
-                for l in &a[i1..i2] {
-                    out.push('-');
-                    out.push_str(l);
-                }
+                out.extend(a[i1..i2].iter().map(|l| format!("-{l}")));
             }
             if t == 'r' || t == 'i' {
-                for l in &b[j1..j2] {
-                    out.push('+');
-                    out.push_str(l);
-                }
+                out.extend(b[j1..j2].iter().map(|l| format!("+{l}")));
             }
         }
     }
@@ -217,6 +216,12 @@ mod tests {
             unified("a\nb\nc\n", "a\nB\nc\n"),
             "--- \n+++ \n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n"
         );
+    }
+
+    #[test]
+    fn parts_joined_by_newlines_as_file_append_prints_them() {
+        let d = unified_parts(&["a", "b", "c"], &["a", "b", "c", "d"]).join("\n");
+        assert_eq!(d, "--- \n\n+++ \n\n@@ -1,3 +1,4 @@\n\n a\n b\n c\n+d");
     }
 
     #[test]
