@@ -241,7 +241,8 @@ fn main() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    std::thread::sleep(Duration::from_secs(1));
+    // Let start-up settle (the minion trims its heap when idle).
+    std::thread::sleep(Duration::from_secs(4));
     let pid = minion.0.id();
     let idle = status_kib(pid, "VmRSS");
     let t = time(
@@ -259,10 +260,11 @@ fn main() {
             ]),
     );
     let after = status_kib(pid, "VmRSS");
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(4));
     let later = status_kib(pid, "VmRSS");
+    assert!(ping(), "the minion still answers");
     println!(
-        "minion VmRSS: idle {idle} KiB, right after a 200-state run through the master ({t:.3} s) {after} KiB, 3 s later {later} KiB, VmHWM {} KiB",
+        "minion VmRSS: idle {idle} KiB, right after a 200-state run through the master ({t:.3} s) {after} KiB, 4 s later {later} KiB, VmHWM {} KiB",
         status_kib(pid, "VmHWM")
     );
 }

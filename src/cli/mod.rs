@@ -14,6 +14,7 @@ pub mod minion_cmd;
 pub mod output;
 mod reactor_page;
 pub mod run_cmd;
+mod states_page;
 pub mod swarm_cmd;
 pub mod tools;
 
@@ -60,6 +61,15 @@ pub fn man_pages() -> Vec<(String, String)> {
             5,
             reactor_page::SUMMARY,
             reactor_page::SECTIONS,
+        ),
+    ));
+    pages.push((
+        "brine-states.7".into(),
+        tools::prose_page(
+            "brine-states",
+            7,
+            states_page::SUMMARY,
+            states_page::SECTIONS,
         ),
     ));
     pages.push((
