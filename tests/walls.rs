@@ -46,7 +46,11 @@ const HOMES: &[(&str, &[&str])] = &[
     ("serde_saphyr", &["yaml/"]),
     ("rustls", &["modules/http.rs"]),
     ("lettre", &["modules/smtp.rs"]),
-    ("ureq", &["modules/http.rs"]),
+    // file.managed's http(s) sources fetch in the state child, with the same blocking client.
+    (
+        "ureq",
+        &["modules/http.rs", "states/modules/file/source.rs"],
+    ),
     ("mio", &["io/"]),
 ];
 

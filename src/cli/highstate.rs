@@ -121,21 +121,7 @@ pub fn is_state_output(mode: &str) -> bool {
 
 /// The state functions whose returns Salt prints with this outputter (`__outputter__` of
 /// `salt/modules/state.py`; `state.show_*` and the rest print nested).
-pub const STATE_FUNCTIONS: &[&str] = &[
-    "state.sls",
-    "state.sls_id",
-    "state.pkg",
-    "state.top",
-    "state.single",
-    "state.highstate",
-    "state.template",
-    "state.template_str",
-    "state.apply",
-    "state.test",
-    "state.request",
-    "state.check_request",
-    "state.run_request",
-];
+pub const STATE_FUNCTIONS: &[&str] = crate::states::apply::HIGHSTATE_OUTPUT;
 
 /// True when Salt prints the return of execution function `fun` with this outputter.
 pub fn is_state_function(fun: &str) -> bool {

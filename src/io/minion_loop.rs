@@ -418,6 +418,11 @@ impl MinionLoop {
 
     fn children_done(&mut self, done: Vec<(u64, ChildResult)>) {
         let now = Now::read();
+        // The last child of a burst (a state run) leaves the minion idle again: what its
+        // spawn and its reply touched is given back shortly after, as after start-up.
+        if !done.is_empty() && self.children.is_empty() {
+            self.release_at = Some(Instant::now() + RELEASE_DELAY);
+        }
         for (child, result) in done {
             if let Some((i, key)) = self.child_owner.remove(&child) {
                 if let Some(slot) = self.slots.get_mut(i) {

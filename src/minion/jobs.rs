@@ -267,7 +267,7 @@ impl Minion {
                     }
                 }
                 load.insert("return".into(), ret.value);
-                if crate::cli::highstate::is_state_function(&fun) {
+                if crate::states::apply::HIGHSTATE_OUTPUT.contains(&fun.as_str()) {
                     load.insert("out".into(), json!("highstate"));
                 }
                 load.insert("retcode".into(), json!(retcode));

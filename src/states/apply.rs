@@ -81,6 +81,24 @@ pub const FUNCTIONS: &[&str] = &[
     "state.show_top",
 ];
 
+/// The execution functions whose returns Salt prints with the highstate outputter (their
+/// `__outputter__`), so a job return of one says `out: highstate`.
+pub const HIGHSTATE_OUTPUT: &[&str] = &[
+    "state.sls",
+    "state.sls_id",
+    "state.pkg",
+    "state.top",
+    "state.single",
+    "state.highstate",
+    "state.template",
+    "state.template_str",
+    "state.apply",
+    "state.test",
+    "state.request",
+    "state.check_request",
+    "state.run_request",
+];
+
 /// Functions that run states (and so take the state lock).
 pub fn runs_states(fun: &str) -> bool {
     matches!(
@@ -568,14 +586,11 @@ fn onfail_handled(
         for (rtag, rr) in running {
             let p: Vec<&str> = rtag.split("_|-").collect();
             if p.len() == 4 && p[0] == module && p[1] == fid {
-                match rr.get("result") {
-                    Some(Value::Bool(b)) => {
-                        nret = Some(*b);
-                        if !b {
-                            return false;
-                        }
+                if let Some(Value::Bool(b)) = rr.get("result") {
+                    nret = Some(*b);
+                    if !b {
+                        return false;
                     }
-                    _ => {}
                 }
             }
         }

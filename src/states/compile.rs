@@ -376,31 +376,31 @@ pub fn reconcile_extend(high: &mut Map<String, Value>, strict: bool) -> Vec<Stri
 fn extend_arg(have: &mut Vec<Value>, arg: Value) {
     let mut update = false;
     let argfirst = first_key(&arg).map(str::to_string);
-    for hind in 0..have.len() {
-        match (&arg, &have[hind]) {
+    for slot in have.iter_mut() {
+        match (&arg, &*slot) {
             (Value::String(_), Value::String(_)) => {
-                have[hind] = arg.clone();
+                *slot = arg.clone();
                 update = true;
             }
             (Value::Object(a), Value::Object(_)) => {
                 let Some(k) = argfirst.as_deref() else {
                     continue;
                 };
-                let cur = first_key(&have[hind]).map(str::to_string);
+                let cur = first_key(slot).map(str::to_string);
                 if cur.as_deref() == Some(k) {
                     if REQUISITE_KEYWORDS.contains(&k) {
                         if let (Some(Value::Array(add)), Some(Value::Array(list))) =
-                            (a.get(k), have[hind].get_mut(k))
+                            (a.get(k), slot.get_mut(k))
                         {
                             list.extend(add.iter().cloned());
                         }
                     } else {
-                        have[hind] = arg.clone();
+                        *slot = arg.clone();
                     }
                     update = true;
                 }
                 if k == "name" && cur.as_deref() == Some("names") {
-                    have[hind] = arg.clone();
+                    *slot = arg.clone();
                 }
             }
             _ => {}
@@ -647,11 +647,8 @@ pub fn compile_high(high: &Map<String, Value>) -> Vec<Chunk> {
             let mut names: Vec<Value> = Vec::new();
             for arg in run.as_array().into_iter().flatten() {
                 match arg {
-                    Value::String(f) => {
-                        if !funcs.contains(f) {
-                            funcs.push(f.clone());
-                        }
-                    }
+                    Value::String(f) if !funcs.contains(f) => funcs.push(f.clone()),
+                    Value::String(_) => {}
                     Value::Object(m) => {
                         for (key, val) in m {
                             match key.as_str() {
