@@ -253,13 +253,27 @@ pub fn run(ctx: &mut Ctx<'_>, args: &Map<String, Value>) -> Value {
             );
         }
     }
-    let out = match command::run(&n, &opts) {
+    let comment = format!("Command \"{n}\" run");
+    finish(ctx, &n, command::run(&n, &opts), args, comment, is_stateful)
+}
+
+/// The return of a command that ran: `cmd.run_all`'s map as changes, result from its
+/// retcode, reinterpreted when `stateful`, None in test mode when it changed something.
+fn finish(
+    ctx: &Ctx<'_>,
+    n: &str,
+    out: Result<Output, command::CmdError>,
+    args: &Map<String, Value>,
+    comment: String,
+    is_stateful: bool,
+) -> Value {
+    let out = match out {
         Ok(o) => o,
-        Err(e) => return ret(&n, Some(false), e.to_string(), Map::new()),
+        Err(e) => return ret(n, Some(false), e.to_string(), Map::new()),
     };
     let all = run_all(&out, args);
     let ok = all.get("retcode").and_then(Value::as_i64) == Some(0);
-    let mut r = ret(&n, Some(ok), format!("Command \"{n}\" run"), all);
+    let mut r = ret(n, Some(ok), comment, all);
     if is_stateful {
         r = reinterpreted(r);
     }
@@ -392,20 +406,14 @@ pub fn script(ctx: &mut Ctx<'_>, args: &Map<String, Value>) -> Value {
     };
     let out_result = command::run(&cmd, &opts);
     let _ = std::fs::remove_dir_all(&dir);
-    let out = match out_result {
-        Ok(o) => o,
-        Err(e) => return ret(&n, Some(false), e.to_string(), Map::new()),
-    };
-    let all = run_all(&out, args);
-    let ok = all.get("retcode").and_then(Value::as_i64) == Some(0);
-    let mut r = ret(&n, Some(ok), format!("Command '{n}' run"), all);
-    if is_stateful {
-        r = reinterpreted(r);
-    }
-    if ctx.test && ok && r.get("changes").is_some_and(crate::py::truthy) {
-        r["result"] = Value::Null;
-    }
-    r
+    finish(
+        ctx,
+        &n,
+        out_result,
+        args,
+        format!("Command '{n}' run"),
+        is_stateful,
+    )
 }
 
 /// `cmd.mod_watch`: runs the watched `cmd.run`/`cmd.wait` or `cmd.script`.

@@ -23,6 +23,7 @@ pub use managed::managed;
 pub use replace::replace;
 pub use symlink::symlink;
 
+use crate::py::truthy;
 use crate::states::ret;
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -41,18 +42,6 @@ fn flag(args: &Map<String, Value>, key: &str, default: bool) -> bool {
     match args.get(key) {
         None => default,
         Some(v) => truthy(v),
-    }
-}
-
-/// Python's truthiness of a value.
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(m) => !m.is_empty(),
     }
 }
 
