@@ -21,6 +21,8 @@ pub struct Roots {
     ignore_glob: Vec<String>,
     /// Hashes of served files, by mtime.
     pub hashes: HashCache,
+    /// Each root's real path, resolved once: a state run asks for thousands of files.
+    real_roots: BTreeMap<PathBuf, PathBuf>,
 }
 
 impl Roots {
@@ -43,6 +45,7 @@ impl Roots {
             ignore_regex: res,
             ignore_glob: ignore_glob.to_vec(),
             hashes: HashCache::new(),
+            real_roots: BTreeMap::new(),
         })
     }
 
@@ -71,11 +74,44 @@ impl Roots {
             return Ok(None);
         }
         for root in dirs {
-            let Ok(root) = root.canonicalize() else {
-                continue;
+            // A root that does not exist yet is looked up again next time.
+            let root = match self.real_roots.get(&root) {
+                Some(real) => real.clone(),
+                None => match root.canonicalize() {
+                    Ok(real) => {
+                        self.real_roots.insert(root, real.clone());
+                        real
+                    }
+                    Err(_) => continue,
+                },
             };
             let candidate = root.join(&rel);
-            if std::fs::symlink_metadata(&candidate).is_err() {
+            // Without a symlink on the way (lstat of each component under the root) the
+            // path is already real; only a link needs resolving and checking.
+            let mut linked = false;
+            let mut missing = false;
+            let mut at = root.clone();
+            for comp in Path::new(&rel).components() {
+                at.push(comp);
+                match std::fs::symlink_metadata(&at) {
+                    Ok(m) if m.file_type().is_symlink() => {
+                        linked = true;
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        missing = true;
+                        break;
+                    }
+                }
+            }
+            if missing {
+                continue;
+            }
+            if !linked {
+                if std::fs::metadata(&candidate).is_ok_and(|m| m.is_file()) {
+                    return Ok(Some(candidate));
+                }
                 continue;
             }
             let real = candidate
