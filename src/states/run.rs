@@ -72,6 +72,42 @@ const CHECKED: &[&str] = &[
     "onchanges_any",
 ];
 
+/// A state's `retry:` settings, as Salt's `verify_retry_data` reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Retry {
+    until: bool,
+    attempts: i64,
+    interval: i64,
+    splay: i64,
+}
+
+impl Retry {
+    fn of(v: &Value) -> Retry {
+        let defaults = Retry {
+            until: true,
+            attempts: 2,
+            interval: 30,
+            splay: 0,
+        };
+        match v {
+            Value::Object(m) => {
+                let int = |k: &str, d: i64| m.get(k).and_then(Value::as_i64).unwrap_or(d);
+                Retry {
+                    until: m.get("until").and_then(Value::as_bool).unwrap_or(true),
+                    attempts: int("attempts", 2),
+                    interval: int("interval", 30),
+                    splay: int("splay", 0),
+                }
+            }
+            Value::Bool(false) => Retry {
+                attempts: 0,
+                ..defaults
+            },
+            _ => defaults,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
     Met,
@@ -714,6 +750,11 @@ impl<'r> Runner<'r> {
 
     /// Salt's `State.call`: one state function, with its checks, numbered and timed.
     fn call(&mut self, low: &Chunk) -> Value {
+        self.call_try(low, 1)
+    }
+
+    /// One attempt of `call`; `retry:` calls it again while the result is not `until`.
+    fn call_try(&mut self, low: &Chunk, attempt: i64) -> Value {
         let wall = SystemTime::now();
         let started = Instant::now();
         let name = low.get("name").cloned().unwrap_or(Value::Null);
@@ -777,7 +818,60 @@ impl<'r> Runner<'r> {
             "__id__".into(),
             low.get("__id__").cloned().unwrap_or(Value::Null),
         );
-        Value::Object(ret)
+        match low.get("retry") {
+            Some(r) => self.retry(low, Value::Object(ret), r, attempt),
+            None => Value::Object(ret),
+        }
+    }
+
+    /// Salt's `retry:` after an attempt: run again (after `interval` plus up to `splay`
+    /// seconds) while the result is not `until` and attempts are left; in test mode only say
+    /// so.
+    fn retry(&mut self, low: &Chunk, ret: Value, spec: &Value, attempt: i64) -> Value {
+        let r = Retry::of(spec);
+        let py_bool = |b: bool| if b { "True" } else { "False" };
+        let comment = ret.get("comment").map(python_str).unwrap_or_default();
+        if self.opts.test {
+            let mut ret = ret;
+            ret["comment"] = format!(
+                "{comment}  The state would be retried every {} seconds (with a splay of up to {} \
+                 seconds) a maximum of {} times or until a result of {} is returned",
+                r.interval,
+                r.splay,
+                r.attempts,
+                py_bool(r.until)
+            )
+            .into();
+            return ret;
+        }
+        let result = ret.get("result").cloned().unwrap_or(Value::Null);
+        if result == Value::Bool(r.until) || r.attempts <= attempt {
+            return ret;
+        }
+        let mut wait = r.interval;
+        if r.splay > 0 {
+            wait += i64::from(crate::crypto::random_u32(r.splay as u32 + 1));
+        }
+        std::thread::sleep(std::time::Duration::from_secs(wait.max(0) as u64));
+        let mut next = self.call_try(low, attempt + 1);
+        let shown = match &result {
+            Value::Bool(b) => py_bool(*b).to_string(),
+            Value::Null => "None".to_string(),
+            other => python_str(other),
+        };
+        let later = next.get("comment").map(python_str).unwrap_or_default();
+        next["comment"] = format!(
+            "Attempt {attempt}: Returned a result of \"{shown}\", with the following comment: \"{comment}\"\n{later}"
+        )
+        .into();
+        let d = |v: &Value| v.get("duration").and_then(Value::as_f64).unwrap_or(0.0);
+        next["duration"] = (d(&next) + d(&ret) + (wait * 1000) as f64).into();
+        if attempt == 1 {
+            if let Some(st) = ret.get("start_time") {
+                next["start_time"] = st.clone();
+            }
+        }
+        next
     }
 
     /// Salt's `_run_check_cmd`: `check_cmd` decides the result after the state ran.
