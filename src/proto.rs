@@ -233,6 +233,9 @@ pub enum Load {
         #[serde(default)]
         loc: u64,
     },
+    /// The saltenvs of the master's `file_roots` (Salt's `_file_envs`): a list of names.
+    #[serde(rename = "_file_envs")]
+    FileEnvs {},
     /// This minion's pillar, compiled by the master with its cached grains (Salt's
     /// `_pillar`).
     #[serde(rename = "_pillar")]
@@ -254,6 +257,7 @@ impl Load {
         matches!(
             self,
             Load::FileList { .. }
+                | Load::FileEnvs {}
                 | Load::FileHash { .. }
                 | Load::ServeFile { .. }
                 | Load::Pillar { .. }

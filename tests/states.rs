@@ -51,14 +51,20 @@ fn trees(d: &Path) {
     )
     .unwrap();
     std::fs::write(roots.join("top.sls"), "base:\n  'web*':\n    - web\n").unwrap();
+    // A second saltenv whose top file speaks for itself.
+    let dev = d.join("dev");
+    std::fs::create_dir_all(&dev).unwrap();
+    std::fs::write(dev.join("top.sls"), "dev:\n  'web*':\n    - devonly\n").unwrap();
+    std::fs::write(dev.join("devonly.sls"), "dev_state:\n  test.nop: []\n").unwrap();
     std::fs::write(pillar.join("top.sls"), "base:\n  '*':\n    - common\n").unwrap();
     std::fs::write(pillar.join("common.sls"), "msg: hello\n").unwrap();
 }
 
 fn master_conf(d: &Path, extra: &str) -> String {
     format!(
-        "auto_accept: True\nfile_roots:\n  base: [{}]\npillar_roots:\n  base: [{}]\n{extra}",
+        "auto_accept: True\nfile_roots:\n  base: [{}]\n  dev: [{}]\npillar_roots:\n  base: [{}]\n{extra}",
         d.join("roots").display(),
+        d.join("dev").display(),
         d.join("pillar").display()
     )
 }
@@ -96,18 +102,22 @@ fn state_apply_through_the_master_in_test_mode_then_for_real() {
     let tag = "cmd_|-announce_|-echo wrote_|-run";
     assert_eq!(ret[tag]["changes"]["stdout"], json!("wrote"), "{ret}");
     assert_eq!(ret[tag]["__run_num__"], json!(1));
+    // Progress events travel beside the return (as Salt's fire_master does), so the last
+    // may arrive just after it.
     let mut progs = 0;
-    let ev = loop {
+    let mut ret_ev = None;
+    while progs < 3 || ret_ev.is_none() {
         let ev = watch.next_event(Some(Duration::from_secs(20))).unwrap();
         if ev.tag.contains("/prog/web1/") {
             progs += 1;
             assert_eq!(ev.data["data"]["len"], json!(3), "{:?}", ev.data);
         }
         if ev.tag.contains("/ret/web1") {
-            break ev;
+            ret_ev = Some(ev);
         }
-    };
+    }
     assert_eq!(progs, 3, "one state_events event per state");
+    let ev = ret_ev.unwrap();
     assert_eq!(ev.data["out"], json!("highstate"));
     assert_eq!(ev.data["fun"], json!("state.apply"));
     assert_eq!(ev.data["return"][tag]["result"], json!(true));
@@ -142,6 +152,14 @@ fn state_apply_through_the_master_in_test_mode_then_for_real() {
     let o = brine(&m, &["web1", "state.highstate", "--out", "json"]);
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert!(v["web1"][tag].is_object(), "{v}");
+    assert!(
+        v["web1"]["test_|-dev_state_|-dev_state_|-nop"].is_object(),
+        "{v}"
+    );
+    // The saltenvs come from the master (_file_envs), each top file for its own saltenv.
+    let o = brine(&m, &["web1", "state.show_top", "--out", "json"]);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["web1"], json!({"base": ["web"], "dev": ["devonly"]}));
     let o = brine(&m, &["web1", "state.apply", "nosuch", "--out", "json"]);
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(

@@ -110,6 +110,19 @@ impl Remote for BusRemote {
         }
     }
 
+    fn file_envs(&mut self) -> Result<Vec<String>, FsError> {
+        match self.ask(json!({"cmd": "_file_envs"}))? {
+            Value::Array(a) => Ok(a
+                .into_iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()),
+            other => Err(FsError::Remote(format!(
+                "the master sent saltenvs that are not a list: {}",
+                crate::py::python_str(&other)
+            ))),
+        }
+    }
+
     fn file_list(&mut self, saltenv: &str, prefix: &str) -> Result<Vec<String>, FsError> {
         let r = self.ask(json!({"cmd": "_file_list", "saltenv": saltenv, "prefix": prefix}))?;
         match r {

@@ -27,6 +27,8 @@ pub trait Remote {
     ) -> Result<Option<Vec<u8>>, FsError>;
     /// The master's files of `saltenv` under `prefix`.
     fn file_list(&mut self, saltenv: &str, prefix: &str) -> Result<Vec<String>, FsError>;
+    /// The saltenvs of the master's `file_roots`.
+    fn file_envs(&mut self) -> Result<Vec<String>, FsError>;
 }
 
 /// The cache of one minion.
@@ -117,6 +119,10 @@ impl<R: Remote> Cache<R> {
 }
 
 impl<R: Remote> Source for Cache<R> {
+    fn envs(&mut self) -> Result<Vec<String>, FsError> {
+        self.remote.file_envs()
+    }
+
     fn get(&mut self, saltenv: &str, path: &str) -> Result<Option<PathBuf>, FsError> {
         let dest = self.cached_path(saltenv, path)?;
         let Some(want) = self.remote.file_hash(saltenv, path)? else {
@@ -171,6 +177,9 @@ mod tests {
         }
         fn file_list(&mut self, env: &str, prefix: &str) -> Result<Vec<String>, FsError> {
             serve::file_list(&mut self.roots, env, prefix)
+        }
+        fn file_envs(&mut self) -> Result<Vec<String>, FsError> {
+            Ok(self.roots.envs())
         }
     }
 

@@ -50,4 +50,6 @@ pub trait Source {
     fn hash(&mut self, saltenv: &str, path: &str) -> Result<Option<String>, FsError>;
     /// Every file of `saltenv`, as relative paths in sorted order.
     fn list(&mut self, saltenv: &str) -> Result<Vec<String>, FsError>;
+    /// The saltenvs there are, in name order.
+    fn envs(&mut self) -> Result<Vec<String>, FsError>;
 }

@@ -49,6 +49,15 @@ impl Roots {
         })
     }
 
+    /// The saltenvs these roots serve, in name order (`__env__` left out: it stands for any).
+    pub fn envs(&self) -> Vec<String> {
+        self.envs
+            .keys()
+            .filter(|e| *e != "__env__")
+            .cloned()
+            .collect()
+    }
+
     /// The directories of `saltenv` (a `__env__` root stands for any saltenv).
     fn dirs(&self, saltenv: &str) -> Result<&[PathBuf], FsError> {
         self.envs
@@ -207,6 +216,10 @@ pub fn clean(path: &str) -> Result<String, FsError> {
 }
 
 impl Source for Roots {
+    fn envs(&mut self) -> Result<Vec<String>, FsError> {
+        Ok(Roots::envs(self))
+    }
+
     fn get(&mut self, saltenv: &str, path: &str) -> Result<Option<PathBuf>, FsError> {
         self.find(saltenv, path)
     }

@@ -216,6 +216,7 @@ fn answer(
             Ok(list) => (true, json!(list), None),
             Err(e) => refused(e),
         },
+        Load::FileEnvs {} => (true, json!(roots.envs()), None),
         Load::FileHash { path, saltenv } => match serve::file_hash(roots, saltenv, path) {
             Ok(Some((hsum, kind))) => (true, json!({"hsum": hsum, "hash_type": kind}), None),
             Ok(None) => (true, json!({}), None),

@@ -523,6 +523,7 @@ impl Auth {
                 return Handled::Grains(id.to_string(), grains, reply);
             }
             load @ (Load::FileList { .. }
+            | Load::FileEnvs {}
             | Load::FileHash { .. }
             | Load::ServeFile { .. }
             | Load::Pillar { .. }) => {

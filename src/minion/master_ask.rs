@@ -34,7 +34,7 @@ impl Minion {
             self.answer_client(
                 client,
                 false,
-                json!("_master takes a load of _file_list, _file_hash, _serve_file or _pillar"),
+                json!("_master takes a load of _file_list, _file_envs, _file_hash, _serve_file or _pillar"),
             );
             return;
         };

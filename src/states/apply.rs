@@ -377,11 +377,22 @@ fn top_matches(
     pillar: &Map<String, Value>,
     env: &mut Env<'_>,
 ) -> Result<Vec<(String, Vec<String>)>, Vec<String>> {
-    let mut envs = vec!["base".to_string()];
-    if c.kwargs.get("saltenv").is_some() || env.opts.get("saltenv").is_some_and(|v| !v.is_null()) {
-        envs = vec![c.saltenv.clone()];
-    }
+    // Salt reads the top file of every saltenv (base first) unless the run names one.
+    let envs = if c.kwargs.get("saltenv").is_some()
+        || env.opts.get("saltenv").is_some_and(|v| !v.is_null())
+    {
+        vec![c.saltenv.clone()]
+    } else {
+        let mut all = env.files.envs().unwrap_or_else(|e| {
+            log::warn!("listing the saltenvs: {e}");
+            Vec::new()
+        });
+        all.retain(|e| e != "base");
+        all.insert(0, "base".to_string());
+        all
+    };
     let mut tops = Vec::new();
+    let mut base_sections: Vec<String> = Vec::new();
     for e in &envs {
         let path = match env.files.get(e, "top.sls") {
             Ok(Some(p)) => p,
@@ -413,6 +424,14 @@ fn top_matches(
         let mut m = Map::new();
         for en in entries {
             m.insert(en.key, en.value);
+        }
+        if e == "base" {
+            base_sections = m.keys().cloned().collect();
+        } else {
+            // Salt's default top_file_merging_strategy (merge): another saltenv's top file
+            // speaks only for that saltenv, and only when base's top did not.
+            let base_has = base_sections.iter().any(|s| s == e);
+            m.retain(|k, _| k == e && !base_has);
         }
         tops.push(m);
     }

@@ -55,8 +55,19 @@ fn run_case(case: &Value, grains: &Map<String, Value>, id: &str, base: &Path) ->
             .join(tree);
         copy_tree(&here, &root);
     }
+    // A tree with a `saltenvs` file has one root per saltenv it names, as the generator
+    // sets file_roots.
     let mut envs = BTreeMap::new();
-    envs.insert("base".to_string(), vec![root.clone()]);
+    match std::fs::read_to_string(root.join("saltenvs")) {
+        Ok(list) => {
+            for e in list.split_whitespace() {
+                envs.insert(e.to_string(), vec![root.join(e)]);
+            }
+        }
+        Err(_) => {
+            envs.insert("base".to_string(), vec![root.clone()]);
+        }
+    }
     let mut roots = Roots::new(envs, &[], &[]).expect("roots");
     let mut opts = Map::new();
     opts.insert("id".into(), id.into());
