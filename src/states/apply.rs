@@ -152,7 +152,6 @@ impl<'k> Call<'k> {
 
 /// Runs one `state.*` function.
 pub fn call(fun: &str, args: &[Value], kwargs: &Map<String, Value>, env: &mut Env<'_>) -> Outcome {
-    let kwargs = kwargs.clone();
     let pillar_over = match kwargs.get("pillar") {
         None | Some(Value::Null) => None,
         Some(Value::Object(m)) => Some(m.clone()),
@@ -176,7 +175,7 @@ pub fn call(fun: &str, args: &[Value], kwargs: &Map<String, Value>, env: &mut En
         }
     }
     let arg = |i: usize, key: &str| kwargs.get(key).cloned().or_else(|| args.get(i).cloned());
-    let c = Call::new(&kwargs, env.opts);
+    let c = Call::new(kwargs, env.opts);
     match fun {
         "state.apply" => match arg(0, "mods").filter(crate::py::truthy) {
             Some(mods) => sls(&split_input(&mods), &c, &pillar, env),

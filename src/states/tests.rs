@@ -131,8 +131,8 @@ fn every_salt_case_matches() {
     assert!(cases.len() >= 40, "the fixture holds the whole corpus");
     for case in &cases {
         let name = case["case"].as_str().unwrap_or_default();
-        // cwd-dependent commands run from the tree's parent in the generator too.
         let (got, code) = run_case(case, &grains, &id, base.path());
+        // BRINE_SHOW=1 prints brine's answer to every case, for writing new ones.
         if std::env::var_os("BRINE_SHOW").is_some() {
             eprintln!("{name} {code} {got}");
         }

@@ -214,23 +214,50 @@ fn stateful(args: &Map<String, Value>) -> (bool, Option<String>) {
     }
 }
 
-/// `cmd.run`.
-pub fn run(ctx: &mut Ctx<'_>, args: &Map<String, Value>) -> Value {
+/// What `cmd.run` and `cmd.script` check first: the name (`stateful`'s `test_name` in test
+/// mode), whether `stateful` is on, its `test_name`, and a well-formed `env`.
+fn preflight(
+    ctx: &Ctx<'_>,
+    args: &Map<String, Value>,
+) -> Result<(String, bool, Option<String>), Value> {
     let (is_stateful, test_name) = stateful(args);
-    let mut n = name(args);
-    if ctx.test {
-        if let Some(t) = &test_name {
-            n = t.clone();
-        }
-    }
+    let n = match (&test_name, ctx.test) {
+        (Some(t), true) => t.clone(),
+        _ => name(args),
+    };
     if env_of(args.get("env")).is_err() {
-        return ret(
+        return Err(ret(
             &n,
             Some(false),
             "Invalidly-formatted 'env' parameter. See documentation.",
             Map::new(),
-        );
+        ));
     }
+    Ok((n, is_stateful, test_name))
+}
+
+/// The command options of a chunk, refusing a `cwd` that is not a directory.
+fn run_opts(ctx: &Ctx<'_>, n: &str, args: &Map<String, Value>) -> Result<CmdOpts, Value> {
+    let opts = cmd_opts(ctx.grains, args);
+    if let Some(cwd) = &opts.cwd {
+        if !std::path::Path::new(cwd).is_dir() {
+            return Err(ret(
+                n,
+                Some(false),
+                format!("Desired working directory \"{cwd}\" is not available"),
+                Map::new(),
+            ));
+        }
+    }
+    Ok(opts)
+}
+
+/// `cmd.run`.
+pub fn run(ctx: &mut Ctx<'_>, args: &Map<String, Value>) -> Value {
+    let (n, is_stateful, test_name) = match preflight(ctx, args) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     if ctx.test && test_name.is_none() {
         let mut ch = Map::new();
         ch.insert("cmd".into(), n.clone().into());
@@ -242,17 +269,10 @@ pub fn run(ctx: &mut Ctx<'_>, args: &Map<String, Value>) -> Value {
         );
         return if is_stateful { reinterpreted(r) } else { r };
     }
-    let opts = cmd_opts(ctx.grains, args);
-    if let Some(cwd) = &opts.cwd {
-        if !std::path::Path::new(cwd).is_dir() {
-            return ret(
-                &n,
-                Some(false),
-                format!("Desired working directory \"{cwd}\" is not available"),
-                Map::new(),
-            );
-        }
-    }
+    let opts = match run_opts(ctx, &n, args) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
     let comment = format!("Command \"{n}\" run");
     finish(ctx, &n, command::run(&n, &opts), args, comment, is_stateful)
 }
@@ -291,21 +311,10 @@ pub fn wait(_ctx: &mut Ctx<'_>, args: &Map<String, Value>) -> Value {
 /// `cmd.script`: `source` (default the name) fetched from the file server and run with
 /// `args` by the shell.
 pub fn script(ctx: &mut Ctx<'_>, args: &Map<String, Value>) -> Value {
-    let (is_stateful, test_name) = stateful(args);
-    let mut n = name(args);
-    if ctx.test {
-        if let Some(t) = &test_name {
-            n = t.clone();
-        }
-    }
-    if env_of(args.get("env")).is_err() {
-        return ret(
-            &n,
-            Some(false),
-            "Invalidly-formatted 'env' parameter. See documentation.",
-            Map::new(),
-        );
-    }
+    let (n, is_stateful, test_name) = match preflight(ctx, args) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     let source = args
         .get("source")
         .filter(|v| !v.is_null())
@@ -329,17 +338,10 @@ pub fn script(ctx: &mut Ctx<'_>, args: &Map<String, Value>) -> Value {
         );
         return if is_stateful { reinterpreted(r) } else { r };
     }
-    let opts = cmd_opts(ctx.grains, args);
-    if let Some(cwd) = &opts.cwd {
-        if !std::path::Path::new(cwd).is_dir() {
-            return ret(
-                &n,
-                Some(false),
-                format!("Desired working directory \"{cwd}\" is not available"),
-                Map::new(),
-            );
-        }
-    }
+    let opts = match run_opts(ctx, &n, args) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
     let saltenv = args
         .get("saltenv")
         .map(python_str)
