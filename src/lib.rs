@@ -1,6 +1,8 @@
 //! brine: the event-driven core of SaltStack (event bus, reactor, queue) as
 //! single-threaded daemons. See `design.md` in the steering repository for the shape.
 
+/// Salt's batch mode (`-b`): a rolling window of minions running one job, without I/O.
+pub mod batch;
 /// A daemon's event bus: clients, subscriptions, buffers, events in and out (no sockets).
 pub mod bus;
 /// The command-line tools: their flags, `--help`, and the outputters.
@@ -9,6 +11,8 @@ pub mod cli;
 pub mod client;
 /// Time as the cores see it: the `Now` the loop hands in, and the timer table.
 pub mod clock;
+/// Orchestration on the master: `state.orchestrate`, the `salt.*` states, `state.over`.
+pub mod orchestrate;
 /// The master's and minion's configuration: key tables, typed values, the loader.
 pub mod config;
 /// Keys, signatures, sealed boxes and the cores' seeded randomness (libsodium).

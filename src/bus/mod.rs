@@ -237,6 +237,34 @@ impl Bus {
         self.logged_to = self.ring.next_seq();
     }
 
+    /// The sequence number the next event will have: a cursor past every event so far.
+    pub fn next_seq(&self) -> u64 {
+        self.ring.next_seq()
+    }
+
+    /// Hands `f` each event from sequence number `from` on (tag, data), oldest first, and
+    /// returns the cursor after them: how the master's orchestrations see the returns and
+    /// events they wait for.
+    pub fn scan(
+        &self,
+        from: u64,
+        f: &mut dyn FnMut(&str, Result<Map<String, Value>, wire::WireError>),
+    ) -> u64 {
+        let mut next = from.max(self.ring.first_seq());
+        for s in self.ring.iter_from(next) {
+            next = s.seq + 1;
+            let body = s
+                .event
+                .get(s.tag.len() + wire::TAGEND.len()..)
+                .unwrap_or_default();
+            f(
+                s.tag,
+                rmp_serde::from_slice(body).map_err(|e| wire::WireError::Data(e.to_string())),
+            );
+        }
+        next
+    }
+
     /// Sets how many subscriptions one client may hold (`event_listener_max_subscriptions`).
     pub fn set_max_subscriptions(&mut self, max: usize) {
         self.max_subscriptions = max.max(1);

@@ -30,6 +30,7 @@ const RENDER_IN: Token = Token(4);
 const REACTOR_FILES: Token = Token(5);
 const REPLAY: Token = Token(6);
 const FILES: Token = Token(7);
+const ORCHESTRATE: Token = Token(8);
 
 /// How often the loop gives free heap memory back to the kernel.
 const TRIM_EVERY: Duration = Duration::from_secs(10);
@@ -116,6 +117,8 @@ pub struct MasterLoop {
     replays: Option<Replays>,
     /// The file server's and pillar's workers (started with the request port).
     files: Option<super::fileserver::Workers>,
+    /// The orchestrations' blocking work, on threads.
+    steps: Option<super::orchestrate::Steps>,
 }
 
 /// The master's ZeroMQ sockets.
@@ -206,6 +209,7 @@ impl MasterLoop {
             reactor_files,
             replays: None,
             files: None,
+            steps: None,
         })
     }
 
@@ -292,6 +296,9 @@ impl MasterLoop {
             self.core.set_event_log(log);
         }
         self.start_zmq()?;
+        let waker = mio::Waker::new(self.poll.registry(), ORCHESTRATE)
+            .map_err(|e| LoopError::Io("create the orchestrations' waker", e))?;
+        self.steps = Some(super::orchestrate::Steps::new(std::sync::Arc::new(waker)));
         let waker = mio::Waker::new(self.poll.registry(), FILES)
             .map_err(|e| LoopError::Io("create the file server's waker", e))?;
         self.files = Some(
@@ -352,6 +359,7 @@ impl MasterLoop {
                     REACTOR_FILES => self.reactor_files.on_ready(),
                     REPLAY => self.replays_finished(),
                     FILES => self.files_answered(),
+                    ORCHESTRATE => self.orchestration_done(),
                     t if self.renderer.owns(t) => {
                         let done = self.renderer.on_event(self.poll.registry(), t);
                         self.rendered(done);
@@ -391,6 +399,7 @@ impl MasterLoop {
             self.feed_reactor_files();
             self.core.react(Now::read());
             self.render();
+            self.submit_orchestration_work();
             // Events need no store commit (Salt's do not wait for its job cache either):
             // they leave now, and a return's event does not wait for the fsync of its job
             // cache record. With the event log on, only the ones already logged can.
@@ -469,6 +478,28 @@ impl MasterLoop {
             files.set_config(cfg);
             files.compile_master_pillar(id, grains);
         }
+    }
+
+    /// Starts the orchestrations' blocking work of this turn.
+    fn submit_orchestration_work(&mut self) {
+        let work = self.core.take_orchestration_work();
+        if let Some(steps) = self.steps.as_mut() {
+            for (key, w) in work {
+                steps.submit(key, w);
+            }
+        }
+    }
+
+    /// Hands the core the orchestrations' finished work.
+    fn orchestration_done(&mut self) {
+        let Some(steps) = self.steps.as_mut() else {
+            return;
+        };
+        for (key, done) in steps.finished() {
+            self.core
+                .handle(Now::read(), Input::Orchestrated(key, Box::new(done)));
+        }
+        self.submit_orchestration_work();
     }
 
     /// Hands the file server's workers the requests of this turn.

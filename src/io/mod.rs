@@ -8,6 +8,7 @@ pub mod ipc;
 pub mod local;
 pub mod master_loop;
 pub mod minion_loop;
+pub mod orchestrate;
 pub mod process;
 pub mod reactor_files;
 pub mod renderer;

@@ -31,6 +31,7 @@
 
 pub mod auth;
 mod event_log;
+mod orchestrate;
 pub use event_log::open as open_event_log;
 mod publish;
 mod react;
@@ -73,6 +74,8 @@ pub enum Input<'a> {
     Tick,
     /// The renderer process answered a render job, or the job failed (its number, why).
     Rendered(Result<crate::reactor::RenderReply, (u64, String)>),
+    /// An orchestration's work off the loop finished (the orchestration's number).
+    Orchestrated(u64, Box<crate::orchestrate::work::Done>),
 }
 
 /// What the I/O layer read for a reload: the configuration and the files it names.
@@ -123,6 +126,8 @@ enum Timer {
     Maintenance,
     /// The next run of the schedule's entry at this index.
     Schedule(usize),
+    /// The deadline of an orchestration's step (its number).
+    Orch(u64),
 }
 
 use crate::bus::{Answer, Request};
@@ -191,6 +196,8 @@ pub struct Master {
     reactor_sources_changed: bool,
     /// The core's randomness (the schedule's splay).
     rng: crate::crypto::Rng,
+    /// The orchestrations running (`state.orchestrate`, `state.over`).
+    orch: orchestrate::Orchs,
 }
 
 impl Master {
@@ -248,6 +255,7 @@ impl Master {
             render_env_gen: 0,
             reactor_sources_changed: false,
             rng: crate::crypto::Rng::from_os(),
+            orch: orchestrate::Orchs::default(),
         }
     }
 
@@ -521,6 +529,7 @@ impl Master {
                     );
                 }
                 Timer::Schedule(i) => self.run_scheduled(now, i),
+                Timer::Orch(id) => self.orch_timer(id, now),
                 Timer::Rotate => {
                     if let Some(a) = self.auth.as_mut() {
                         a.rotate("publish_session elapsed");
@@ -601,6 +610,7 @@ impl Master {
             Input::Client(ClientInput::Opened { id, pid }) => self.bus.open(id, pid),
             Input::Client(ClientInput::Closed { id }) => {
                 self.forget_client(id);
+                self.orch_forget_client(id);
                 self.forget_dry_client(id);
                 self.bus.close(id)
             }
@@ -620,6 +630,7 @@ impl Master {
             Input::Request { identity, payload } => self.zmq_request(now, identity, payload),
             Input::Tick => self.tick(now),
             Input::Rendered(r) => self.rendered(now, r),
+            Input::Orchestrated(key, done) => self.orchestration_work_done(now, key, *done),
         }
     }
 

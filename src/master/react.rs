@@ -166,6 +166,7 @@ impl Master {
 
     /// Handles the events the bus kept for the reactor, then runs waiting reactions.
     pub fn react(&mut self, now: Now) {
+        self.orchestrate_events(now);
         for t in self.bus.take_tapped(EVENTS_PER_TURN) {
             self.react_one(now, &t);
         }

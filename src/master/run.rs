@@ -2,7 +2,7 @@
 //! queued runner calls, with their `salt/run/<jid>/new` and `.../ret` events; and the turn's
 //! commit, which carries out the queue operations planned during the turn.
 
-use super::{Master, Now, RunCtx};
+use super::{orchestrate, Master, Now, RunCtx};
 use crate::bus::{Answer, ClientId, Request};
 use crate::queue::{Call, Outcome as QueueOutcome};
 use crate::runners::queue::{Plan, Planned, Then};
@@ -59,6 +59,9 @@ impl Master {
         if req.fun == "publish" {
             return Some(self.publish_job(now, &req));
         }
+        if orchestrate::is_orchestration(&req.fun) {
+            return self.orchestrate_start(now, req, client);
+        }
         if req.fun == "reactor.test" && self.render_in_child {
             return self.reactor_test_deferred(now, &req, client);
         }
@@ -108,7 +111,9 @@ impl Master {
                     Outcome::ok(Value::Bool(false))
                 }
             },
-            Exec::Client => Outcome::exception(&req.fun, "runs in the calling process"),
+            Exec::Client | Exec::Orchestrate => {
+                Outcome::exception(&req.fun, "runs in the calling process")
+            }
         };
         Some(self.finish_run(now, jid, load, outcome))
     }
@@ -165,6 +170,7 @@ impl Master {
     pub fn busy(&self) -> bool {
         !self.queue_pending.is_empty()
             || self.reactor_busy()
+            || self.orchestrations_busy()
             || self.bus.has_ready()
             || self.bus.has_unlogged()
     }

@@ -11,6 +11,7 @@ mod dates;
 mod event;
 pub mod jobs;
 mod manage;
+pub mod orchestrate;
 pub mod queue;
 mod reactor;
 
@@ -26,6 +27,8 @@ pub enum Exec {
     Queue(queue::PlanFn),
     /// In the calling CLI process (streaming functions such as `state.event`).
     Client,
+    /// Across many turns of the master's loop, answered when it ends (orchestrations).
+    Orchestrate,
 }
 
 /// A runner function's entry in the table.
@@ -122,6 +125,11 @@ pub const RUNNERS: &[Runner] = &[
     reactor::LIST,
     reactor::TEST,
     event::STATE_EVENT,
+    orchestrate::ORCH,
+    orchestrate::ORCHESTRATE,
+    orchestrate::OVER,
+    orchestrate::SHOW_STAGES,
+    orchestrate::SLS,
 ];
 
 /// Looks a runner up by `module.function`.

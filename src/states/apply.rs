@@ -323,6 +323,62 @@ fn add_exclude(high: &mut Map<String, Value>, c: &Call<'_>) {
     }
 }
 
+/// High data compiled to ordered chunks: what a run of it needs.
+#[derive(Debug, Clone, Default)]
+pub struct Compiled {
+    /// The chunks, in run order.
+    pub chunks: Vec<Chunk>,
+    /// The SLS files rendered (`sls:` requisites look here).
+    pub processed: BTreeSet<String>,
+    /// The high data (`check_result` reads `onfail_stop` from it).
+    pub high: Map<String, Value>,
+}
+
+/// `state.sls` up to its run, for the master's orchestration: MODS rendered with `kwargs`
+/// (`saltenv`, `pillar`, `exclude`, `test`), extended, verified and compiled; or Salt's
+/// error list.
+pub fn compile_sls(
+    mods: &Value,
+    kwargs: &Map<String, Value>,
+    env: &mut Env<'_>,
+) -> Result<Compiled, Vec<String>> {
+    let c = Call::new(kwargs, env.opts);
+    let pillar = env.pillar.clone();
+    let matches = vec![(c.saltenv.clone(), split_input(mods))];
+    let r = build(&matches, &pillar, &c, env);
+    if !r.errors.is_empty() {
+        return Err(r.errors);
+    }
+    let mut high = r.high;
+    add_exclude(&mut high, &c);
+    let high = prepare(high, Vec::new())?;
+    Ok(Compiled {
+        chunks: compile::compile_high(&high),
+        processed: r.processed,
+        high,
+    })
+}
+
+/// One state function with the environment's context, outside a run (an orchestration
+/// step on the master that may block: it runs off the master's loop).
+pub fn call_state(state: &str, fun: &str, low: &Chunk, test: bool, env: &mut Env<'_>) -> Value {
+    let mut exec = ModExec {
+        id: env.id,
+        grains: env.grains,
+        pillar: env.pillar,
+        opts: env.opts,
+        files: &mut *env.files,
+        fire: &mut *env.fire,
+    };
+    exec.call(state, fun, low, test)
+}
+
+/// The exit status of an `onlyif`/`unless` command run as a state run would run it.
+pub fn command_retcode(cmd: &str, low: &Chunk, grains: &Map<String, Value>) -> Option<i32> {
+    let opts = modules::cmd::cmd_opts(grains, low);
+    super::command::run(cmd, &opts).ok().map(|o| o.retcode)
+}
+
 /// `state.sls`.
 fn sls(mods: &[String], c: &Call<'_>, pillar: &Map<String, Value>, env: &mut Env<'_>) -> Outcome {
     let matches = vec![(c.saltenv.clone(), mods.to_vec())];
@@ -540,7 +596,7 @@ fn run_chunks(
 
 /// Salt's `check_result`: false when a state failed, unless an `onfail_stop: False`
 /// handler of it succeeded.
-fn check_result(running: &Map<String, Value>, high: Option<&Map<String, Value>>) -> bool {
+pub fn check_result(running: &Map<String, Value>, high: Option<&Map<String, Value>>) -> bool {
     if running.is_empty() {
         return false;
     }
@@ -683,8 +739,7 @@ impl Exec for ModExec<'_> {
     }
 
     fn retcode(&mut self, cmd: &str, low: &Chunk) -> Option<i32> {
-        let opts = modules::cmd::cmd_opts(self.grains, low);
-        super::command::run(cmd, &opts).ok().map(|o| o.retcode)
+        command_retcode(cmd, low, self.grains)
     }
 
     fn fire(&mut self, tag: &str, data: Value) {

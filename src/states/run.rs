@@ -4,7 +4,7 @@
 //! `__run_num__`, `start_time` and `duration`, and `state_events`/`fire_event`.
 
 use std::collections::BTreeSet;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
@@ -25,6 +25,24 @@ pub trait Exec {
     fn retcode(&mut self, cmd: &str, low: &Chunk) -> Option<i32>;
     /// Sends an event to the master's bus.
     fn fire(&mut self, tag: &str, data: Value);
+    /// The wall clock (an orchestration in the master's core gives the core's time).
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+    /// Waits between `retry:` attempts.
+    fn sleep(&mut self, secs: u64) {
+        std::thread::sleep(std::time::Duration::from_secs(secs));
+    }
+    /// True once the run must stop where it is: an orchestration waiting on minions, whose
+    /// runner is run again from the start, with the answers so far, when they come.
+    fn suspended(&self) -> bool {
+        false
+    }
+    /// The `(start_time, duration)` of the last `call`, when the executor measured it
+    /// itself (an orchestration step that waited across turns).
+    fn timing(&mut self) -> Option<(String, f64)> {
+        None
+    }
 }
 
 /// How a run behaves.
@@ -132,10 +150,16 @@ pub struct Runner<'r> {
 
 /// A state's `(start_time, duration)` for one that did not run, as
 /// `_calculate_fake_duration` gives it.
-fn fake_duration() -> (String, f64) {
-    let start = Instant::now();
-    let at = crate::clock::local_time_of_day(SystemTime::now());
-    (at, start.elapsed().as_micros() as f64 / 1000.0)
+fn fake_duration(exec: &dyn Exec) -> (String, f64) {
+    let start = exec.now();
+    let at = crate::clock::local_time_of_day(start);
+    (at, millis_since(exec, start))
+}
+
+/// Milliseconds from `start` to the executor's now.
+fn millis_since(exec: &dyn Exec, start: SystemTime) -> f64 {
+    let d = exec.now().duration_since(start).unwrap_or_default();
+    d.as_micros() as f64 / 1000.0
 }
 
 fn as_list(v: &Value) -> Vec<Value> {
@@ -201,7 +225,7 @@ impl<'r> Runner<'r> {
     /// Salt's `call_chunks`: every chunk in order; the returns by state tag.
     pub fn run(mut self) -> Map<String, Value> {
         for i in 0..self.chunks.len() {
-            if self.failhard_hit {
+            if self.failhard_hit || self.exec.suspended() {
                 break;
             }
             let low = self.chunks[i].clone();
@@ -382,7 +406,7 @@ impl<'r> Runner<'r> {
         m.insert("changes".into(), Value::Object(Map::new()));
         m.insert("result".into(), result.into());
         if fake {
-            let (start, duration) = fake_duration();
+            let (start, duration) = fake_duration(&*self.exec);
             m.insert("duration".into(), duration.into());
             m.insert("start_time".into(), start.into());
         }
@@ -484,6 +508,9 @@ impl<'r> Runner<'r> {
                 self.running.insert(t.clone(), r);
             }
         }
+        if self.exec.suspended() {
+            return;
+        }
         if let Some(r) = self.running.get(&t).cloned() {
             self.event(&r, low.get("fire_event"));
         }
@@ -549,6 +576,9 @@ impl<'r> Runner<'r> {
                 return true;
             }
             self.call_chunk(&chunk, 0);
+            if self.exec.suspended() {
+                return true;
+            }
             if self.check_failhard(&chunk) {
                 self.failhard_hit = true;
                 return true;
@@ -574,7 +604,7 @@ impl<'r> Runner<'r> {
 
     /// Salt's `State.event`.
     fn event(&mut self, ret: &Value, fire_event: Option<&Value>) {
-        if self.opts.local {
+        if self.opts.local || self.exec.suspended() {
             return;
         }
         let fire = fire_event.filter(|v| crate::py::truthy(v));
@@ -755,8 +785,7 @@ impl<'r> Runner<'r> {
 
     /// One attempt of `call`; `retry:` calls it again while the result is not `until`.
     fn call_try(&mut self, low: &Chunk, attempt: i64) -> Value {
-        let wall = SystemTime::now();
-        let started = Instant::now();
+        let wall = self.exec.now();
         let name = low.get("name").cloned().unwrap_or(Value::Null);
         let errors = self.verify_data(low);
         let state = low.get("state").map(python_str).unwrap_or_default();
@@ -806,14 +835,14 @@ impl<'r> Runner<'r> {
             low.get("__sls__").cloned().unwrap_or(Value::Null),
         );
         ret.insert("__run_num__".into(), self.next_run_num().into());
-        ret.insert(
-            "start_time".into(),
-            crate::clock::local_time_of_day(wall).into(),
-        );
-        ret.insert(
-            "duration".into(),
-            (started.elapsed().as_micros() as f64 / 1000.0).into(),
-        );
+        let (start_time, duration) = self.exec.timing().unwrap_or_else(|| {
+            (
+                crate::clock::local_time_of_day(wall),
+                millis_since(&*self.exec, wall),
+            )
+        });
+        ret.insert("start_time".into(), start_time.into());
+        ret.insert("duration".into(), duration.into());
         ret.insert(
             "__id__".into(),
             low.get("__id__").cloned().unwrap_or(Value::Null),
@@ -852,7 +881,10 @@ impl<'r> Runner<'r> {
         if r.splay > 0 {
             wait += i64::from(crate::crypto::random_u32(r.splay as u32 + 1));
         }
-        std::thread::sleep(std::time::Duration::from_secs(wait.max(0) as u64));
+        self.exec.sleep(wait.max(0) as u64);
+        if self.exec.suspended() {
+            return ret;
+        }
         let mut next = self.call_try(low, attempt + 1);
         let shown = match &result {
             Value::Bool(b) => py_bool(*b).to_string(),
