@@ -14,6 +14,7 @@ mod jobs;
 mod key_cli;
 mod man_pages;
 mod minion;
+mod orchestrate;
 mod pillar;
 mod queue;
 mod reactor;

@@ -437,6 +437,12 @@ impl Master {
                 "runner" => {
                     let name = low.get("name").map(crate::py::python_str).unwrap_or_default();
                     let kwarg = saltmod::call_kwargs(&low);
+                    let mut args = Map::new();
+                    args.insert("type".into(), json!("runner"));
+                    args.insert("name".into(), json!(name));
+                    args.insert("args".into(), json!([]));
+                    args.insert("kwargs".into(), Value::Object(kwarg.clone()));
+                    self.fire(&format!("salt/run/{orch_jid}/args"), args, now);
                     self.orch.parent = Some(id);
                     let req = Request {
                         fun: name,
@@ -466,6 +472,11 @@ impl Master {
                 "wheel" => {
                     let name = low.get("name").map(crate::py::python_str).unwrap_or_default();
                     let kwarg = saltmod::call_kwargs(&low);
+                    let mut args = Map::new();
+                    args.insert("type".into(), json!("wheel"));
+                    args.insert("name".into(), json!(name));
+                    args.insert("args".into(), Value::Object(kwarg.clone()));
+                    self.fire(&format!("salt/run/{orch_jid}/args"), args, now);
                     let a = self.wheel_call(now, &name, Vec::new(), kwarg, &user);
                     Some(saltmod::call_ret("wheel", &low, a.ret, a.success, a.jid.as_deref()))
                 }
@@ -719,7 +730,8 @@ impl Master {
                 None
             }
             None => {
-                let jid = j.jid.as_deref();
+                // Salt's batched saltutil.cmd returns no jid for the step.
+                let jid = j.jid.as_deref().filter(|_| j.batch.is_none());
                 Some(match j.plan.kind {
                     JobKind::State => saltmod::state_ret(&j.plan, jid, &j.returns),
                     JobKind::Function => {

@@ -193,8 +193,11 @@ pub const FUNCTIONS: &[Function] = &[
     sys::DOC,
     sys::LIST_FUNCTIONS,
     test::ECHO,
+    test::FALSE,
     test::PING,
+    test::RETCODE,
     test::SLEEP,
+    test::TRUE,
     test::VERSION,
 ];
 

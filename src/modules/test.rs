@@ -15,6 +15,45 @@ pub const PING: Function = Function {
     run: |_, _, _| Step::Done(Ret::ok(Value::Bool(true))),
 };
 
+/// `test.true`: True (orchestrations' `fail_function` and tests use it).
+pub const TRUE: Function = Function {
+    name: "test.true",
+    params: &[],
+    kwargs: false,
+    varargs: false,
+    doc: "Return True.",
+    run: |_, _, _| Step::Done(Ret::ok(Value::Bool(true))),
+};
+
+/// `test.false`: False.
+pub const FALSE: Function = Function {
+    name: "test.false",
+    params: &[],
+    kwargs: false,
+    varargs: false,
+    doc: "Return False.",
+    run: |_, _, _| Step::Done(Ret::ok(Value::Bool(false))),
+};
+
+/// `test.retcode [CODE]`: True, with the job's retcode set to CODE (default 42).
+pub const RETCODE: Function = Function {
+    name: "test.retcode",
+    params: &[Param {
+        name: "code",
+        default: Default::Int(42),
+    }],
+    kwargs: false,
+    varargs: false,
+    doc: "Return True and set the job's retcode to CODE (default 42).",
+    run: |_, a, _| {
+        let code = a[0].as_i64().and_then(|c| i32::try_from(c).ok()).unwrap_or(42);
+        Step::Done(Ret {
+            value: Value::Bool(true),
+            retcode: code,
+        })
+    },
+};
+
 /// `test.echo TEXT`: TEXT (after Salt's argument coercion).
 pub const ECHO: Function = Function {
     name: "test.echo",

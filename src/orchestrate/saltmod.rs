@@ -379,10 +379,13 @@ pub fn state_ret(plan: &JobPlan, jid: Option<&str>, returns: &[MinionReturn]) ->
     r.insert("changes".into(), json!({}));
     r.insert("comment".into(), "".into());
     r.insert("result".into(), true.into());
-    let shown: Vec<&MinionReturn> = returns
+    // Salt keeps the order returns came in; brine sorts by minion id, so the same run
+    // always reads the same.
+    let mut shown: Vec<&MinionReturn> = returns
         .iter()
         .filter(|m| m.ret.is_some() || plan.expect_minions)
         .collect();
+    shown.sort_by(|a, b| a.id.cmp(&b.id));
     if shown.is_empty() && plan.expect_minions {
         r.insert("result".into(), false.into());
         r.insert("comment".into(), "No minions returned".into());
@@ -467,10 +470,11 @@ pub fn function_ret(
     r.insert("changes".into(), json!({}));
     r.insert("comment".into(), "".into());
     r.insert("result".into(), true.into());
-    let shown: Vec<&MinionReturn> = returns
+    let mut shown: Vec<&MinionReturn> = returns
         .iter()
         .filter(|m| m.ret.is_some() || plan.expect_minions)
         .collect();
+    shown.sort_by(|a, b| a.id.cmp(&b.id));
     let mut changes = Map::new();
     let mut fail: Vec<String> = Vec::new();
     for m in &shown {
