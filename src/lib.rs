@@ -1,6 +1,8 @@
 //! brine: the event-driven core of SaltStack (event bus, reactor, queue) as
 //! single-threaded daemons. See `design.md` in the steering repository for the shape.
 
+/// Salt's batch mode (`-b`): a rolling window of minions running one job, without I/O.
+pub mod batch;
 /// A daemon's event bus: clients, subscriptions, buffers, events in and out (no sockets).
 pub mod bus;
 /// The command-line tools: their flags, `--help`, and the outputters.
