@@ -122,7 +122,12 @@ pub struct Batch {
 impl Batch {
     /// A batch over `minions` (started in this order, duplicates dropped) with a window of
     /// `size.of(minions)`; `batch_wait` zero frees a slot at once.
-    pub fn new(minions: Vec<String>, size: &Size, batch_wait: Duration, timeout: Duration) -> Batch {
+    pub fn new(
+        minions: Vec<String>,
+        size: &Size,
+        batch_wait: Duration,
+        timeout: Duration,
+    ) -> Batch {
         let mut seen = BTreeSet::new();
         let to_run: VecDeque<String> = minions
             .into_iter()
@@ -231,7 +236,11 @@ impl Batch {
     pub fn deadline(&self) -> Option<Instant> {
         let out = self.running.values().map(|s| s.deadline);
         // A slot opening matters only while a minion waits for it.
-        let slots = self.held.iter().copied().filter(|_| !self.to_run.is_empty());
+        let slots = self
+            .held
+            .iter()
+            .copied()
+            .filter(|_| !self.to_run.is_empty());
         out.chain(slots).min()
     }
 
@@ -283,11 +292,15 @@ mod tests {
         assert_eq!(Size::parse("%10"), Ok(Size::Percent(10.0)));
         assert_eq!(Size::parse("10%%"), Ok(Size::Percent(10.0)));
         assert_eq!(Size::parse("12.5%"), Ok(Size::Percent(12.5)));
-        for bad in ["", "abc", "10.5", "1%0", "10 % ", "-1", "-10%", "inf%", "nan%", "%"] {
+        for bad in [
+            "", "abc", "10.5", "1%0", "10 % ", "-1", "-10%", "inf%", "nan%", "%",
+        ] {
             let e = Size::parse(bad).expect_err(bad);
             assert_eq!(
                 e.to_string(),
-                format!("Invalid batch data sent: {bad}\nData must be in the form of %10, 10% or 3")
+                format!(
+                    "Invalid batch data sent: {bad}\nData must be in the form of %10, 10% or 3"
+                )
             );
         }
     }
@@ -311,7 +324,12 @@ mod tests {
     #[test]
     fn a_window_of_one_runs_minions_one_at_a_time_in_order() {
         let t0 = Instant::now();
-        let mut b = Batch::new(ids(&["a", "b", "c", "a"]), &Size::Count(1), Duration::ZERO, 5 * S);
+        let mut b = Batch::new(
+            ids(&["a", "b", "c", "a"]),
+            &Size::Count(1),
+            Duration::ZERO,
+            5 * S,
+        );
         assert_eq!(b.size(), 1);
         assert_eq!(b.next(t0), ids(&["a"]));
         assert!(b.next(t0).is_empty(), "the window is full");
@@ -354,7 +372,12 @@ mod tests {
     #[test]
     fn a_minion_that_does_not_return_fails_at_its_timeout_and_frees_its_slot() {
         let t0 = Instant::now();
-        let mut b = Batch::new(ids(&["a", "b", "c"]), &Size::Count(2), Duration::ZERO, 5 * S);
+        let mut b = Batch::new(
+            ids(&["a", "b", "c"]),
+            &Size::Count(2),
+            Duration::ZERO,
+            5 * S,
+        );
         assert_eq!(b.next(t0), ids(&["a", "b"]));
         b.returned("a", t0 + S);
         assert_eq!(b.next(t0 + S), ids(&["c"]));
@@ -378,7 +401,11 @@ mod tests {
         assert_eq!(b.next(t0), ids(&["a"]));
         assert_eq!(b.expire(t0 + 2 * S), ids(&["a"]));
         assert_eq!(b.next(t0 + 2 * S), ids(&["b"]));
-        assert_eq!(b.deadline(), Some(t0 + 4 * S), "b's timeout counts from its start");
+        assert_eq!(
+            b.deadline(),
+            Some(t0 + 4 * S),
+            "b's timeout counts from its start"
+        );
     }
 
     #[test]
@@ -413,8 +440,13 @@ mod tests {
     #[test]
     fn with_a_probe_a_late_minion_is_asked_first_and_a_busy_one_kept() {
         let t0 = Instant::now();
-        let mut b = Batch::new(ids(&["a", "b", "c"]), &Size::Count(2), Duration::ZERO, 5 * S)
-            .with_probe(2 * S);
+        let mut b = Batch::new(
+            ids(&["a", "b", "c"]),
+            &Size::Count(2),
+            Duration::ZERO,
+            5 * S,
+        )
+        .with_probe(2 * S);
         assert_eq!(b.next(t0), ids(&["a", "b"]));
         assert!(b.expire(t0 + 5 * S).is_empty(), "nobody was asked yet");
         assert_eq!(b.probe(t0 + 5 * S), ids(&["a", "b"]));

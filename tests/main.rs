@@ -5,6 +5,7 @@
 mod common;
 
 mod alerts;
+mod batch;
 mod bus;
 mod daemon;
 mod fileserver;

@@ -1,7 +1,7 @@
 //! The walls between brine's floors (README, Layout), checked on the source: a wall broken
 //! fails this test naming the file and line.
 //!
-//! - A core (`master/`, `minion/`, `reactor/`, `queue/`, `targeting`, `jobs`, `bus`) does not
+//! - A core (`master/`, `minion/`, `reactor/`, `queue/`, `targeting`, `jobs`, `bus`, `batch`) does not
 //!   import `io` or `cli`.
 //! - A function table (`runners/`, `wheel/`, `modules/`) does not import a core's types
 //!   (`master`, `minion`, `reactor`, `queue`); it sees a core through a trait it defines.
@@ -30,6 +30,7 @@ const CORES: &[&str] = &[
     "targeting",
     "jobs",
     "bus",
+    "batch",
 ];
 const TABLES: &[&str] = &["runners/", "wheel/", "modules/"];
 const CORE_PATHS: &[&str] = &["master", "minion", "reactor", "queue"];

@@ -9,6 +9,7 @@ use super::highstate::{self, HighstateOpts};
 use super::output::{self, Outputter};
 use super::tools::{self, BrineFlag};
 use super::{connect_master, fail};
+use crate::batch::{Batch, Size};
 use crate::bus::Request;
 use crate::client::{self, BusClient, ClientError, OwnedEvent};
 use crate::config::MasterConfig;
@@ -47,6 +48,10 @@ struct BrineArgs {
     /// Print the returns together at the end.
     static_out: bool,
     retcode_passthrough: bool,
+    /// `-b`: run the job in batch mode with this window.
+    batch: Option<Size>,
+    /// `--batch-wait`: how long a finished minion's slot stays busy.
+    batch_wait: Duration,
     tgt: String,
     fun: String,
     /// The argument words, passed as typed: each minion parses them.
@@ -76,6 +81,21 @@ impl BrineArgs {
             gather: args::seconds(&p, BrineFlag::GatherJobTimeout)?
                 .unwrap_or(Duration::from_secs(cfg.gather_job_timeout)),
         };
+        let batch = p
+            .last_of(&[BrineFlag::Batch, BrineFlag::BatchSize])
+            .map(Size::parse)
+            .transpose()
+            .map_err(|e| CliError(e.to_string()))?;
+        // Salt's type=float; a negative wait would free slots at once, so it is refused.
+        let batch_wait = match p.value(BrineFlag::BatchWait).map(str::parse::<f64>) {
+            None => Duration::ZERO,
+            Some(Ok(t)) if t >= 0.0 && t.is_finite() => crate::clock::seconds(t),
+            Some(_) => {
+                return Err(CliError(
+                    "--batch-wait takes a number of seconds, 0 or more".into(),
+                ))
+            }
+        };
         let mut words = p.positionals.iter().cloned();
         let (Some(tgt), Some(fun)) = (words.next(), words.next()) else {
             return Err(CliError(
@@ -101,6 +121,8 @@ impl BrineArgs {
             is_async: p.has(BrineFlag::Async),
             static_out: p.has(BrineFlag::Static),
             retcode_passthrough: p.has(BrineFlag::RetcodePassthrough),
+            batch,
+            batch_wait,
             tgt,
             fun,
             words,
@@ -225,13 +247,20 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
         Ok(b) => b,
         Err(status) => return status,
     };
+    if let Some(size) = a.batch {
+        // As salt: batch mode wins over --async.
+        return run_batch(&mut bus, &a, size);
+    }
     // Listen before publishing so no return can slip past.
     if !a.is_async {
         if let Err(e) = bus.subscribe(MatchType::StartsWith, "salt/job/") {
             return fail(tool.name, e, 1);
         }
     }
-    let job = match publish_job(&mut bus, &a) {
+    let job = match publish_job(
+        &mut bus,
+        job_kwarg(json!(a.tgt), a.tgt_type, &a.fun, &a.words),
+    ) {
         Ok(job) => job,
         Err(status) => return status,
     };
@@ -264,18 +293,23 @@ struct Job {
     connected: BTreeSet<String>,
 }
 
-/// Publishes the job; `Err` is the exit status, the error printed (`No minions matched`
-/// on stdout, as salt prints it).
-fn publish_job(bus: &mut BusClient, a: &BrineArgs) -> Result<Job, i32> {
+/// The publication of `fun` with its argument words to a target.
+fn job_kwarg(tgt: Value, tgt_type: &str, fun: &str, words: &[String]) -> Map<String, Value> {
     let mut kw = Map::new();
-    kw.insert("tgt".into(), Value::String(a.tgt.clone()));
-    kw.insert("tgt_type".into(), json!(a.tgt_type));
-    kw.insert("fun".into(), json!(a.fun));
+    kw.insert("tgt".into(), tgt);
+    kw.insert("tgt_type".into(), json!(tgt_type));
+    kw.insert("fun".into(), json!(fun));
     // Arguments go as the words typed; each minion parses them (salt-spec §2.4).
     kw.insert(
         "arg".into(),
-        Value::Array(a.words.iter().map(|w| Value::String(w.clone())).collect()),
+        Value::Array(words.iter().map(|w| Value::String(w.clone())).collect()),
     );
+    kw
+}
+
+/// Publishes the job; `Err` is the exit status, the error printed (`No minions matched`
+/// on stdout, as salt prints it).
+fn publish_job(bus: &mut BusClient, kw: Map<String, Value>) -> Result<Job, i32> {
     match publish(bus, kw) {
         Ok(job) => Ok(Job {
             jid: jid_of(&job),
@@ -425,6 +459,177 @@ fn report(
     0
 }
 
+/// Runs the job as `salt -b` does (salt/cli/batch.py, brine(1) BATCH MODE): test.ping
+/// finds the minions that answer, then [`Batch`] keeps at most its window of them running
+/// the job, one list-targeted publication per group it starts. Returns the exit status.
+fn run_batch(bus: &mut BusClient, a: &BrineArgs, size: Size) -> i32 {
+    let name = tools::BRINE.name;
+    if let Err(e) = bus.subscribe(MatchType::StartsWith, "salt/job/") {
+        return fail(name, e, 1);
+    }
+    // Salt's gather_minions: a ping with the usual wait, its returns not shown.
+    let ping = match publish_job(bus, job_kwarg(json!(a.tgt), a.tgt_type, "test.ping", &[])) {
+        Ok(job) => job,
+        Err(status) => return status,
+    };
+    let mut quiet = Printer::new(a);
+    quiet.out = Some(Outputter::Quiet);
+    quiet.static_out = false;
+    let answered = match wait_for_returns(bus, &ping, a.timeouts, &mut quiet) {
+        Ok(r) => r,
+        Err(status) => return status,
+    };
+    if answered.is_empty() {
+        // salt.py's guard for a batch with no minions (#57357), before any other line.
+        eprintln!("ERROR: No return received");
+        return 2;
+    }
+    let mut down: BTreeSet<&String> = ping.minions.iter().chain(&ping.missing).collect();
+    down.retain(|m| !answered.contains_key(*m));
+    if !a.static_out {
+        for m in &down {
+            println!("Minion {m} did not respond. No job will be sent.");
+        }
+    }
+    // BTreeMap keys: the batch starts in id order (salt's is a set's, i.e. arbitrary).
+    let minions: Vec<String> = answered.into_keys().collect();
+    let mut batch =
+        Batch::new(minions, &size, a.batch_wait, a.timeouts.ret).with_probe(a.timeouts.gather);
+    let mut printer = Printer::new(a);
+    let mut run = BatchRun::default();
+    let end = loop {
+        let now = Instant::now();
+        let start = batch.next(now);
+        if !start.is_empty() {
+            if let Err(status) = run.start(bus, a, start) {
+                break Err(status);
+            }
+        }
+        let due = batch.probe(now);
+        if !due.is_empty() {
+            run.probe(bus, due);
+        }
+        for m in batch.expire(now) {
+            // batch.py gives a minion whose returns ended without it `{"ret": {}}` and
+            // shows that with the default outputter (--static: with the others').
+            let out = if a.static_out { None } else { Some("nested") };
+            printer.show(&m, json!({}), out);
+        }
+        if batch.done() {
+            break Ok(());
+        }
+        // Every state short of done has a deadline; the fallback only guards a wake-up.
+        let wait = batch
+            .deadline()
+            .map_or(Duration::from_secs(1), |d| d.saturating_duration_since(now))
+            .max(Duration::from_millis(1));
+        match bus.next_event(Some(wait)) {
+            Ok(ev) => run.event(&ev, &mut batch, &mut printer),
+            Err(ClientError::Timeout) => {}
+            Err(e) => break Err(fail(name, format!("lost the master: {e}"), 1)),
+        }
+    };
+    printer.done();
+    if let Err(status) = end {
+        return status;
+    }
+    // salt.py exits with the highest retcode; brine also fails a run that left minions out.
+    let highest = run
+        .retcodes
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .clamp(0, 255) as i32;
+    if highest == 0 && (!down.is_empty() || !batch.failed().is_empty()) {
+        return 1;
+    }
+    highest
+}
+
+/// The publications of a batch run and what came back.
+#[derive(Default)]
+struct BatchRun {
+    /// The jid each started minion's publication got.
+    jid_of: BTreeMap<String, String>,
+    /// Each find_job probe's jid, and the jid it asks about.
+    probes: BTreeMap<String, String>,
+    /// The retcodes of the minions that returned.
+    retcodes: Vec<i64>,
+}
+
+impl BatchRun {
+    /// Publishes the job to the minions the window just let in; `Err` is the exit status.
+    fn start(
+        &mut self,
+        bus: &mut BusClient,
+        a: &BrineArgs,
+        mut start: Vec<String>,
+    ) -> Result<(), i32> {
+        start.sort();
+        if !a.static_out {
+            // batch.py: print_cli(f"\nExecuting run on {sorted(next_)}\n").
+            let list = crate::py::python_str(&json!(start));
+            let mut o = std::io::stdout().lock();
+            let _ = writeln!(o, "\nExecuting run on {list}\n");
+            let _ = o.flush();
+        }
+        let job = publish_job(bus, job_kwarg(json!(start), "list", &a.fun, &a.words))?;
+        for m in start {
+            self.jid_of.insert(m, job.jid.clone());
+        }
+        Ok(())
+    }
+
+    /// Asks the minions past their timeout whether they still run the job: one find_job
+    /// publication per jid, as each group of minions has its own.
+    fn probe(&mut self, bus: &mut BusClient, due: Vec<String>) {
+        let mut by_jid: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for m in due {
+            if let Some(jid) = self.jid_of.get(&m) {
+                by_jid.entry(jid.clone()).or_default().insert(m);
+            }
+        }
+        for (jid, minions) in by_jid {
+            match publish(bus, find_job(&minions, &jid)) {
+                Ok(p) => {
+                    self.probes.insert(jid_of(&p), jid);
+                }
+                // Unasked, they fail at the probe window's end, as unanswered ones do.
+                Err((msg, _)) => log::warn!("find_job for {jid} not published: {msg}"),
+            }
+        }
+    }
+
+    /// A return on the bus: the job's (shown, its minion's slot freed) or a probe's answer.
+    fn event(&mut self, ev: &OwnedEvent, batch: &mut Batch, printer: &mut Printer) {
+        let Some((jid, id)) = ret_tag(&ev.tag) else {
+            return;
+        };
+        let now = Instant::now();
+        let ours = self.jid_of.get(id).map(String::as_str);
+        if ours == Some(jid) {
+            if !batch.is_running(id) {
+                // A late return of a minion already counted as failed, or a duplicate.
+                return;
+            }
+            batch.returned(id, now);
+            self.retcodes
+                .push(ev.data.get("retcode").and_then(Value::as_i64).unwrap_or(0));
+            printer.show(
+                id,
+                ev.data.get("return").cloned().unwrap_or(Value::Null),
+                ev.data.get("out").and_then(Value::as_str),
+            );
+        } else if ours.is_some() && self.probes.get(jid).map(String::as_str) == ours {
+            // find_job answers {} once the job is over; anything else means running.
+            if matches!(ev.data.get("return"), Some(Value::Object(m)) if !m.is_empty()) {
+                batch.extend(id, now);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,6 +669,51 @@ mod tests {
         let conf = ["-c", dir.path().to_str().unwrap()];
         let words = conf.iter().chain(words).map(|s| s.to_string());
         BrineArgs::from_parsed(flags::parse(&tools::BRINE, words).unwrap())
+    }
+
+    #[test]
+    fn batch_flags_in_every_spelling() {
+        let a = args(&["*", "test.ping"]).unwrap();
+        assert_eq!((a.batch, a.batch_wait), (None, Duration::ZERO));
+        for words in [
+            &["-b", "2", "*", "f"][..],
+            &["--batch", "2", "*", "f"],
+            &["--batch-size=2", "*", "f"],
+            &["--batch_size", "2", "*", "f"],
+            &["-b", "9", "--batch-size", "2", "*", "f"],
+            &["--batch-size", "9", "-b2", "*", "f"],
+        ] {
+            assert_eq!(
+                args(words).unwrap().batch,
+                Some(Size::Count(2)),
+                "{words:?}"
+            );
+        }
+        assert_eq!(
+            args(&["-b", "50%", "*", "f"]).unwrap().batch,
+            Some(Size::Percent(50.0))
+        );
+        assert_eq!(
+            args(&["-b", "x", "*", "f"]).err(),
+            Some(CliError(
+                "Invalid batch data sent: x\nData must be in the form of %10, 10% or 3".into()
+            ))
+        );
+        let a = args(&["-b", "1", "--batch-wait", "1.5", "*", "f"]).unwrap();
+        assert_eq!(a.batch_wait, Duration::from_millis(1500));
+        assert_eq!(
+            args(&["--batch-wait", "0", "*", "f"]).unwrap().batch_wait,
+            Duration::ZERO
+        );
+        for bad in ["-1", "x", "inf"] {
+            assert_eq!(
+                args(&["--batch-wait", bad, "*", "f"]).err(),
+                Some(CliError(
+                    "--batch-wait takes a number of seconds, 0 or more".into()
+                )),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -129,6 +129,16 @@ impl<K: FlagSet> Parsed<K> {
             .find(|(f, _)| *f == flag)
             .and_then(|(_, v)| v.as_deref())
     }
+
+    /// The last value given for any of `flags`: the spellings of one option, each a row of
+    /// its own (`--batch` and `--batch-size`), where the last one typed wins as in optparse.
+    pub fn last_of(&self, flags: &[K]) -> Option<&str> {
+        self.values
+            .iter()
+            .rev()
+            .find(|(f, _)| flags.contains(f))
+            .and_then(|(_, v)| v.as_deref())
+    }
 }
 
 /// A command-line mistake; the tool prints it in one line and exits 2.
