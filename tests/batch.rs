@@ -29,6 +29,12 @@ fn fleet() -> (Master, Vec<Minion>) {
     for mi in &minions {
         mi.wait_log("authenticated with the master", 1);
     }
+    // A minion that just authenticated may not hear a publication yet; the batch runs
+    // below must not count it down for that.
+    wait_for("all three answer", Duration::from_secs(30), || {
+        let out = brine(&m, &["--static", "-t", "5", "*", "test.ping"]);
+        out.status.success().then_some(())
+    });
     (m, minions)
 }
 
@@ -74,7 +80,13 @@ fn a_window_of_one_runs_the_minions_one_at_a_time() {
     c.subscribe(MatchType::StartsWith, "salt/job/").unwrap();
     m.wait_subscribed(1);
     let out = brine(&m, &["--batch-size", "50%", "*", "cmd.run", "echo hi"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     assert!(stdout(&out).starts_with(&executing(&["db1"])));
     let evs = job_events(&mut c);
     let shown: Vec<String> = evs.iter().map(|(k, v)| format!("{k} {v}")).collect();
@@ -102,7 +114,13 @@ fn a_window_of_two_starts_the_third_minion_when_one_returns() {
         &m,
         &["--batch", "67%", "--out", "json", "*", "cmd.run", "echo hi"],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let text = stdout(&out);
     assert!(text.starts_with(&executing(&["db1", "web1"])), "{text}");
     assert!(text.contains(&executing(&["web2"])), "{text}");
@@ -135,6 +153,25 @@ fn a_window_of_two_starts_the_third_minion_when_one_returns() {
         .collect();
     rets.sort();
     assert_eq!(rets, ["db1", "web1", "web2"], "{evs:?}");
+
+    // --batch-wait keeps a finished minion's slot busy: web2 starts a second after the
+    // first return, not at once.
+    let t0 = std::time::Instant::now();
+    let out = brine(
+        &m,
+        &["-b", "2", "--batch-wait", "1", "*", "cmd.run", "echo hi"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains(&executing(&["web2"])));
+    let evs = job_events(&mut c);
+    assert_eq!(evs.len(), 5, "{evs:?}");
+    assert!(t0.elapsed() >= Duration::from_secs(1));
 }
 
 #[test]
