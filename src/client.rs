@@ -283,6 +283,46 @@ impl BusClient {
     }
 }
 
+impl BusClient {
+    /// Calls a function in the daemon and waits for its answer, handing `on_event` each
+    /// event of this client's subscriptions that arrives meanwhile.
+    pub fn call_watching(
+        &mut self,
+        req: &Request,
+        timeout: Option<Duration>,
+        on_event: &mut dyn FnMut(OwnedEvent),
+    ) -> Result<Answer, ClientError> {
+        let payload = rmp_serde::to_vec_named(req)
+            .map_err(|e| ClientError::Wire(wire::WireError::Data(e.to_string())))?;
+        self.send_frame(kind::REQUEST, &payload)?;
+        loop {
+            let (k, p) = self.next_frame(timeout)?;
+            match k {
+                kind::ANSWER => {
+                    return rmp_serde::from_slice(&p)
+                        .map_err(|e| ClientError::Wire(wire::WireError::Data(e.to_string())))
+                }
+                kind::ERROR => {
+                    return Err(ClientError::Refused(
+                        String::from_utf8_lossy(&p).into_owned(),
+                    ))
+                }
+                kind::EVENT => match read_event(&p, None) {
+                    Ok(ev) => on_event(ev),
+                    Err(e) => log::warn!("skipped an event that cannot be read: {e}"),
+                },
+                kind::SEQ_EVENT => {
+                    match wire::split_seq(&p).and_then(|(seq, ev)| read_event(ev, Some(seq))) {
+                        Ok(ev) => on_event(ev),
+                        Err(e) => log::warn!("skipped an event that cannot be read: {e}"),
+                    }
+                }
+                _ => continue,
+            }
+        }
+    }
+}
+
 /// The user name Salt records for a CLI call: `sudo_<user>` under sudo.
 pub fn calling_user() -> String {
     if let Ok(u) = std::env::var("SUDO_USER") {

@@ -442,3 +442,79 @@ fn orchestrate_matches_salt_3007_fixtures() {
     assert!(compared >= 20, "{compared}");
     drop(all);
 }
+
+#[test]
+fn state_over_prints_its_stages_and_steps_run_on_the_master() {
+    let d = tempfile::tempdir().unwrap();
+    trees(d.path());
+    let roots = d.path().join("roots");
+    std::fs::write(
+        roots.join("overstate.sls"),
+        "database:\n  match: m1\n  sls:\n    - web\napp:\n  match: 'm2 or m3'\n  require:\n    - database\n",
+    )
+    .unwrap();
+    let touched = d.path().join("touched");
+    std::fs::write(
+        roots.join("orch/master.sls"),
+        format!(
+            "touch:\n  cmd.run:\n    - name: echo hi > {t}\n    - unless: test -e {t}\n\
+             sub:\n  salt.runner:\n    - name: state.orchestrate\n    - mods: orch.inner\n\
+             some:\n  salt.function:\n    - name: test.ping\n    - tgt: 'm*'\n    - subset: 1\n\
+             keys:\n  salt.wheel:\n    - name: key.list_all\n",
+            t = touched.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        roots.join("orch/inner.sls"),
+        "inner:\n  test.succeed_with_changes: []\n",
+    )
+    .unwrap();
+    let m = master(d.path(), "id: conductor\n");
+    let _all = minions(&m);
+
+    let o = run(&m, &["state.over"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let text = stdout(&o);
+    let expect_start = "Executing the following Over State:\napp: \n    match: m2 or m3\n    require: ['database']\ndatabase: \n    match: m1\n    sls: ['web']\nExecuted Stage:\ndatabase: \n    match: m1\n    sls: ['web']\nStage execution results:\nm1:\n";
+    assert!(text.starts_with(expect_start), "{text}");
+    assert!(text.contains("Executed Stage:\napp: \n    match: m2 or m3\n    require: ['database']\nStage execution results:\n"), "{text}");
+    assert!(text.contains("\napp:\n    ----------\n    m2:\n"), "{text}");
+    let o = run(&m, &["--out", "json", "state.show_stages"]);
+    assert_eq!(
+        json_out(&o),
+        json!([{"app": {"match": "m2 or m3", "require": ["database"]}},
+               {"database": {"match": "m1", "sls": ["web"]}}])
+    );
+
+    // A master-side state (off the loop, with its unless), a nested orchestration, a subset.
+    let o = run(&m, &["--out", "json", "state.orchestrate", "orch.master"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let v = json_out(&o);
+    let steps = &v["data"]["conductor"];
+    assert_eq!(steps["cmd_|-touch_|-echo hi > ".to_string() + &touched.display().to_string() + "_|-run"]["result"], true, "{v}");
+    assert_eq!(std::fs::read_to_string(&touched).unwrap(), "hi\n");
+    let sub = &steps["salt_|-sub_|-state.orchestrate_|-runner"];
+    assert_eq!(sub["comment"], "Runner function 'state.orchestrate' executed.", "{sub}");
+    assert_eq!(
+        sub["changes"]["return"]["data"]["conductor"]["test_|-inner_|-inner_|-succeed_with_changes"]["result"],
+        true
+    );
+    let some = &steps["salt_|-some_|-test.ping_|-function"];
+    assert_eq!(some["changes"]["ret"].as_object().unwrap().len(), 1, "{some}");
+    assert_eq!(
+        steps["salt_|-keys_|-key.list_all_|-wheel"]["changes"]["return"]["minions"],
+        json!(["m1", "m2", "m3"])
+    );
+    // The second time the unless command says the file exists.
+    let o = run(&m, &["--out", "json", "state.orchestrate", "orch.master"]);
+    let v = json_out(&o);
+    let touch = v["data"]["conductor"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| k.starts_with("cmd_|-touch"))
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert_eq!(touch["comment"], "unless condition is true", "{touch}");
+}

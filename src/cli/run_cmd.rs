@@ -67,6 +67,8 @@ struct RunArgs {
     state_verbose: Option<bool>,
     /// How long to wait for the master's answer.
     timeout: Duration,
+    /// `-t` was given.
+    timeout_given: bool,
     fun: String,
     /// The argument words, parsed as Salt parses them once the configuration is read.
     words: Vec<String>,
@@ -78,7 +80,9 @@ impl RunArgs {
         let out = args::outputter_choice(p.value(RunFlag::Out))?;
         let state_output = args::state_output(p.value(RunFlag::StateOutput))?;
         let state_verbose = args::state_verbose(p.value(RunFlag::StateVerbose))?;
-        let timeout = args::seconds(&p, RunFlag::Timeout)?.unwrap_or(DEFAULT_ANSWER_TIMEOUT);
+        let given = args::seconds(&p, RunFlag::Timeout)?;
+        let timeout_given = given.is_some();
+        let timeout = given.unwrap_or(DEFAULT_ANSWER_TIMEOUT);
         let conf_dir = args::conf_dir(p.value(RunFlag::ConfigDir));
         let (fun, words) = args::function(p.positionals, &tools::RUN)?;
         Ok(RunArgs {
@@ -88,6 +92,7 @@ impl RunArgs {
             state_output,
             state_verbose,
             timeout,
+            timeout_given,
             fun,
             words,
         })
@@ -121,20 +126,121 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
         Ok(b) => b,
         Err(status) => return status,
     };
+    // An orchestration answers when it ends, which may be long after any fixed wait:
+    // brine-run waits for it unless -t says otherwise.
+    let orchestrates = runners::find(&a.fun).is_some_and(|r| matches!(r.exec, Exec::Orchestrate));
+    let timeout = if orchestrates && !a.timeout_given {
+        None
+    } else {
+        Some(a.timeout)
+    };
     let req = Request {
-        fun: a.fun,
+        fun: a.fun.clone(),
         arg,
         kwarg,
         user: Some(client::calling_user()),
         send_return: false,
     };
-    match bus.call(&req, Some(a.timeout)) {
+    if a.fun == "state.over" && printer.out.is_none() {
+        return over(&mut bus, &req, timeout, &printer);
+    }
+    match bus.call(&req, timeout) {
         Ok(answer) => {
             printer.print(&answer.ret);
             answer.retcode
         }
         Err(e) => fail(tool.name, e, 1),
     }
+}
+
+/// `state.over` as the OverState printed it: its progress events as they come (the stage
+/// lines, each stage's block, the minions' results with the highstate outputter), then the
+/// return with the nested outputter.
+fn over(
+    bus: &mut client::BusClient,
+    req: &Request,
+    timeout: Option<Duration>,
+    printer: &Printer,
+) -> i32 {
+    let name = tools::RUN.name;
+    if let Err(e) = bus.subscribe(crate::matcher::MatchType::StartsWith, "salt/run/") {
+        return fail(name, e, 1);
+    }
+    let user = req.user.clone().unwrap_or_default();
+    let mut mine: Option<String> = None;
+    let mut show = |ev: client::OwnedEvent| {
+        let parts: Vec<&str> = ev.tag.split('/').collect();
+        let [_, _, jid, what] = parts.as_slice() else {
+            return;
+        };
+        if *what == "new"
+            && mine.is_none()
+            && ev.data.get("fun").and_then(Value::as_str) == Some("runner.state.over")
+            && ev.data.get("user").and_then(Value::as_str) == Some(user.as_str())
+        {
+            mine = Some(jid.to_string());
+        }
+        if *what != "progress" || mine.as_deref() != Some(*jid) {
+            return;
+        }
+        let text = over_progress(&ev.data, printer);
+        if !text.is_empty() {
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
+        }
+    };
+    let answer = match bus.call_watching(req, timeout, &mut show) {
+        Ok(a) => a,
+        Err(e) => return fail(name, e, 1),
+    };
+    // The answer can overtake the last progress events: read on to the run's ret event.
+    if let Some(jid) = answer.jid.clone() {
+        let end = std::time::Instant::now() + OVER_DRAIN;
+        let ret_tag = format!("salt/run/{jid}/ret");
+        while let Some(left) = end.checked_duration_since(std::time::Instant::now()) {
+            match bus.next_event(Some(left)) {
+                Ok(ev) if ev.tag == ret_tag => break,
+                Ok(ev) => show(ev),
+                Err(_) => break,
+            }
+        }
+    }
+    printer.print(&answer.ret);
+    answer.retcode
+}
+
+/// How long brine-run reads on after state.over's answer for progress events still coming.
+const OVER_DRAIN: Duration = Duration::from_secs(5);
+
+/// One OverState progress event as the 2015.5 CLI printed it.
+fn over_progress(data: &Map<String, Value>, printer: &Printer) -> String {
+    if let Some(m) = data.get("message").and_then(Value::as_str) {
+        return m.to_string();
+    }
+    let d = data.get("data").unwrap_or(&Value::Null);
+    match data.get("outputter").and_then(Value::as_str) {
+        Some("overstatestage") => overstatestage(d),
+        Some("highstate") => {
+            output::render_with(Outputter::Highstate, d, &printer.highstate)
+        }
+        _ => output::render_with(Outputter::Nested, d, &printer.highstate),
+    }
+}
+
+/// Salt's `overstatestage` outputter: each stage's name, then its keys in order, each
+/// value as Python prints it.
+fn overstatestage(stages: &Value) -> String {
+    let mut out = String::new();
+    for stage in stages.as_array().into_iter().flatten() {
+        for (name, body) in stage.as_object().into_iter().flatten() {
+            out.push_str(&format!("{name}: \n"));
+            let mut keys: Vec<(&String, &Value)> = body.as_object().into_iter().flatten().collect();
+            keys.sort_by(|a, b| a.0.cmp(b.0));
+            for (k, v) in keys {
+                out.push_str(&format!("    {k}: {}\n", crate::py::python_str(v)));
+            }
+        }
+    }
+    out.trim_end().to_string()
 }
 
 /// Runs a streaming runner in this process, firing its run events as Salt's RunnerClient

@@ -106,6 +106,15 @@ config_table! {
     loop_interval: u64 = 60, shown "60", check positive_u64,
         "Seconds between runs of the maintenance loop: presence events, job cache cleanup, key \
          rotation checks and the schedule.";
+    id: Option<String> = None, shown "unset",
+        "The master's own minion id in orchestrations (state.orchestrate runs as it); unset, \
+         it is the host's id with _master appended, as Salt names it.";
+    test: bool = false, shown "false",
+        "Whether orchestrations run in test mode unless state.orchestrate is given test=.";
+    failhard: bool = false, shown "false",
+        "Whether an orchestration stops at the first step that fails.";
+    overstate: String = "overstate.sls".to_owned(), shown "overstate.sls",
+        "The OverState file state.over reads from the saltenv's file_roots.";
     presence_events: bool = false, shown "false",
         "Whether the master fires salt/presence/present and salt/presence/change every \
          loop_interval.";

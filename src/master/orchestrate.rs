@@ -150,7 +150,7 @@ impl Master {
             .to_string();
         let base_pillar = self.reactor.env.pillar.clone();
         let env = MasterEnv {
-            id: format!("{host}_master"),
+            id: self.cfg.id.clone().unwrap_or_else(|| format!("{host}_master")),
             grains: self.host_grains().clone(),
             pillar: crate::pillar::merge::merge_override(&base_pillar, &over_pillar),
             opts: self.cfg.values(),
@@ -169,13 +169,7 @@ impl Master {
             }
             let saltenv = crate::py::python_str(&args[0]);
             let path = match &args[1] {
-                Value::Null => self
-                    .cfg
-                    .values()
-                    .get("overstate")
-                    .and_then(Value::as_str)
-                    .unwrap_or("overstate.sls")
-                    .to_string(),
+                Value::Null => self.cfg.overstate.clone(),
                 v => crate::py::python_str(v),
             };
             let body = if req.fun == "state.over" {
@@ -206,7 +200,7 @@ impl Master {
             false
         } else {
             match &args[2] {
-                Value::Null => self.cfg.values().get("test").is_some_and(crate::py::truthy),
+                Value::Null => self.cfg.test,
                 v => crate::py::truthy(v),
             }
         };
@@ -590,12 +584,7 @@ impl Master {
                     Err(e) => return Some(step_error(&jobs.plan.name, &e.to_string())),
                 };
                 let t = timeout.unwrap_or(self.cfg.timeout as f64);
-                let wait = self
-                    .cfg
-                    .values()
-                    .get("batch_wait")
-                    .and_then(Value::as_f64)
-                    .unwrap_or(0.0);
+                let wait = low_f64(&jobs.plan.cmd_kw, "batch_wait").unwrap_or(0.0);
                 jobs.batch = Some(Batch::new(
                     minions,
                     &size,
@@ -1006,6 +995,14 @@ impl Master {
             }
         }
     }
+}
+
+/// A number among a step's arguments.
+fn low_f64(m: &Map<String, Value>, key: &str) -> Option<f64> {
+    m.get(key).and_then(|v| match v {
+        Value::String(s) => s.trim().parse().ok(),
+        other => other.as_f64(),
+    })
 }
 
 /// A step that could not start.

@@ -195,6 +195,9 @@ pub fn plan_state(low: &Chunk, test_opt: bool, failhard_opt: bool) -> Result<Job
     if let Some(s) = arg(low, "subset") {
         cmd_kw.insert("subset".into(), s.clone());
     }
+    if let Some(w) = arg(low, "batch_wait") {
+        cmd_kw.insert("batch_wait".into(), w.clone());
+    }
     if low.get("failhard") == Some(&Value::Bool(true)) || failhard_opt {
         cmd_kw.insert("failhard".into(), true.into());
     }
@@ -272,6 +275,9 @@ pub fn plan_function(low: &Chunk, test_opt: bool, failhard_opt: bool) -> Result<
     }
     if let Some(s) = arg(low, "subset") {
         cmd_kw.insert("subset".into(), s.clone());
+    }
+    if let Some(w) = arg(low, "batch_wait") {
+        cmd_kw.insert("batch_wait".into(), w.clone());
     }
     cmd_kw.insert("tgt_type".into(), tgt_type_of(low).into());
     cmd_kw.insert("ssh".into(), arg(low, "ssh").cloned().unwrap_or(false.into()));
