@@ -72,6 +72,8 @@ fn run(a: &SwarmArgs, template: &MinionConfig) -> i32 {
         let mut cfg = template.clone();
         cfg.id = format!("{}{i:05}", a.id_prefix);
         cfg.pki_dir = template.pki_dir.join(&cfg.id);
+        // Each minion keeps its own cache: the state lock and job records are per minion.
+        cfg.cachedir = template.cachedir.join(&cfg.id);
         let keys = match crate::pki::load_or_generate(&cfg.pki_dir, "minion") {
             Ok(k) => k,
             Err(e) => return fail(name, e, 1),
