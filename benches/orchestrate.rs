@@ -68,7 +68,10 @@ fn fleet(n: usize) -> Fleet {
     let d = dir.path();
     let (pp, rp) = (free_port(), free_port());
     let roots = d.join("roots");
-    write(&roots.join("noop.sls"), "noop:\n  test.succeed_without_changes: []\n");
+    write(
+        &roots.join("noop.sls"),
+        "noop:\n  test.succeed_without_changes: []\n",
+    );
     // Swarm minions have no local bus for a state run to reach the master's file server
     // through, so they read the same roots locally (file_client: local); the master's side,
     // which is what this measures, is the same.
@@ -208,9 +211,13 @@ fn wide(f: &Fleet, n: usize) -> Duration {
     let took = t0.elapsed();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let step = &v["data"].as_object().unwrap().values().next().unwrap()["salt_|-deploy_|-deploy_|-state"];
+    let step =
+        &v["data"].as_object().unwrap().values().next().unwrap()["salt_|-deploy_|-deploy_|-state"];
     assert_eq!(step["result"], true, "{step}");
-    assert_eq!(step["comment"].as_str().unwrap().matches("swarm-").count(), n);
+    assert_eq!(
+        step["comment"].as_str().unwrap().matches("swarm-").count(),
+        n
+    );
     took
 }
 
@@ -263,12 +270,21 @@ fn main() {
             eprintln!("running Salt 3007.15's side with {k} minions ...");
             let o = Command::new(py)
                 .arg(script)
-                .args(["--minions", &k.to_string(), "--rounds", "30", "--wide-rounds", "5"])
+                .args([
+                    "--minions",
+                    &k.to_string(),
+                    "--rounds",
+                    "30",
+                    "--wide-rounds",
+                    "5",
+                ])
                 .stderr(Stdio::inherit())
                 .output()
                 .unwrap();
             let out = String::from_utf8_lossy(&o.stdout);
-            out.lines().last().and_then(|l| serde_json::from_str(l).ok())
+            out.lines()
+                .last()
+                .and_then(|l| serde_json::from_str(l).ok())
         }
         _ => None,
     };
@@ -284,9 +300,15 @@ fn main() {
         let mut walls: Vec<Duration> = (0..5).map(|_| wide(&f, k)).collect();
         let (p50, p99) = (pct(&mut lat, 0.5), pct(&mut lat, 0.99));
         let wall = median(&mut walls);
-        let sp50 = s["reactor_to_first_job_ms"]["p50"].as_f64().unwrap_or(f64::NAN);
-        let sp99 = s["reactor_to_first_job_ms"]["p99"].as_f64().unwrap_or(f64::NAN);
-        let swall = s["wide_orchestration_s"]["median"].as_f64().unwrap_or(f64::NAN);
+        let sp50 = s["reactor_to_first_job_ms"]["p50"]
+            .as_f64()
+            .unwrap_or(f64::NAN);
+        let sp99 = s["reactor_to_first_job_ms"]["p99"]
+            .as_f64()
+            .unwrap_or(f64::NAN);
+        let swall = s["wide_orchestration_s"]["median"]
+            .as_f64()
+            .unwrap_or(f64::NAN);
         println!(
             "reactor event to the orchestration's first job, {k} minions, 30 rounds: brine p50 {p50:.2} ms p99 {p99:.2} ms; Salt 3007.15 p50 {sp50:.1} ms p99 {sp99:.1} ms; {:.0}x at p50",
             sp50 / p50
@@ -323,7 +345,11 @@ fn main() {
                 Command::new(env!("CARGO_BIN_EXE_brine-run"))
                     .arg("-c")
                     .arg(&f.conf)
-                    .args(["state.orchestrate", "orch.wait", &format!("pillar={{n: {i}}}")])
+                    .args([
+                        "state.orchestrate",
+                        "orch.wait",
+                        &format!("pillar={{n: {i}}}"),
+                    ])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .spawn()

@@ -11,8 +11,6 @@ pub mod cli;
 pub mod client;
 /// Time as the cores see it: the `Now` the loop hands in, and the timer table.
 pub mod clock;
-/// Orchestration on the master: `state.orchestrate`, the `salt.*` states, `state.over`.
-pub mod orchestrate;
 /// The master's and minion's configuration: key tables, typed values, the loader.
 pub mod config;
 /// Keys, signatures, sealed boxes and the cores' seeded randomness (libsodium).
@@ -37,6 +35,8 @@ pub mod matcher;
 pub mod minion;
 /// Execution modules (`test.*`, `cmd.*`, `event.*`, ...) a minion runs.
 pub mod modules;
+/// Orchestration on the master: `state.orchestrate`, the `salt.*` states, `state.over`.
+pub mod orchestrate;
 /// Pillar: per-minion data compiled from `pillar_roots` and its top files, and reading it.
 pub mod pillar;
 /// Key files and the key store (accepted, pending, rejected, denied) and the auth policy.

@@ -70,8 +70,7 @@ fn minions(m: &Master) -> Vec<Minion> {
 }
 
 fn json_out(o: &Output) -> Value {
-    serde_json::from_str(&stdout(o))
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(o), stderr(o)))
+    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(o), stderr(o)))
 }
 
 /// Fires `orch/<n>` from m1 every half second until stopped.
@@ -125,7 +124,10 @@ fn an_orchestration_across_three_minions_with_requisites_and_a_failing_minion() 
     assert!(deploy["__jid__"].is_string());
     let ping = &steps["salt_|-ping_|-test.ping_|-function"];
     assert_eq!(ping["result"], true, "{ping}");
-    assert_eq!(ping["changes"]["ret"], json!({"m1": true, "m2": true, "m3": true}));
+    assert_eq!(
+        ping["changes"]["ret"],
+        json!({"m1": true, "m2": true, "m3": true})
+    );
     let ready = &steps["salt_|-ready_|-orch/ready_|-wait_for_event"];
     assert_eq!(ready["result"], true, "{ready}");
     assert_eq!(ready["changes"]["minions_seen"], json!(["m1"]));
@@ -152,10 +154,22 @@ fn an_orchestration_across_three_minions_with_requisites_and_a_failing_minion() 
     // Test mode publishes the state run with test=True and changes nothing.
     let o = run(
         &m,
-        &["--out", "json", "state.orchestrate", "orch.deploy", "test=True"],
+        &[
+            "--out",
+            "json",
+            "state.orchestrate",
+            "orch.deploy",
+            "test=True",
+        ],
     );
     let v = json_out(&o);
-    let steps = v["data"].as_object().unwrap().values().next().unwrap().clone();
+    let steps = v["data"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .clone();
     let deploy = &steps["salt_|-deploy_|-deploy_|-state"];
     assert_eq!(deploy["result"], Value::Null, "{deploy}");
     assert_eq!(
@@ -206,7 +220,8 @@ fn ten_orchestrations_wait_at_once_while_the_master_answers() {
     let m = master(d.path(), "");
     let all = minions(&m);
     let mut c = m.client();
-    c.subscribe(brine::matcher::MatchType::StartsWith, "salt/run/").unwrap();
+    c.subscribe(brine::matcher::MatchType::StartsWith, "salt/run/")
+        .unwrap();
     m.wait_subscribed(1);
     let mut runs: Vec<std::process::Child> = (0..10)
         .map(|n| {
@@ -229,9 +244,14 @@ fn ten_orchestrations_wait_at_once_while_the_master_answers() {
     let mut started = 0;
     let end = std::time::Instant::now() + Duration::from_secs(30);
     while started < 10 {
-        assert!(std::time::Instant::now() < end, "{started} orchestrations started");
+        assert!(
+            std::time::Instant::now() < end,
+            "{started} orchestrations started"
+        );
         if let Ok(ev) = c.next_event(Some(Duration::from_secs(5))) {
-            if ev.tag.ends_with("/new") && ev.data.get("fun") == Some(&json!("runner.state.orchestrate")) {
+            if ev.tag.ends_with("/new")
+                && ev.data.get("fun") == Some(&json!("runner.state.orchestrate"))
+            {
                 started += 1;
             }
         }
@@ -241,7 +261,10 @@ fn ten_orchestrations_wait_at_once_while_the_master_answers() {
     let o = run(&m, &["--out", "json", "event.send", "probe/y"]);
     assert!(o.status.success(), "{}", stderr(&o));
     for r in runs.iter_mut() {
-        assert!(r.try_wait().unwrap().is_none(), "an orchestration ended before its event");
+        assert!(
+            r.try_wait().unwrap().is_none(),
+            "an orchestration ended before its event"
+        );
     }
     for n in 0..10 {
         let o = all[0].call(&["event.fire_master", "{id: m1}", &format!("orch/go{n}")]);
@@ -281,7 +304,8 @@ fn the_seed_reactor_runs_state_over_to_a_highstate_on_the_minions() {
     );
     let all = minions(&m);
     let mut c = m.client();
-    c.subscribe(brine::matcher::MatchType::StartsWith, "salt/").unwrap();
+    c.subscribe(brine::matcher::MatchType::StartsWith, "salt/")
+        .unwrap();
     m.wait_subscribed(1);
     let o = all[0].call(&["event.fire_master", "{state: refresh}", "test1-db-tag"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -291,7 +315,10 @@ fn the_seed_reactor_runs_state_over_to_a_highstate_on_the_minions() {
     let mut messages = Vec::new();
     let end = std::time::Instant::now() + Duration::from_secs(60);
     while highstates.len() < 3 || over_ret.is_none() {
-        assert!(std::time::Instant::now() < end, "{highstates:?} {over_ret:?}");
+        assert!(
+            std::time::Instant::now() < end,
+            "{highstates:?} {over_ret:?}"
+        );
         let Ok(ev) = c.next_event(Some(Duration::from_secs(5))) else {
             continue;
         };
@@ -304,7 +331,10 @@ fn the_seed_reactor_runs_state_over_to_a_highstate_on_the_minions() {
                 messages.push(msg.to_string());
             }
         }
-        if ev.tag.starts_with("salt/run/") && ev.tag.ends_with("/ret") && d["fun"] == "runner.state.over" {
+        if ev.tag.starts_with("salt/run/")
+            && ev.tag.ends_with("/ret")
+            && d["fun"] == "runner.state.over"
+        {
             over_ret = Some(d);
         }
     }
@@ -333,9 +363,17 @@ fn the_seed_reactor_runs_state_over_to_a_highstate_on_the_minions() {
         };
         let d = Value::Object(ev.data.clone());
         if ev.tag.ends_with("/ret") && d["fun"] == "runner.state.orchestrate" {
-            let steps = d["return"]["data"].as_object().unwrap().values().next().unwrap().clone();
+            let steps = d["return"]["data"]
+                .as_object()
+                .unwrap()
+                .values()
+                .next()
+                .unwrap()
+                .clone();
             assert!(
-                steps.get("salt_|-ready_|-orch/fromreactor_|-wait_for_event").is_some(),
+                steps
+                    .get("salt_|-ready_|-orch/fromreactor_|-wait_for_event")
+                    .is_some(),
                 "{steps}"
             );
             break;
@@ -348,7 +386,13 @@ fn the_seed_reactor_runs_state_over_to_a_highstate_on_the_minions() {
 fn sorted_ids(comment: &str) -> String {
     let mut out = String::new();
     let mut rest = comment;
-    while let Some(i) = rest.find("m1").into_iter().chain(rest.find("m2")).chain(rest.find("m3")).min() {
+    while let Some(i) = rest
+        .find("m1")
+        .into_iter()
+        .chain(rest.find("m2"))
+        .chain(rest.find("m3"))
+        .min()
+    {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
         let mut ids = Vec::new();
@@ -376,10 +420,9 @@ fn sorted_ids(comment: &str) -> String {
 
 #[test]
 fn orchestrate_matches_salt_3007_fixtures() {
-    let fx: Value = serde_json::from_str(
-        &std::fs::read_to_string("tests/fixtures/salt/orch.json").unwrap(),
-    )
-    .unwrap();
+    let fx: Value =
+        serde_json::from_str(&std::fs::read_to_string("tests/fixtures/salt/orch.json").unwrap())
+            .unwrap();
     let d = tempfile::tempdir().unwrap();
     let roots = d.path().join("roots");
     std::fs::create_dir_all(roots.join("orch")).unwrap();
@@ -398,7 +441,12 @@ fn orchestrate_matches_salt_3007_fixtures() {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, text.as_str().unwrap()).unwrap();
         }
-        let mut args = vec!["--out", "json", "state.orchestrate", case["mods"].as_str().unwrap()];
+        let mut args = vec![
+            "--out",
+            "json",
+            "state.orchestrate",
+            case["mods"].as_str().unwrap(),
+        ];
         for a in case["args"].as_array().unwrap() {
             args.push(a.as_str().unwrap());
         }
@@ -411,7 +459,12 @@ fn orchestrate_matches_salt_3007_fixtures() {
             stderr(&o)
         );
         let v = json_out(&o);
-        let want = case["return"]["data"].as_object().unwrap().values().next().unwrap();
+        let want = case["return"]["data"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap();
         let got = v["data"].as_object().unwrap().values().next().unwrap();
         match want {
             Value::Array(_) => assert!(got.is_array(), "{name}: {got}"),
@@ -419,20 +472,30 @@ fn orchestrate_matches_salt_3007_fixtures() {
                 for (tag, w) in states {
                     let g = &got[tag];
                     assert_eq!(g["result"], w["result"], "{name} {tag}: {g}");
-                    let (wc, gc) = (w["comment"].as_str().unwrap_or_default(), g["comment"].as_str().unwrap_or_default());
+                    let (wc, gc) = (
+                        w["comment"].as_str().unwrap_or_default(),
+                        g["comment"].as_str().unwrap_or_default(),
+                    );
                     if name == "wheel_key_list_all" || wc.starts_with("All events seen") {
                         assert_eq!(g["result"], w["result"]);
                     } else {
                         assert_eq!(sorted_ids(gc), sorted_ids(wc), "{name} {tag}");
                     }
                     let keys = |v: &Value| -> Vec<String> {
-                        let mut k: Vec<String> = v["changes"]["ret"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+                        let mut k: Vec<String> = v["changes"]["ret"]
+                            .as_object()
+                            .map(|m| m.keys().cloned().collect())
+                            .unwrap_or_default();
                         k.sort();
                         k
                     };
                     assert_eq!(keys(g), keys(w), "{name} {tag}: {g}");
                     assert_eq!(g["__run_num__"], w["__run_num__"], "{name} {tag}");
-                    assert_eq!(g.get("__jid__").is_some(), w.get("__jid__").is_some(), "{name} {tag}: __jid__");
+                    assert_eq!(
+                        g.get("__jid__").is_some(),
+                        w.get("__jid__").is_some(),
+                        "{name} {tag}: __jid__"
+                    );
                 }
             }
             other => panic!("{name}: {other}"),
@@ -492,16 +555,29 @@ fn state_over_prints_its_stages_and_steps_run_on_the_master() {
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
     let v = json_out(&o);
     let steps = &v["data"]["conductor"];
-    assert_eq!(steps["cmd_|-touch_|-echo hi > ".to_string() + &touched.display().to_string() + "_|-run"]["result"], true, "{v}");
+    assert_eq!(
+        steps["cmd_|-touch_|-echo hi > ".to_string() + &touched.display().to_string() + "_|-run"]
+            ["result"],
+        true,
+        "{v}"
+    );
     assert_eq!(std::fs::read_to_string(&touched).unwrap(), "hi\n");
     let sub = &steps["salt_|-sub_|-state.orchestrate_|-runner"];
-    assert_eq!(sub["comment"], "Runner function 'state.orchestrate' executed.", "{sub}");
     assert_eq!(
-        sub["changes"]["return"]["data"]["conductor"]["test_|-inner_|-inner_|-succeed_with_changes"]["result"],
+        sub["comment"], "Runner function 'state.orchestrate' executed.",
+        "{sub}"
+    );
+    assert_eq!(
+        sub["changes"]["return"]["data"]["conductor"]
+            ["test_|-inner_|-inner_|-succeed_with_changes"]["result"],
         true
     );
     let some = &steps["salt_|-some_|-test.ping_|-function"];
-    assert_eq!(some["changes"]["ret"].as_object().unwrap().len(), 1, "{some}");
+    assert_eq!(
+        some["changes"]["ret"].as_object().unwrap().len(),
+        1,
+        "{some}"
+    );
     assert_eq!(
         steps["salt_|-keys_|-key.list_all_|-wheel"]["changes"]["return"]["minions"],
         json!(["m1", "m2", "m3"])

@@ -25,6 +25,10 @@ use crate::matcher::{MatchType, TagFilter};
 use crate::wire::{self, kind, Event};
 use listener::{Listener, Settled};
 use ring::Ring;
+
+/// What [`Bus::scan`] hands each event to: its tag and its data, or why the data did not
+/// decode.
+pub type EventVisitor<'a> = dyn FnMut(&str, Result<Map<String, Value>, wire::WireError>) + 'a;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, IoSlice};
@@ -245,11 +249,7 @@ impl Bus {
     /// Hands `f` each event from sequence number `from` on (tag, data), oldest first, and
     /// returns the cursor after them: how the master's orchestrations see the returns and
     /// events they wait for.
-    pub fn scan(
-        &self,
-        from: u64,
-        f: &mut dyn FnMut(&str, Result<Map<String, Value>, wire::WireError>),
-    ) -> u64 {
+    pub fn scan(&self, from: u64, f: &mut EventVisitor<'_>) -> u64 {
         let mut next = from.max(self.ring.first_seq());
         for s in self.ring.iter_from(next) {
             next = s.seq + 1;

@@ -219,9 +219,7 @@ fn over_progress(data: &Map<String, Value>, printer: &Printer) -> String {
     let d = data.get("data").unwrap_or(&Value::Null);
     match data.get("outputter").and_then(Value::as_str) {
         Some("overstatestage") => overstatestage(d),
-        Some("highstate") => {
-            output::render_with(Outputter::Highstate, d, &printer.highstate)
-        }
+        Some("highstate") => output::render_with(Outputter::Highstate, d, &printer.highstate),
         _ => output::render_with(Outputter::Nested, d, &printer.highstate),
     }
 }

@@ -28,7 +28,7 @@ enum Reply {
 /// What an orchestration runs.
 enum Body {
     /// `state.orchestrate`: the compiled SLS, once rendered.
-    Sls(Option<Orchestration>),
+    Sls(Option<Box<Orchestration>>),
     /// `state.over`: its stages, once read.
     Over(Option<Over>),
     /// `state.show_stages`.
@@ -150,7 +150,11 @@ impl Master {
             .to_string();
         let base_pillar = self.reactor.env.pillar.clone();
         let env = MasterEnv {
-            id: self.cfg.id.clone().unwrap_or_else(|| format!("{host}_master")),
+            id: self
+                .cfg
+                .id
+                .clone()
+                .unwrap_or_else(|| format!("{host}_master")),
             grains: self.host_grains().clone(),
             pillar: crate::pillar::merge::merge_override(&base_pillar, &over_pillar),
             opts: self.cfg.values(),
@@ -267,12 +271,15 @@ impl Master {
                     id: o.env.id.clone(),
                     local: false,
                 };
-                *slot = Some(Orchestration::new(compiled, opts));
+                *slot = Some(Box::new(Orchestration::new(compiled, opts)));
                 self.orch_advance(id, now);
             }
-            (Done::Rendered(Err(errors)), _) => {
-                self.orch_finish(id, now, Value::Array(errors.into_iter().map(Value::String).collect()), false)
-            }
+            (Done::Rendered(Err(errors)), _) => self.orch_finish(
+                id,
+                now,
+                Value::Array(errors.into_iter().map(Value::String).collect()),
+                false,
+            ),
             (Done::Overstate(r), Body::Over(slot)) => {
                 let stages = match r {
                     Ok(s) => s,
@@ -306,7 +313,12 @@ impl Master {
             }
             (other, _) => {
                 log::error!("orchestration {id}: unexpected work result {other:?}");
-                self.orch_finish(id, now, json!(["internal error: unexpected work result"]), false)
+                self.orch_finish(
+                    id,
+                    now,
+                    json!(["internal error: unexpected work result"]),
+                    false,
+                )
             }
         }
     }
@@ -346,14 +358,18 @@ impl Master {
                 }
                 Body::Over(Some(over)) => {
                     let jid = o.jid.clone();
-                    let step = over.next(&mut |d| {
-                        events.push((format!("salt/run/{jid}/progress"), d))
-                    });
+                    let step =
+                        over.next(&mut |d| events.push((format!("salt/run/{jid}/progress"), d)));
                     for (t, d) in events.drain(..) {
                         self.fire(&t, d.as_object().cloned().unwrap_or_default(), now);
                     }
                     match step {
-                        OverStep::Run { name, tgt, fun, arg } => {
+                        OverStep::Run {
+                            name,
+                            tgt,
+                            fun,
+                            arg,
+                        } => {
                             self.over_stage(id, now, name, tgt, fun, arg);
                             continue;
                         }
@@ -429,7 +445,10 @@ impl Master {
                     }
                 },
                 "runner" => {
-                    let name = low.get("name").map(crate::py::python_str).unwrap_or_default();
+                    let name = low
+                        .get("name")
+                        .map(crate::py::python_str)
+                        .unwrap_or_default();
                     let kwarg = saltmod::call_kwargs(&low);
                     let mut args = Map::new();
                     args.insert("type".into(), json!("runner"));
@@ -460,11 +479,20 @@ impl Master {
                             None
                         }
                         // A queue operation: carried out in this turn's commit.
-                        None => Some(saltmod::call_ret("runner", &low, Value::Bool(true), true, None)),
+                        None => Some(saltmod::call_ret(
+                            "runner",
+                            &low,
+                            Value::Bool(true),
+                            true,
+                            None,
+                        )),
                     }
                 }
                 "wheel" => {
-                    let name = low.get("name").map(crate::py::python_str).unwrap_or_default();
+                    let name = low
+                        .get("name")
+                        .map(crate::py::python_str)
+                        .unwrap_or_default();
                     let kwarg = saltmod::call_kwargs(&low);
                     let mut args = Map::new();
                     args.insert("type".into(), json!("wheel"));
@@ -472,10 +500,18 @@ impl Master {
                     args.insert("args".into(), Value::Object(kwarg.clone()));
                     self.fire(&format!("salt/run/{orch_jid}/args"), args, now);
                     let a = self.wheel_call(now, &name, Vec::new(), kwarg, &user);
-                    Some(saltmod::call_ret("wheel", &low, a.ret, a.success, a.jid.as_deref()))
+                    Some(saltmod::call_ret(
+                        "wheel",
+                        &low,
+                        a.ret,
+                        a.success,
+                        a.jid.as_deref(),
+                    ))
                 }
-                other => Some(json!({"name": low.get("name"), "result": false, "changes": {},
-                                     "comment": format!("State 'salt.{other}' was not found")})),
+                other => Some(
+                    json!({"name": low.get("name"), "result": false, "changes": {},
+                                     "comment": format!("State 'salt.{other}' was not found")}),
+                ),
             },
             Need::State {
                 state,
@@ -649,7 +685,13 @@ impl Master {
         if jobs.jid.is_none() {
             jobs.jid = Some(jid);
         }
-        for m in a.ret.get("minions").and_then(Value::as_array).into_iter().flatten() {
+        for m in a
+            .ret
+            .get("minions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(m) = m.as_str() {
                 jobs.waiting.insert(m.to_string());
             }
@@ -748,7 +790,15 @@ impl Master {
     }
 
     /// Starts an OverState stage's job.
-    fn over_stage(&mut self, id: u64, now: Now, name: String, tgt: String, fun: String, arg: Vec<Value>) {
+    fn over_stage(
+        &mut self,
+        id: u64,
+        now: Now,
+        name: String,
+        tgt: String,
+        fun: String,
+        arg: Vec<Value>,
+    ) {
         let user = self
             .orch
             .running
@@ -807,7 +857,11 @@ impl Master {
                     } else {
                         // No timeout: Salt waits while the minions still run the job; a
                         // minion that is not connected will not return.
-                        j.waiting.iter().filter(|m| !connected(m)).cloned().collect()
+                        j.waiting
+                            .iter()
+                            .filter(|m| !connected(m))
+                            .cloned()
+                            .collect()
                     };
                     for m in gone {
                         j.waiting.remove(&m);
@@ -836,11 +890,7 @@ impl Master {
             Some(Wait::Stage(..))
         );
         let ret = self.jobs_progress(id, now, user);
-        let ended = self
-            .orch
-            .running
-            .get(&id)
-            .is_some_and(|o| o.wait.is_none());
+        let ended = self.orch.running.get(&id).is_some_and(|o| o.wait.is_none());
         match ret {
             Some(r) => self.orch_answer(id, r, now),
             None if stage && ended => self.orch_advance(id, now),
@@ -950,12 +1000,8 @@ impl Master {
             }
             Body::Over(_) | Body::ShowStages => (result, true),
         };
-        let mut answer = self.finish_run(
-            now,
-            o.jid.clone(),
-            o.load.clone(),
-            Outcome { ret, success },
-        );
+        let mut answer =
+            self.finish_run(now, o.jid.clone(), o.load.clone(), Outcome { ret, success });
         answer.retcode = if success { 0 } else { 1 };
         match o.reply {
             Reply::Client(Some(c)) => self.answer_in_order(c, answer),

@@ -46,7 +46,10 @@ pub const RETCODE: Function = Function {
     varargs: false,
     doc: "Return True and set the job's retcode to CODE (default 42).",
     run: |_, a, _| {
-        let code = a[0].as_i64().and_then(|c| i32::try_from(c).ok()).unwrap_or(42);
+        let code = a[0]
+            .as_i64()
+            .and_then(|c| i32::try_from(c).ok())
+            .unwrap_or(42);
         Step::Done(Ret {
             value: Value::Bool(true),
             retcode: code,

@@ -145,11 +145,8 @@ impl Orchestration {
         };
         let timing = match need {
             Need::Salt { .. } | Need::State { .. } => {
-                let ms = now
-                    .duration_since(started)
-                    .unwrap_or_default()
-                    .as_micros() as f64
-                    / 1000.0;
+                let ms =
+                    now.duration_since(started).unwrap_or_default().as_micros() as f64 / 1000.0;
                 Some((local_time_of_day(started), ms))
             }
             Need::Retcode { .. } | Need::Sleep(_) => None,
@@ -323,9 +320,7 @@ impl Exec for Replay<'_> {
             cmd: cmd.to_string(),
             low: low.clone(),
         };
-        self.next(need)
-            .and_then(|v| v.as_i64())
-            .map(|c| c as i32)
+        self.next(need).and_then(|v| v.as_i64()).map(|c| c as i32)
     }
 
     fn fire(&mut self, tag: &str, data: Value) {
@@ -396,13 +391,19 @@ mod tests {
         };
         assert_eq!(fun, "function");
         assert!(matches!(o.resume(t0(), &mut fire), Step::Wait(_)));
-        o.answer(json!({"name": "test.ping", "result": true, "changes": {}, "comment": "ok"}), t0());
+        o.answer(
+            json!({"name": "test.ping", "result": true, "changes": {}, "comment": "ok"}),
+            t0(),
+        );
         let Step::Wait(Need::Salt { fun, .. }) = o.resume(t0(), &mut fire) else {
             panic!("expected a second wait")
         };
         assert_eq!(fun, "state");
         let later = t0() + std::time::Duration::from_millis(1500);
-        o.answer(json!({"name": "web", "result": true, "changes": {}, "comment": "ok"}), later);
+        o.answer(
+            json!({"name": "web", "result": true, "changes": {}, "comment": "ok"}),
+            later,
+        );
         let Step::Done(running) = o.resume(later, &mut fire) else {
             panic!("expected the end")
         };
@@ -422,7 +423,10 @@ mod tests {
         }));
         let mut fire = |_: &str, _: Value| {};
         assert!(matches!(o.resume(t0(), &mut fire), Step::Wait(_)));
-        o.answer(json!({"name": "test.false", "result": false, "changes": {}, "comment": "no"}), t0());
+        o.answer(
+            json!({"name": "test.false", "result": false, "changes": {}, "comment": "no"}),
+            t0(),
+        );
         let Step::Done(running) = o.resume(t0(), &mut fire) else {
             panic!("expected the end")
         };
@@ -464,7 +468,10 @@ mod tests {
         let mut tags = Vec::new();
         let mut fire = |t: &str, _: Value| tags.push(t.to_string());
         assert!(matches!(o.resume(t0(), &mut fire), Step::Wait(_)));
-        o.answer(json!({"name": "test.ping", "result": true, "changes": {}, "comment": ""}), t0());
+        o.answer(
+            json!({"name": "test.ping", "result": true, "changes": {}, "comment": ""}),
+            t0(),
+        );
         assert!(matches!(o.resume(t0(), &mut fire), Step::Done(_)));
         assert_eq!(tags.len(), 1, "{tags:?}");
     }

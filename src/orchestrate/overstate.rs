@@ -2,10 +2,10 @@
 //! seed's reactor files work as printed: stages read from `overstate.sls`, each run on its
 //! `match` when the stages it `require`s succeeded.
 
-use crate::states::apply::Env;
-use crate::states::render::{render_sls, RenderCtx, SlsFile, DEFAULT_FUEL, DEFAULT_MAX_OUTPUT};
 use super::saltmod::MinionReturn;
 use crate::py::python_str;
+use crate::states::apply::Env;
+use crate::states::render::{render_sls, RenderCtx, SlsFile, DEFAULT_FUEL, DEFAULT_MAX_OUTPUT};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -219,7 +219,11 @@ impl Over {
         match stage.get("function").or_else(|| stage.get("fun")) {
             Some(Value::String(f)) => (tgt, f.clone(), Vec::new()),
             Some(Value::Object(m)) if !m.is_empty() => {
-                let (f, a) = m.iter().next().map(|(k, v)| (k.clone(), v.clone())).unwrap_or_default();
+                let (f, a) = m
+                    .iter()
+                    .next()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .unwrap_or_default();
                 let args = match a {
                     Value::Array(a) => a,
                     Value::Null => Vec::new(),
@@ -363,10 +367,19 @@ mod tests {
         let mut over = Over::new(Some(stages));
         let mut events = Vec::new();
         let step = over.next(&mut |e| events.push(e));
-        let OverStep::Run { name, tgt, fun, arg } = step else {
+        let OverStep::Run {
+            name,
+            tgt,
+            fun,
+            arg,
+        } = step
+        else {
             panic!("expected a stage to run")
         };
-        assert_eq!((name.as_str(), tgt.as_str(), fun.as_str()), ("database", "db*", "state.sls"));
+        assert_eq!(
+            (name.as_str(), tgt.as_str(), fun.as_str()),
+            ("database", "db*", "state.sls")
+        );
         assert_eq!(arg[0], json!("mysql"));
         over.stage_done(
             "database",
@@ -386,7 +399,10 @@ mod tests {
             "Requisite database failed for stage on minion db1"
         );
         assert_eq!(events[0]["message"], "Executing the following Over State:");
-        let messages: Vec<&str> = events.iter().filter_map(|e| e["message"].as_str()).collect();
+        let messages: Vec<&str> = events
+            .iter()
+            .filter_map(|e| e["message"].as_str())
+            .collect();
         assert_eq!(
             messages,
             [
@@ -413,8 +429,18 @@ mod tests {
         assert_eq!(ret["a"]["No_|-Req_|-fail_|-None"]["retcode"], 253);
         let mut over = Over::new(Some(json!([["a", {"match": "*"}]])));
         assert!(matches!(over.next(&mut |_| {}), OverStep::Run { .. }));
-        over.stage_done("a", "state.highstate", &[MinionReturn { id: "m".into(), ret: Some(ok_state()), retcode: 0 }]);
-        let OverStep::Done(ret) = over.next(&mut |_| {}) else { panic!() };
+        over.stage_done(
+            "a",
+            "state.highstate",
+            &[MinionReturn {
+                id: "m".into(),
+                ret: Some(ok_state()),
+                retcode: 0,
+            }],
+        );
+        let OverStep::Done(ret) = over.next(&mut |_| {}) else {
+            panic!()
+        };
         assert_eq!(ret["a"]["m"]["success"], true);
     }
 }

@@ -110,9 +110,7 @@ pub fn plan_state(low: &Chunk, test_opt: bool, failhard_opt: bool) -> Result<Job
         None => 0,
         Some(v) => match v {
             Value::Number(n) if n.as_u64().is_some() => n.as_u64().unwrap_or(0) as usize,
-            Value::String(s) if s.trim().parse::<usize>().is_ok() => {
-                s.trim().parse().unwrap_or(0)
-            }
+            Value::String(s) if s.trim().parse::<usize>().is_ok() => s.trim().parse().unwrap_or(0),
             _ => {
                 return Err(early(
                     &name,
@@ -185,9 +183,15 @@ pub fn plan_state(low: &Chunk, test_opt: bool, failhard_opt: bool) -> Result<Job
     cmd_kw.insert("arg".into(), Value::Array(args.clone()));
     cmd_kw.insert("kwarg".into(), Value::Object(kwarg.clone()));
     cmd_kw.insert("ret".into(), arg(low, "ret").cloned().unwrap_or("".into()));
-    cmd_kw.insert("timeout".into(), arg(low, "timeout").cloned().unwrap_or(Value::Null));
+    cmd_kw.insert(
+        "timeout".into(),
+        arg(low, "timeout").cloned().unwrap_or(Value::Null),
+    );
     cmd_kw.insert("tgt_type".into(), tgt_type_of(low).into());
-    cmd_kw.insert("ssh".into(), arg(low, "ssh").cloned().unwrap_or(false.into()));
+    cmd_kw.insert(
+        "ssh".into(),
+        arg(low, "ssh").cloned().unwrap_or(false.into()),
+    );
     cmd_kw.insert("expect_minions".into(), expect_minions.into());
     if let Some(b) = batch_of(low) {
         cmd_kw.insert("batch".into(), b.into());
@@ -243,7 +247,9 @@ pub fn plan_function(low: &Chunk, test_opt: bool, failhard_opt: bool) -> Result<
         None => Vec::new(),
         Some(Value::String(s)) => {
             warnings.push("Please specify 'arg' as a list of arguments.".to_string());
-            s.split_whitespace().map(|w| Value::String(w.into())).collect()
+            s.split_whitespace()
+                .map(|w| Value::String(w.into()))
+                .collect()
         }
         Some(Value::Array(a)) => a.clone(),
         Some(other) => vec![other.clone()],
@@ -256,7 +262,10 @@ pub fn plan_function(low: &Chunk, test_opt: bool, failhard_opt: bool) -> Result<
         let mut r = early(
             &name,
             Value::Null,
-            &format!("Function {name} would be executed on target {}", python_str(&tgt)),
+            &format!(
+                "Function {name} would be executed on target {}",
+                python_str(&tgt)
+            ),
         );
         if !warnings.is_empty() {
             r["warnings"] = json!(warnings);
@@ -269,7 +278,10 @@ pub fn plan_function(low: &Chunk, test_opt: bool, failhard_opt: bool) -> Result<
     cmd_kw.insert("arg".into(), Value::Array(args.clone()));
     cmd_kw.insert("kwarg".into(), Value::Object(kwarg.clone()));
     cmd_kw.insert("ret".into(), arg(low, "ret").cloned().unwrap_or("".into()));
-    cmd_kw.insert("timeout".into(), arg(low, "timeout").cloned().unwrap_or(Value::Null));
+    cmd_kw.insert(
+        "timeout".into(),
+        arg(low, "timeout").cloned().unwrap_or(Value::Null),
+    );
     if let Some(b) = batch_of(low) {
         cmd_kw.insert("batch".into(), b.into());
     }
@@ -280,7 +292,10 @@ pub fn plan_function(low: &Chunk, test_opt: bool, failhard_opt: bool) -> Result<
         cmd_kw.insert("batch_wait".into(), w.clone());
     }
     cmd_kw.insert("tgt_type".into(), tgt_type_of(low).into());
-    cmd_kw.insert("ssh".into(), arg(low, "ssh").cloned().unwrap_or(false.into()));
+    cmd_kw.insert(
+        "ssh".into(),
+        arg(low, "ssh").cloned().unwrap_or(false.into()),
+    );
     cmd_kw.insert("expect_minions".into(), expect_minions.into());
     cmd_kw.insert("_cmd_meta".into(), true.into());
     if low.get("failhard") == Some(&Value::Bool(true)) || failhard_opt {
@@ -333,11 +348,7 @@ pub fn state_ok(running: &Value) -> bool {
         if let Some(inner) = r.as_object() {
             match inner.get("result") {
                 Some(Value::Bool(false)) => return false,
-                None => {
-                    if !state_ok(r) {
-                        return false;
-                    }
-                }
+                None if !state_ok(r) => return false,
                 _ => {}
             }
         }
@@ -349,11 +360,7 @@ fn failure_detail(minion: &str, ret: Option<&Value>) -> String {
     match ret {
         None => format!("Minion {minion} did not return a state result."),
         Some(Value::Array(items)) => {
-            let parts: Vec<String> = items
-                .iter()
-                .filter(|v| truthy(v))
-                .map(python_str)
-                .collect();
+            let parts: Vec<String> = items.iter().filter(|v| truthy(v)).map(python_str).collect();
             if parts.is_empty() {
                 format!("Minion {minion} returned an empty error list.")
             } else {
@@ -503,7 +510,10 @@ pub fn function_ret(
         r.insert("comment".into(), "No minions responded".into());
         return with_jid(r, None, &plan.warnings);
     }
-    r.insert("changes".into(), json!({"ret": Value::Object(changes.clone())}));
+    r.insert(
+        "changes".into(),
+        json!({"ret": Value::Object(changes.clone())}),
+    );
     fail.sort();
     let mut comment = if fail.is_empty() {
         "Function ran successfully.".to_string()
@@ -517,7 +527,11 @@ pub fn function_ret(
         )
     };
     let ran: Vec<&str> = changes.keys().map(String::as_str).collect();
-    comment.push_str(&format!(" Function {} ran on {}.", plan.name, ran.join(", ")));
+    comment.push_str(&format!(
+        " Function {} ran on {}.",
+        plan.name,
+        ran.join(", ")
+    ));
     r.insert("comment".into(), comment.into());
     with_jid(r, jid, &plan.warnings)
 }
@@ -589,11 +603,14 @@ impl EventWait {
         if !crate::matcher::fnmatch(tag, &self.name) {
             return self.id_list.is_empty();
         }
-        let val = data.get(&self.event_id).filter(|v| !v.is_null()).or_else(|| {
-            data.get("data")
-                .and_then(|d| d.get(&self.event_id))
-                .filter(|v| !v.is_null())
-        });
+        let val = data
+            .get(&self.event_id)
+            .filter(|v| !v.is_null())
+            .or_else(|| {
+                data.get("data")
+                    .and_then(|d| d.get(&self.event_id))
+                    .filter(|v| !v.is_null())
+            });
         match val {
             Some(Value::Array(vals)) => {
                 let names: Vec<String> = vals.iter().map(python_str).collect();
@@ -742,7 +759,10 @@ mod tests {
             json!({"pillar": {"x": 1}, "queue": false, "concurrent": false, "__kwarg__": true})
         );
         let e = plan_state(&chunk(json!({"name": "w", "tgt": "*"})), false, false).unwrap_err();
-        assert_eq!(e["comment"], "No highstate or sls specified, no execution made");
+        assert_eq!(
+            e["comment"],
+            "No highstate or sls specified, no execution made"
+        );
         let e = plan_state(
             &chunk(json!({"name": "w", "tgt": "*", "sls": "a", "allow_fail": "x"})),
             false,
@@ -769,7 +789,10 @@ mod tests {
         let r = state_ret(
             &p,
             Some("j"),
-            &[back("m2", Some(same.clone()), 0), back("m1", Some(changed), 0)],
+            &[
+                back("m2", Some(same.clone()), 0),
+                back("m1", Some(changed), 0),
+            ],
         );
         assert_eq!(
             r["comment"],
@@ -808,7 +831,10 @@ mod tests {
         let r = function_ret(
             &p,
             Some("j"),
-            &[back("m1", Some(json!("")), 3), back("m2", Some(json!("ok")), 0)],
+            &[
+                back("m1", Some(json!("")), 3),
+                back("m2", Some(json!("ok")), 0),
+            ],
             &mut never,
         );
         assert_eq!(
@@ -817,9 +843,16 @@ mod tests {
         );
         let r = function_ret(&p, None, &[back("m1", None, 0)], &mut never);
         assert_eq!(r["comment"], "No minions responded");
-        let e = plan_function(&chunk(json!({"name": "test.ping", "tgt": "m*"})), true, false)
-            .unwrap_err();
-        assert_eq!(e["comment"], "Function test.ping would be executed on target m*");
+        let e = plan_function(
+            &chunk(json!({"name": "test.ping", "tgt": "m*"})),
+            true,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e["comment"],
+            "Function test.ping would be executed on target m*"
+        );
         assert_eq!(e["result"], Value::Null);
     }
 

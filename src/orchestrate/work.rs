@@ -83,7 +83,8 @@ pub enum Done {
 pub fn run(work: Work) -> Done {
     match work {
         Work::Render { mods, kwargs, env } => Done::Rendered(
-            with_env(&env, |e| apply::compile_sls(&mods, &kwargs, e)).unwrap_or_else(|e| Err(vec![e])),
+            with_env(&env, |e| apply::compile_sls(&mods, &kwargs, e))
+                .unwrap_or_else(|e| Err(vec![e])),
         ),
         Work::State {
             state,
@@ -94,7 +95,10 @@ pub fn run(work: Work) -> Done {
         } => Done::State(
             with_env(&env, |e| apply::call_state(&state, &fun, &low, test, e)).unwrap_or_else(
                 |why| {
-                    let name = low.get("name").map(crate::py::python_str).unwrap_or_default();
+                    let name = low
+                        .get("name")
+                        .map(crate::py::python_str)
+                        .unwrap_or_default();
                     crate::states::ret(&name, Some(false), why, Map::new())
                 },
             ),
@@ -110,7 +114,8 @@ pub fn run(work: Work) -> Done {
 
 /// Runs `f` with the master's environment over its `file_roots`.
 fn with_env<T>(env: &MasterEnv, f: impl FnOnce(&mut Env<'_>) -> T) -> Result<T, String> {
-    let mut roots = crate::fileserver::local_roots(&env.opts).map_err(|e| format!("file_roots: {e}"))?;
+    let mut roots =
+        crate::fileserver::local_roots(&env.opts).map_err(|e| format!("file_roots: {e}"))?;
     // Events of a master-side state go nowhere: the orchestration sends its own.
     let mut fire = |_: &str, _: Value| {};
     let mut e = Env {
