@@ -594,3 +594,47 @@ fn state_over_prints_its_stages_and_steps_run_on_the_master() {
         .unwrap();
     assert_eq!(touch["comment"], "unless condition is true", "{touch}");
 }
+
+#[test]
+fn a_minion_that_does_not_answer_fails_its_step_after_the_timeout() {
+    let d = tempfile::tempdir().unwrap();
+    trees(d.path());
+    let roots = d.path().join("roots");
+    std::fs::write(
+        roots.join("ok.sls"),
+        "fine:\n  test.succeed_without_changes: []\n",
+    )
+    .unwrap();
+    std::fs::write(
+        roots.join("orch/slow.sls"),
+        "all_at_once:\n  salt.state:\n    - tgt: 'm*'\n    - sls: ok\n    - timeout: 2\n\
+         one_by_one:\n  salt.state:\n    - tgt: 'm*'\n    - sls: ok\n    - batch: 1\n    - timeout: 2\n",
+    )
+    .unwrap();
+    let m = master(d.path(), "");
+    let all = minions(&m);
+    let stopped = all[2].pid() as i32;
+    // SAFETY: a plain signal to our own child.
+    unsafe { libc::kill(stopped, libc::SIGSTOP) };
+    let o = run(&m, &["--out", "json", "state.orchestrate", "orch.slow"]);
+    // SAFETY: as above.
+    unsafe { libc::kill(stopped, libc::SIGCONT) };
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v = json_out(&o);
+    let steps = v["data"].as_object().unwrap().values().next().unwrap();
+    for tag in [
+        "salt_|-all_at_once_|-all_at_once_|-state",
+        "salt_|-one_by_one_|-one_by_one_|-state",
+    ] {
+        let s = &steps[tag];
+        assert_eq!(s["result"], false, "{s}");
+        assert_eq!(
+            s["comment"], "Run failed on minions: m3\nMinion m3 did not return a state result.",
+            "{tag}"
+        );
+        assert_eq!(s["changes"]["ret"], json!({"m3": false}), "{s}");
+    }
+    assert!(steps["salt_|-one_by_one_|-one_by_one_|-state"]
+        .get("__jid__")
+        .is_none());
+}

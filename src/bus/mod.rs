@@ -26,9 +26,14 @@ use crate::wire::{self, kind, Event};
 use listener::{Listener, Settled};
 use ring::Ring;
 
-/// What [`Bus::scan`] hands each event to: its tag and its data, or why the data did not
-/// decode.
-pub type EventVisitor<'a> = dyn FnMut(&str, Result<Map<String, Value>, wire::WireError>) + 'a;
+/// What [`Bus::scan`] hands each event to: its tag and its msgpack body (see
+/// [`event_data`]).
+pub type EventVisitor<'a> = dyn FnMut(&str, &[u8]) + 'a;
+
+/// An event body's data, decoded.
+pub fn event_data(body: &[u8]) -> Result<Map<String, Value>, wire::WireError> {
+    rmp_serde::from_slice(body).map_err(|e| wire::WireError::Data(e.to_string()))
+}
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, IoSlice};
@@ -246,7 +251,7 @@ impl Bus {
         self.ring.next_seq()
     }
 
-    /// Hands `f` each event from sequence number `from` on (tag, data), oldest first, and
+    /// Hands `f` each event from sequence number `from` on (tag, body), oldest first, and
     /// returns the cursor after them: how the master's orchestrations see the returns and
     /// events they wait for.
     pub fn scan(&self, from: u64, f: &mut EventVisitor<'_>) -> u64 {
@@ -257,10 +262,7 @@ impl Bus {
                 .event
                 .get(s.tag.len() + wire::TAGEND.len()..)
                 .unwrap_or_default();
-            f(
-                s.tag,
-                rmp_serde::from_slice(body).map_err(|e| wire::WireError::Data(e.to_string())),
-            );
+            f(s.tag, body);
         }
         next
     }

@@ -905,21 +905,26 @@ impl Master {
             self.orch.cursor = end;
             return;
         }
-        let wants_events = self
+        // Only the events some step waits for are decoded.
+        let patterns: Vec<String> = self
             .orch
             .running
             .values()
-            .any(|o| matches!(o.wait, Some(Wait::Event(..))));
+            .filter_map(|o| match &o.wait {
+                Some(Wait::Event(w, _)) => Some(w.name.clone()),
+                _ => None,
+            })
+            .collect();
         let mut seen: Vec<(String, Map<String, Value>)> = Vec::new();
         let jobs = &self.orch.jobs;
         self.orch.cursor = self.bus.scan(self.orch.cursor, &mut |tag, data| {
-            let wanted = wants_events
+            let wanted = patterns.iter().any(|p| crate::matcher::fnmatch(tag, p))
                 || tag
                     .strip_prefix("salt/job/")
                     .and_then(|r| r.split_once("/ret/"))
                     .is_some_and(|(jid, _)| jobs.contains_key(jid));
             if wanted {
-                if let Ok(d) = data {
+                if let Ok(d) = crate::bus::event_data(data) {
                     seen.push((tag.to_string(), d));
                 }
             }

@@ -103,8 +103,22 @@ fn subset_of(low: &Chunk) -> Option<usize> {
     })
 }
 
+/// Salt's `verify_data` return for a required argument a step lacks.
+fn missing(low: &Chunk, param: &str, state: &str) -> Option<Value> {
+    if low.contains_key(param) {
+        return None;
+    }
+    Some(
+        json!({"name": low.get("name").cloned().unwrap_or(Value::Null), "result": false,
+                "changes": {}, "comment": format!("Missing parameter {param} for state {state}\n")}),
+    )
+}
+
 /// `salt.state`: the job to publish, or the return of a step that cannot run.
 pub fn plan_state(low: &Chunk, test_opt: bool, failhard_opt: bool) -> Result<JobPlan, Value> {
+    if let Some(r) = missing(low, "tgt", "salt.state") {
+        return Err(r);
+    }
     let name = name_of(low);
     let allow_fail = match arg(low, "allow_fail") {
         None => 0,
@@ -240,6 +254,9 @@ fn tgt_type_of(low: &Chunk) -> String {
 /// `salt.function`: the job to publish, or the return of a step that does not run (test
 /// mode says what it would do).
 pub fn plan_function(low: &Chunk, test_opt: bool, failhard_opt: bool) -> Result<JobPlan, Value> {
+    if let Some(r) = missing(low, "tgt", "salt.function") {
+        return Err(r);
+    }
     let name = name_of(low);
     let tgt = arg(low, "tgt").cloned().unwrap_or(Value::Null);
     let mut warnings = Vec::new();
@@ -553,6 +570,9 @@ pub struct EventWait {
 
 /// `salt.wait_for_event`: what to watch for, or the return of a step that does not wait.
 pub fn plan_wait(low: &Chunk, test_opt: bool) -> Result<EventWait, Value> {
+    if let Some(r) = missing(low, "id_list", "salt.wait_for_event") {
+        return Err(r);
+    }
     let name = name_of(low);
     if test_opt {
         return Err(early(
@@ -564,13 +584,7 @@ pub fn plan_wait(low: &Chunk, test_opt: bool) -> Result<EventWait, Value> {
     let id_list = match arg(low, "id_list") {
         Some(Value::Array(a)) => a.iter().map(python_str).collect(),
         Some(other) => vec![python_str(other)],
-        None => {
-            return Err(early(
-                &name,
-                false.into(),
-                "wait_for_event() missing 1 required positional argument: 'id_list'",
-            ))
-        }
+        None => Vec::new(),
     };
     if let Some(node) = arg(low, "node").map(python_str).filter(|n| n != "master") {
         return Err(early(
