@@ -249,7 +249,15 @@ fn execution_modules_and_shell_commands() {
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(
         v["web1"],
-        json!(["test.echo", "test.ping", "test.sleep", "test.version"])
+        json!([
+            "test.echo",
+            "test.false",
+            "test.ping",
+            "test.retcode",
+            "test.sleep",
+            "test.true",
+            "test.version"
+        ])
     );
     // event.fire from the master reaches the minion's bus.
     let out = brine(&m, &["web1", "event.fire", "{data: x}", "tag"]);
