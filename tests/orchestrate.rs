@@ -440,6 +440,15 @@ fn normal_text(text: &str) -> String {
     sort_minion_blocks(&lines).join("\n")
 }
 
+/// Whether line `i` still belongs to a minion's block: indented under `Changes:`, or blank
+/// with an indented line after it.
+fn in_block(lines: &[String], i: usize, pad: &str) -> bool {
+    if lines[i].trim().is_empty() {
+        return lines.get(i + 1).is_some_and(|n| n.starts_with(pad));
+    }
+    lines[i].starts_with(pad)
+}
+
 /// The minions' nested returns under a step's `Changes:` in id order: Salt prints them in
 /// the order they arrived, brine sorts them.
 fn sort_minion_blocks(lines: &[String]) -> Vec<String> {
@@ -460,12 +469,7 @@ fn sort_minion_blocks(lines: &[String]) -> Vec<String> {
         while i < lines.len() && is_head(&lines[i]) {
             let mut b = vec![lines[i].clone()];
             i += 1;
-            while i < lines.len()
-                && !is_head(&lines[i])
-                && (lines[i].starts_with(&pad) || lines[i].trim().is_empty())
-                && !(lines[i].trim().is_empty()
-                    && !lines.get(i + 1).is_some_and(|n| n.starts_with(&pad)))
-            {
+            while i < lines.len() && !is_head(&lines[i]) && in_block(lines, i, &pad) {
                 b.push(lines[i].clone());
                 i += 1;
             }
