@@ -262,24 +262,7 @@ impl BusClient {
         req: &Request,
         timeout: Option<Duration>,
     ) -> Result<Answer, ClientError> {
-        let payload = rmp_serde::to_vec_named(req)
-            .map_err(|e| ClientError::Wire(wire::WireError::Data(e.to_string())))?;
-        self.send_frame(kind::REQUEST, &payload)?;
-        loop {
-            let (k, p) = self.next_frame(timeout)?;
-            match k {
-                kind::ANSWER => {
-                    return rmp_serde::from_slice(&p)
-                        .map_err(|e| ClientError::Wire(wire::WireError::Data(e.to_string())))
-                }
-                kind::ERROR => {
-                    return Err(ClientError::Refused(
-                        String::from_utf8_lossy(&p).into_owned(),
-                    ))
-                }
-                _ => continue,
-            }
-        }
+        self.call_watching(req, timeout, &mut |_| {})
     }
 }
 

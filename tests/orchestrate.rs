@@ -31,6 +31,18 @@ fn trees(d: &Path) {
     )
     .unwrap();
     std::fs::write(roots.join("top.sls"), "base:\n  '*':\n    - web\n").unwrap();
+    std::fs::create_dir_all(roots.join("tops")).unwrap();
+    std::fs::write(roots.join("tops/alt.sls"), "base:\n  'm1':\n    - calm\n").unwrap();
+    std::fs::write(
+        roots.join("calm.sls"),
+        "calm:\n  test.succeed_without_changes: []\n",
+    )
+    .unwrap();
+    std::fs::write(
+        roots.join("orch/top.sls"),
+        "via_top:\n  salt.state:\n    - tgt: m1\n    - top: salt://tops/alt.sls\n",
+    )
+    .unwrap();
     std::fs::write(
         roots.join("orch/deploy.sls"),
         "deploy:\n  salt.state:\n    - tgt: 'm*'\n    - sls: web\n    - fail_minions: m3\n\
@@ -203,6 +215,15 @@ fn an_orchestration_across_three_minions_with_requisites_and_a_failing_minion() 
     assert_eq!(
         steps["salt_|-ready_|-orch/never_|-wait_for_event"]["comment"],
         "Timeout value reached."
+    );
+    // salt.state's top: publishes state.top with that top file.
+    let o = run(&m, &["--out", "json", "state.orchestrate", "orch.top"]);
+    let v = json_out(&o);
+    let steps = v["data"].as_object().unwrap().values().next().unwrap();
+    let s = &steps["salt_|-via_top_|-via_top_|-state"];
+    assert_eq!(
+        s["comment"], "States ran successfully. No changes made to m1.",
+        "{s}"
     );
     let o = run(&m, &["--out", "json", "state.orchestrate", "orch.nosuch"]);
     assert_eq!(o.status.code(), Some(1));
@@ -596,7 +617,9 @@ fn state_over_prints_its_stages_and_steps_run_on_the_master() {
             "touch:\n  cmd.run:\n    - name: echo hi > {t}\n    - unless: test -e {t}\n\
              sub:\n  salt.runner:\n    - name: state.orchestrate\n    - mods: orch.inner\n\
              some:\n  salt.function:\n    - name: test.ping\n    - tgt: 'm*'\n    - subset: 1\n\
-             keys:\n  salt.wheel:\n    - name: key.list_all\n",
+             keys:\n  salt.wheel:\n    - name: key.list_all\n\
+             enqueue:\n  salt.runner:\n    - name: queue.insert\n    - queue: orchq\n    - items: job1\n\
+             dequeue:\n  salt.runner:\n    - name: queue.pop\n    - queue: orchq\n    - require:\n      - salt: enqueue\n",
             t = touched.display()
         ),
     )
@@ -654,6 +677,12 @@ fn state_over_prints_its_stages_and_steps_run_on_the_master() {
     assert_eq!(
         steps["salt_|-keys_|-key.list_all_|-wheel"]["changes"]["return"]["minions"],
         json!(["m1", "m2", "m3"])
+    );
+    // A queue runner's answer comes after the turn's commit, and reaches its step.
+    assert_eq!(
+        steps["salt_|-dequeue_|-queue.pop_|-runner"]["changes"]["return"],
+        json!(["job1"]),
+        "{v}"
     );
     // The second time the unless command says the file exists.
     let o = run(&m, &["--out", "json", "state.orchestrate", "orch.master"]);

@@ -18,6 +18,8 @@ const MAX_ROUNDS: usize = 8;
 pub(super) struct PendingQueue {
     /// The client to answer, if any (cleared when it goes away).
     client: Option<ClientId>,
+    /// The orchestration whose `salt.runner` step waits for the answer, if any.
+    orch: Option<u64>,
     /// What waits.
     work: Pending,
 }
@@ -34,7 +36,7 @@ enum Pending {
     Ready(Answer),
 }
 
-fn refused(ret: String) -> Answer {
+pub(super) fn refused(ret: String) -> Answer {
     Answer {
         jid: None,
         ret: Value::String(ret),
@@ -97,8 +99,10 @@ impl Master {
             }
             Exec::Queue(plan) => match plan(&self.cfg, &args) {
                 Planned::Run(plan) => {
+                    let orch = self.orch_parent_take();
                     self.queue_pending.push(PendingQueue {
                         client,
+                        orch,
                         work: Pending::Op { jid, load, plan },
                     });
                     return None;
@@ -181,6 +185,7 @@ impl Master {
         if self.queue_pending.iter().any(|p| p.client == Some(id)) {
             self.queue_pending.push(PendingQueue {
                 client: Some(id),
+                orch: None,
                 work: Pending::Ready(answer),
             });
         } else {
@@ -230,7 +235,7 @@ impl Master {
                         let r = results.next().unwrap_or_else(|| {
                             Err(crate::queue::QueueError::Store("not carried out".into()))
                         });
-                        self.finish_queue(now, p.client, jid, load, plan, r);
+                        self.finish_queue(now, (p.client, p.orch), jid, load, plan, r);
                     }
                     Pending::Ready(answer) => {
                         if let Some(id) = p.client {
@@ -246,7 +251,7 @@ impl Master {
     fn finish_queue(
         &mut self,
         now: Now,
-        client: Option<ClientId>,
+        (client, orch): (Option<ClientId>, Option<u64>),
         jid: String,
         load: Map<String, Value>,
         plan: Plan,
@@ -289,6 +294,9 @@ impl Master {
         let answer = self.finish_run(now, jid, load, outcome);
         if let Some(id) = client {
             self.bus.answer(id, &answer);
+        }
+        if let Some(o) = orch {
+            self.orch_runner_answered(o, answer, now);
         }
     }
 

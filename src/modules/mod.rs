@@ -190,6 +190,7 @@ pub const FUNCTIONS: &[Function] = &[
     state::SINGLE,
     state::SLS,
     state::TEST,
+    state::TOP,
     sys::DOC,
     sys::LIST_FUNCTIONS,
     test::ECHO,

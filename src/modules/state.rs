@@ -77,6 +77,11 @@ state_fn!(
     "Apply the states top.sls assigns to this minion."
 );
 state_fn!(
+    TOP,
+    "state.top",
+    "Apply the states the top file TOPFN (salt://path or a path in the saltenv) assigns to this minion."
+);
+state_fn!(
     TEST,
     "state.test",
     "state.apply with test=True: report what would change, change nothing."

@@ -402,13 +402,19 @@ fn with_jid(mut r: Map<String, Value>, jid: Option<&str>, warnings: &[String]) -
     Value::Object(r)
 }
 
-/// `salt.state`'s return from its minions' returns (in the order they came).
-pub fn state_ret(plan: &JobPlan, jid: Option<&str>, returns: &[MinionReturn]) -> Value {
+/// A return that succeeded and says nothing yet, in Salt's key order.
+fn blank_ret(name: &str) -> Map<String, Value> {
     let mut r = Map::new();
-    r.insert("name".into(), plan.name.clone().into());
+    r.insert("name".into(), name.into());
     r.insert("changes".into(), json!({}));
     r.insert("comment".into(), "".into());
     r.insert("result".into(), true.into());
+    r
+}
+
+/// `salt.state`'s return from its minions' returns (in the order they came).
+pub fn state_ret(plan: &JobPlan, jid: Option<&str>, returns: &[MinionReturn]) -> Value {
+    let mut r = blank_ret(&plan.name);
     // Salt keeps the order returns came in; brine sorts by minion id, so the same run
     // always reads the same.
     let mut shown: Vec<&MinionReturn> = returns
@@ -495,11 +501,7 @@ pub fn function_ret(
     returns: &[MinionReturn],
     failed: &mut dyn FnMut(&Value) -> bool,
 ) -> Value {
-    let mut r = Map::new();
-    r.insert("name".into(), plan.name.clone().into());
-    r.insert("changes".into(), json!({}));
-    r.insert("comment".into(), "".into());
-    r.insert("result".into(), true.into());
+    let mut r = blank_ret(&plan.name);
     let mut shown: Vec<&MinionReturn> = returns
         .iter()
         .filter(|m| m.ret.is_some() || plan.expect_minions)
@@ -720,6 +722,21 @@ pub fn call_kwargs(low: &Chunk) -> Map<String, Value> {
         kw.insert(k.clone(), v.clone());
     }
     kw
+}
+
+/// The `salt/run/<jid>/args` data of a `salt.runner`/`salt.wheel` step, as Salt's
+/// `saltutil.runner`/`saltutil.wheel` fire it.
+pub fn call_args_event(kind: &str, name: &str, kwarg: &Map<String, Value>) -> Map<String, Value> {
+    let mut args = Map::new();
+    args.insert("type".into(), kind.into());
+    args.insert("name".into(), name.into());
+    if kind == "wheel" {
+        args.insert("args".into(), Value::Object(kwarg.clone()));
+    } else {
+        args.insert("args".into(), json!([]));
+        args.insert("kwargs".into(), Value::Object(kwarg.clone()));
+    }
+    args
 }
 
 /// `salt.runner`/`salt.wheel`'s return from the call's return and success.

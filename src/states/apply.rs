@@ -72,6 +72,7 @@ pub const FUNCTIONS: &[&str] = &[
     "state.apply",
     "state.sls",
     "state.highstate",
+    "state.top",
     "state.test",
     "state.single",
     "state.show_sls",
@@ -103,7 +104,12 @@ pub const HIGHSTATE_OUTPUT: &[&str] = &[
 pub fn runs_states(fun: &str) -> bool {
     matches!(
         fun,
-        "state.apply" | "state.sls" | "state.highstate" | "state.test" | "state.single"
+        "state.apply"
+            | "state.sls"
+            | "state.highstate"
+            | "state.top"
+            | "state.test"
+            | "state.single"
     )
 }
 
@@ -129,6 +135,8 @@ struct Call<'k> {
     kwargs: &'k Map<String, Value>,
     test: bool,
     saltenv: String,
+    /// The top file a highstate reads (`state.top` names another).
+    top: String,
 }
 
 impl<'k> Call<'k> {
@@ -146,6 +154,7 @@ impl<'k> Call<'k> {
             kwargs,
             test,
             saltenv,
+            top: "top.sls".into(),
         }
     }
 }
@@ -195,6 +204,18 @@ pub fn call(fun: &str, args: &[Value], kwargs: &Map<String, Value>, env: &mut En
             None => highstate(&c, &pillar, env),
         },
         "state.highstate" => highstate(&c, &pillar, env),
+        "state.top" => {
+            let Some(topfn) = arg(0, "topfn").filter(crate::py::truthy) else {
+                return Outcome::errors(
+                    vec!["state.top needs a top file, as state.top salt://tops/web.sls".into()],
+                    retcode::COMPILER_ERROR,
+                );
+            };
+            let name = python_str(&topfn);
+            let mut c = c;
+            c.top = name.strip_prefix("salt://").unwrap_or(&name).to_string();
+            highstate(&c, &pillar, env)
+        }
         "state.single" => {
             let Some(f) = arg(0, "fun") else {
                 return Outcome::errors(vec!["state.single needs a state function, as state.single pkg.installed name=vim".into()], retcode::COMPILER_ERROR);
@@ -449,7 +470,7 @@ fn top_matches(
     let mut tops = Vec::new();
     let mut base_sections: Vec<String> = Vec::new();
     for e in &envs {
-        let path = match env.files.get(e, "top.sls") {
+        let path = match env.files.get(e, &c.top) {
             Ok(Some(p)) => p,
             Ok(None) => continue,
             Err(err) => {
