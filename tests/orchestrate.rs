@@ -740,3 +740,83 @@ fn a_minion_that_does_not_answer_fails_its_step_after_the_timeout() {
         .get("__jid__")
         .is_none());
 }
+
+#[test]
+fn bad_steps_fail_with_a_clear_comment_and_the_master_stays_up() {
+    let d = tempfile::tempdir().unwrap();
+    trees(d.path());
+    let roots = d.path().join("roots");
+    std::fs::write(
+        roots.join("orch/bad.sls"),
+        "bad_batch:\n  salt.state:\n    - tgt: 'm*'\n    - sls: web\n    - batch: 'x%y'\n\
+         bad_type:\n  salt.function:\n    - name: test.ping\n    - tgt: m1\n    - tgt_type: nonsense\n\
+         no_tgt:\n  salt.function:\n    - name: test.ping\n\
+         unknown:\n  salt.nosuch:\n    - tgt: m1\n\
+         bad_allow:\n  salt.state:\n    - tgt: m1\n    - sls: web\n    - allow_fail: many\n",
+    )
+    .unwrap();
+    std::fs::write(roots.join("orch/notdict.sls"), "- just\n- a list\n").unwrap();
+    let m = master(d.path(), "");
+    let _all = minions(&m);
+    let o = run(&m, &["--out", "json", "state.orchestrate", "orch.bad"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v = json_out(&o);
+    let steps = v["data"].as_object().unwrap().values().next().unwrap();
+    let comment = |tag: &str| {
+        steps[tag]["comment"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        comment("salt_|-bad_batch_|-bad_batch_|-state").contains("Invalid batch data sent: x%y"),
+        "{v}"
+    );
+    assert_eq!(
+        comment("salt_|-bad_type_|-test.ping_|-function"),
+        "Unknown target type 'nonsense'"
+    );
+    assert_eq!(
+        comment("salt_|-no_tgt_|-test.ping_|-function"),
+        "Missing parameter tgt for state salt.function\n"
+    );
+    assert!(
+        comment("salt_|-unknown_|-unknown_|-nosuch").contains("'salt.nosuch' is not available"),
+        "{v}"
+    );
+    assert_eq!(
+        comment("salt_|-bad_allow_|-bad_allow_|-state"),
+        "Passed invalid value for 'allow_fail', must be an int"
+    );
+    for s in steps.as_object().unwrap().values() {
+        assert_eq!(s["result"], false, "{s}");
+    }
+    let o = run(&m, &["--out", "json", "state.orchestrate", "orch.notdict"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(json_out(&o)["data"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap()
+        .is_array());
+    let o = run(
+        &m,
+        &[
+            "--out",
+            "json",
+            "state.orchestrate",
+            "orch.bad",
+            "pillar=[1, 2]",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("Pillar data must be formatted as a dictionary"),
+        "{}",
+        stdout(&o)
+    );
+    // Still answering.
+    let o = run(&m, &["--out", "json", "event.send", "still/up"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

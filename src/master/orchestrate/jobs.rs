@@ -11,6 +11,9 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+/// What the master answers a publication that matched no minion.
+const NO_MATCH: &str = "No minions matched the target.";
+
 /// A step that publishes jobs and collects the returns.
 pub(super) struct Jobs {
     pub(super) plan: JobPlan,
@@ -117,11 +120,16 @@ impl Master {
                     crate::clock::seconds(t),
                 ));
             } else if !minions.is_empty() {
-                self.jobs_publish(id, now, &mut jobs, json!(minions), "list", user);
+                if let Err(e) = self.jobs_publish(id, now, &mut jobs, json!(minions), "list", user)
+                {
+                    return Some(step_error(&jobs.plan.name, &e));
+                }
             }
         } else {
             let (tgt, tt) = (jobs.plan.tgt.clone(), jobs.plan.tgt_type.clone());
-            self.jobs_publish(id, now, &mut jobs, tgt, &tt, user);
+            if let Err(e) = self.jobs_publish(id, now, &mut jobs, tgt, &tt, user) {
+                return Some(step_error(&jobs.plan.name, &e));
+            }
         }
         jobs.deadline = Some(crate::clock::later(
             now.mono,
@@ -144,7 +152,7 @@ impl Master {
         tgt: Value,
         tgt_type: &str,
         user: &str,
-    ) {
+    ) -> Result<(), String> {
         let mut kwarg = Map::new();
         kwarg.insert("tgt".into(), tgt);
         kwarg.insert("tgt_type".into(), json!(tgt_type));
@@ -162,14 +170,13 @@ impl Master {
         };
         let a = self.publish_job(now, &req);
         if !a.success {
-            log::info!(
-                "orchestration step {}: {}",
-                jobs.plan.name,
-                crate::py::python_str(&a.ret)
-            );
-            return;
+            let why = crate::py::python_str(&a.ret);
+            log::info!("orchestration step {}: {why}", jobs.plan.name);
+            // No minion matching is an empty step; anything else (a bad target) is the
+            // step's error, as Salt's saltutil.cmd raising makes it.
+            return if why == NO_MATCH { Ok(()) } else { Err(why) };
         }
-        let Some(jid) = a.jid else { return };
+        let Some(jid) = a.jid else { return Ok(()) };
         self.orch.jobs.insert(jid.clone(), id);
         if jobs.jid.is_none() {
             jobs.jid = Some(jid);
@@ -185,6 +192,7 @@ impl Master {
                 jobs.waiting.insert(m.to_string());
             }
         }
+        Ok(())
     }
 
     /// Moves a job step on: the next batch, expiries, the end.
@@ -211,7 +219,9 @@ impl Master {
             }
             let next = b.next(now.mono);
             if !next.is_empty() {
-                self.jobs_publish(id, now, j, json!(next), "list", user);
+                if let Err(e) = self.jobs_publish(id, now, j, json!(next), "list", user) {
+                    log::warn!("orchestration step {}: {e}", j.plan.name);
+                }
                 // The batch counts a minion from when it started; the step waits on it.
                 for m in &next {
                     j.waiting.insert(m.clone());
