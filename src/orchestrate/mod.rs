@@ -475,4 +475,46 @@ mod tests {
         assert!(matches!(o.resume(t0(), &mut fire), Step::Done(_)));
         assert_eq!(tags.len(), 1, "{tags:?}");
     }
+
+    #[test]
+    fn retry_pauses_and_onlyif_commands_are_steps_too() {
+        let mut o = orch(json!({
+            "flaky": {"salt": ["function", {"name": "test.ping"}, {"tgt": "*"},
+                               {"retry": {"attempts": 2, "interval": 3}}, {"order": 1}]},
+            "guarded": {"test": ["succeed_with_changes", {"onlyif": "test -e /x"}, {"order": 9}]},
+        }));
+        let mut fire = |_: &str, _: Value| {};
+        let fail = json!({"name": "test.ping", "result": false, "changes": {}, "comment": "down"});
+        assert!(matches!(
+            o.resume(t0(), &mut fire),
+            Step::Wait(Need::Salt { .. })
+        ));
+        o.answer(fail, t0());
+        assert_eq!(o.resume(t0(), &mut fire), Step::Wait(Need::Sleep(3)));
+        o.answer(Value::Null, t0());
+        assert!(matches!(
+            o.resume(t0(), &mut fire),
+            Step::Wait(Need::Salt { .. })
+        ));
+        o.answer(
+            json!({"name": "test.ping", "result": true, "changes": {}, "comment": "up"}),
+            t0(),
+        );
+        let Step::Wait(Need::Retcode { cmd, .. }) = o.resume(t0(), &mut fire) else {
+            panic!("the onlyif command is a step")
+        };
+        assert_eq!(cmd, "test -e /x");
+        o.answer(json!(1), t0());
+        let Step::Done(running) = o.resume(t0(), &mut fire) else {
+            panic!("expected the end")
+        };
+        let flaky = &running["salt_|-flaky_|-test.ping_|-function"];
+        assert_eq!(flaky["result"], true, "{flaky}");
+        assert!(flaky["comment"]
+            .as_str()
+            .unwrap()
+            .starts_with("Attempt 1: Returned a result of \"False\""));
+        let guarded = &running["test_|-guarded_|-guarded_|-succeed_with_changes"];
+        assert_eq!(guarded["comment"], "onlyif condition is false");
+    }
 }
