@@ -756,6 +756,16 @@ fn bad_steps_fail_with_a_clear_comment_and_the_master_stays_up() {
     )
     .unwrap();
     std::fs::write(roots.join("orch/notdict.sls"), "- just\n- a list\n").unwrap();
+    std::fs::write(
+        roots.join("m1fails.sls"),
+        "{% if grains['id'] == 'm1' %}\nno:\n  test.fail_without_changes: []\n{% else %}\nyes:\n  test.succeed_without_changes: []\n{% endif %}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        roots.join("orch/hard.sls"),
+        "rolling:\n  salt.state:\n    - tgt: 'm*'\n    - sls: m1fails\n    - batch: 1\n    - failhard: True\n",
+    )
+    .unwrap();
     let m = master(d.path(), "");
     let _all = minions(&m);
     let o = run(&m, &["--out", "json", "state.orchestrate", "orch.bad"]);
@@ -816,6 +826,13 @@ fn bad_steps_fail_with_a_clear_comment_and_the_master_stays_up() {
         "{}",
         stdout(&o)
     );
+    // failhard in a batch: after m1 fails, no other minion starts.
+    let o = run(&m, &["--out", "json", "state.orchestrate", "orch.hard"]);
+    let v = json_out(&o);
+    let s = &v["data"].as_object().unwrap().values().next().unwrap()
+        ["salt_|-rolling_|-rolling_|-state"];
+    assert_eq!(s["comment"], "Run failed on minions: m1", "{s}");
+    assert_eq!(s["changes"]["ret"].as_object().unwrap().len(), 1, "{s}");
     // Still answering.
     let o = run(&m, &["--out", "json", "event.send", "still/up"]);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -217,7 +217,14 @@ impl Master {
                     retcode: 0,
                 });
             }
-            let next = b.next(now.mono);
+            // Salt's batch with failhard starts no one after a minion failed.
+            let stopped = j.plan.cmd_kw.get("failhard") == Some(&Value::Bool(true))
+                && j.returns.iter().any(|r| r.retcode != 0);
+            let next = if stopped {
+                Vec::new()
+            } else {
+                b.next(now.mono)
+            };
             if !next.is_empty() {
                 if let Err(e) = self.jobs_publish(id, now, j, json!(next), "list", user) {
                     log::warn!("orchestration step {}: {e}", j.plan.name);
@@ -227,7 +234,7 @@ impl Master {
                     j.waiting.insert(m.clone());
                 }
             }
-            let done = b.done();
+            let done = b.done() || (stopped && j.waiting.is_empty());
             let at = b.deadline();
             j.batch = Some(b);
             if !done {
