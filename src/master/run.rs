@@ -2,7 +2,7 @@
 //! queued runner calls, with their `salt/run/<jid>/new` and `.../ret` events; and the turn's
 //! commit, which carries out the queue operations planned during the turn.
 
-use super::{orchestrate, Master, Now, RunCtx};
+use super::{Master, Now, RunCtx};
 use crate::bus::{Answer, ClientId, Request};
 use crate::queue::{Call, Outcome as QueueOutcome};
 use crate::runners::queue::{Plan, Planned, Then};
@@ -61,15 +61,15 @@ impl Master {
         if req.fun == "publish" {
             return Some(self.publish_job(now, &req));
         }
-        if orchestrate::is_orchestration(&req.fun) {
-            return self.orchestrate_start(now, req, client);
-        }
         if req.fun == "reactor.test" && self.render_in_child {
             return self.reactor_test_deferred(now, &req, client);
         }
         let Some(runner) = runners::find(&req.fun) else {
             return Some(refused(runners::not_available(&req.fun)));
         };
+        if let Exec::Orchestrate = runner.exec {
+            return self.orchestrate_start(now, req, client);
+        }
         if let Exec::Client = runner.exec {
             return Some(refused(format!(
                 "'{}' runs in the calling process, not in the master.",

@@ -83,14 +83,6 @@ pub(super) struct Orchs {
     parent: Option<u64>,
 }
 
-/// The kind of each runner this module answers.
-pub(super) fn is_orchestration(fun: &str) -> bool {
-    matches!(
-        fun,
-        "state.orchestrate" | "state.orch" | "state.sls" | "state.over" | "state.show_stages"
-    )
-}
-
 impl Master {
     /// Starts an orchestration runner; its answer comes when it ends.
     pub(super) fn orchestrate_start(
