@@ -85,6 +85,9 @@ pub struct BusClient {
     reader: FrameReader,
     max_event_size: usize,
     skipped: u64,
+    /// Events of this client's subscriptions that arrived while a call waited for its
+    /// answer: `next_event` hands them out first, so a call never loses one.
+    held: std::collections::VecDeque<OwnedEvent>,
 }
 
 fn read_event(frame: &[u8], seq: Option<u64>) -> Result<OwnedEvent, wire::WireError> {
@@ -112,6 +115,7 @@ impl BusClient {
             reader: FrameReader::new(64 << 20),
             max_event_size: 64 << 20,
             skipped: 0,
+            held: std::collections::VecDeque::new(),
         })
     }
 
@@ -223,6 +227,9 @@ impl BusClient {
 
     /// Waits for the next event; an error frame from the daemon is returned as `Refused`.
     pub fn next_event(&mut self, timeout: Option<Duration>) -> Result<OwnedEvent, ClientError> {
+        if let Some(ev) = self.held.pop_front() {
+            return Ok(ev);
+        }
         loop {
             let (k, p) = self.next_frame(timeout)?;
             let read = match k {
@@ -256,13 +263,17 @@ impl BusClient {
         }
     }
 
-    /// Calls a function in the daemon and waits for its answer.
+    /// Calls a function in the daemon and waits for its answer; events of this client's
+    /// subscriptions that arrive meanwhile wait for [`BusClient::next_event`].
     pub fn call(
         &mut self,
         req: &Request,
         timeout: Option<Duration>,
     ) -> Result<Answer, ClientError> {
-        self.call_watching(req, timeout, &mut |_| {})
+        let mut held = Vec::new();
+        let answer = self.call_watching(req, timeout, &mut |ev| held.push(ev));
+        self.held.extend(held);
+        answer
     }
 }
 
