@@ -5,21 +5,17 @@
 //! through Unix sockets on the same machine (the machine's limit for the work); and
 //! latency p50/p99 in microseconds at a paced 10,000 events/s.
 
+mod common;
+
 use brine::client::{self, BusClient};
 use brine::matcher::MatchType;
 use brine::wire::{self, kind, FrameReader, Next};
+use common::free_port;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
 
 struct Master {
     child: Child,

@@ -11,38 +11,16 @@
 //! `cargo bench --bench orchestrate` (`BRINE_ORCH_MINIONS=N`, `BRINE_ORCH_SALT=K` minions
 //! for Salt's side, 0 to skip it).
 
+mod common;
+
 use brine::bus::Request;
 use brine::client::{self, BusClient};
 use brine::matcher::MatchType;
+use common::{free_port, status_kib, Kill};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn pct(v: &mut [Duration], p: f64) -> f64 {
     v.sort();

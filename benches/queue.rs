@@ -9,21 +9,15 @@
 //!
 //! `cargo bench --bench queue` (`BRINE_QUEUE_OPS=N` sets the operations per figure).
 
+mod common;
+
 use brine::bus::{Answer, Request};
 use brine::client::{self, BusClient};
 use brine::wire::kind;
+use common::Kill;
 use serde_json::{json, Map, Value};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn request(fun: &str, arg: Vec<Value>) -> Vec<u8> {
     rmp_serde::to_vec_named(&Request {

@@ -9,13 +9,16 @@
 //!
 //! `cargo bench --bench reactor`
 
+mod common;
+
 use brine::bus::Request;
 use brine::client::{self, BusClient};
 use brine::matcher::MatchType;
 use brine::reactor::RuleSet;
+use common::{free_port, Kill};
 use criterion::{black_box, Criterion};
 use serde_json::{json, Map};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn rules(n: usize) -> Vec<String> {
@@ -43,25 +46,9 @@ fn tags() -> Vec<String> {
     ]
 }
 
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
 }
 
 fn latency() {

@@ -7,28 +7,15 @@
 //! /work/saltvenv/bin), with the ratio; then the minion daemon's VmRSS idle, right after a
 //! state run through the master, and a few seconds later.
 
+mod common;
+
+use common::{free_port, status_kib, Kill};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const FILES: usize = 1000;
 const TESTS: usize = 200;
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
 
 /// The trees: `files/f0000..` and `many.sls` managing each into `dest`, and `tests.sls`.
 fn trees(root: &Path, dest: &Path) {
@@ -96,15 +83,6 @@ fn time(cmd: &mut Command) -> f64 {
         String::from_utf8_lossy(&out.stderr)
     );
     secs
-}
-
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
 
 fn main() {

@@ -193,32 +193,10 @@ pub fn plan_state(low: &Chunk, test_opt: bool, failhard_opt: bool) -> Result<Job
     let mut warnings = Vec::new();
     let fail = fail_minions(arg(low, "fail_minions"), &mut warnings);
     let expect_minions = arg(low, "expect_minions").map(truthy).unwrap_or(true);
-    let mut cmd_kw = Map::new();
-    cmd_kw.insert("arg".into(), Value::Array(args.clone()));
-    cmd_kw.insert("kwarg".into(), Value::Object(kwarg.clone()));
-    cmd_kw.insert("ret".into(), arg(low, "ret").cloned().unwrap_or("".into()));
-    cmd_kw.insert(
-        "timeout".into(),
-        arg(low, "timeout").cloned().unwrap_or(Value::Null),
-    );
-    cmd_kw.insert("tgt_type".into(), tgt_type_of(low).into());
-    cmd_kw.insert(
-        "ssh".into(),
-        arg(low, "ssh").cloned().unwrap_or(false.into()),
-    );
-    cmd_kw.insert("expect_minions".into(), expect_minions.into());
-    if let Some(b) = batch_of(low) {
-        cmd_kw.insert("batch".into(), b.into());
-    }
-    if let Some(s) = arg(low, "subset") {
-        cmd_kw.insert("subset".into(), s.clone());
-    }
-    if let Some(w) = arg(low, "batch_wait") {
-        cmd_kw.insert("batch_wait".into(), w.clone());
-    }
-    if low.get("failhard") == Some(&Value::Bool(true)) || failhard_opt {
-        cmd_kw.insert("failhard".into(), true.into());
-    }
+    let mut cmd_kw = cmd_kw_head(low, &args, &kwarg);
+    add_targeting(low, &mut cmd_kw, expect_minions);
+    add_batching(low, &mut cmd_kw);
+    add_failhard(low, &mut cmd_kw, failhard_opt);
     // The minion reads keyword arguments packed as Salt packs them.
     let mut packed = kwarg.clone();
     packed.insert("__kwarg__".into(), true.into());
@@ -242,6 +220,48 @@ pub fn plan_state(low: &Chunk, test_opt: bool, failhard_opt: bool) -> Result<Job
         cmd_kw,
         warnings,
     })
+}
+
+/// The first keys of Salt's `cmd_kw` (the `salt/run/<jid>/args` event's `args`), in its order.
+fn cmd_kw_head(low: &Chunk, args: &[Value], kwarg: &Map<String, Value>) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("arg".into(), Value::Array(args.to_vec()));
+    m.insert("kwarg".into(), Value::Object(kwarg.clone()));
+    m.insert("ret".into(), arg(low, "ret").cloned().unwrap_or("".into()));
+    m.insert(
+        "timeout".into(),
+        arg(low, "timeout").cloned().unwrap_or(Value::Null),
+    );
+    m
+}
+
+/// `batch` (as a string, as Salt passes it), `subset` and `batch_wait`, when given.
+fn add_batching(low: &Chunk, m: &mut Map<String, Value>) {
+    if let Some(b) = batch_of(low) {
+        m.insert("batch".into(), b.into());
+    }
+    for k in ["subset", "batch_wait"] {
+        if let Some(v) = arg(low, k) {
+            m.insert(k.into(), v.clone());
+        }
+    }
+}
+
+/// `tgt_type`, `ssh` and `expect_minions`.
+fn add_targeting(low: &Chunk, m: &mut Map<String, Value>, expect_minions: bool) {
+    m.insert("tgt_type".into(), tgt_type_of(low).into());
+    m.insert(
+        "ssh".into(),
+        arg(low, "ssh").cloned().unwrap_or(false.into()),
+    );
+    m.insert("expect_minions".into(), expect_minions.into());
+}
+
+/// `failhard`, from the step or the master's option.
+fn add_failhard(low: &Chunk, m: &mut Map<String, Value>, failhard_opt: bool) {
+    if low.get("failhard") == Some(&Value::Bool(true)) || failhard_opt {
+        m.insert("failhard".into(), true.into());
+    }
 }
 
 fn tgt_type_of(low: &Chunk) -> String {
@@ -291,33 +311,11 @@ pub fn plan_function(low: &Chunk, test_opt: bool, failhard_opt: bool) -> Result<
     }
     let fail = fail_minions(arg(low, "fail_minions"), &mut warnings);
     let expect_minions = arg(low, "expect_minions").map(truthy).unwrap_or(false);
-    let mut cmd_kw = Map::new();
-    cmd_kw.insert("arg".into(), Value::Array(args.clone()));
-    cmd_kw.insert("kwarg".into(), Value::Object(kwarg.clone()));
-    cmd_kw.insert("ret".into(), arg(low, "ret").cloned().unwrap_or("".into()));
-    cmd_kw.insert(
-        "timeout".into(),
-        arg(low, "timeout").cloned().unwrap_or(Value::Null),
-    );
-    if let Some(b) = batch_of(low) {
-        cmd_kw.insert("batch".into(), b.into());
-    }
-    if let Some(s) = arg(low, "subset") {
-        cmd_kw.insert("subset".into(), s.clone());
-    }
-    if let Some(w) = arg(low, "batch_wait") {
-        cmd_kw.insert("batch_wait".into(), w.clone());
-    }
-    cmd_kw.insert("tgt_type".into(), tgt_type_of(low).into());
-    cmd_kw.insert(
-        "ssh".into(),
-        arg(low, "ssh").cloned().unwrap_or(false.into()),
-    );
-    cmd_kw.insert("expect_minions".into(), expect_minions.into());
+    let mut cmd_kw = cmd_kw_head(low, &args, &kwarg);
+    add_batching(low, &mut cmd_kw);
+    add_targeting(low, &mut cmd_kw, expect_minions);
     cmd_kw.insert("_cmd_meta".into(), true.into());
-    if low.get("failhard") == Some(&Value::Bool(true)) || failhard_opt {
-        cmd_kw.insert("failhard".into(), true.into());
-    }
+    add_failhard(low, &mut cmd_kw, failhard_opt);
     let mut published = args;
     if !kwarg.is_empty() {
         let mut packed = kwarg.clone();

@@ -95,29 +95,6 @@ pub(crate) fn py_list(items: &[String], open: char, close: char) -> String {
     format!("{open}{}{close}", inner.join(", "))
 }
 
-/// A list of user names from an argument (a list, or one comma-separated string).
-fn names(v: Option<&Value>) -> Option<Vec<String>> {
-    match v? {
-        Value::Null => None,
-        Value::Array(a) => Some(
-            a.iter()
-                .map(|x| {
-                    x.as_str()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| x.to_string())
-                })
-                .collect(),
-        ),
-        Value::String(s) => Some(
-            s.split(',')
-                .filter(|x| !x.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        ),
-        other => Some(vec![other.to_string()]),
-    }
-}
-
 /// One change Salt's `_changes` found, in its order.
 #[derive(Debug, Clone, PartialEq)]
 enum Change {
@@ -233,9 +210,9 @@ pub fn present(ctx: &mut Ctx<'_>, args: &Map<String, Value>) -> Value {
     };
     let w = Want {
         gid,
-        members: names(args.get("members")),
-        addusers: names(args.get("addusers")),
-        delusers: names(args.get("delusers")),
+        members: super::name_list(args.get("members")),
+        addusers: super::name_list(args.get("addusers")),
+        delusers: super::name_list(args.get("delusers")),
     };
     if w.members.is_some() && (w.addusers.is_some() || w.delusers.is_some()) {
         return ret(

@@ -2,6 +2,7 @@
 //! `group.*`), each with Salt's arguments, comments and changes.
 
 use super::StateFn;
+use serde_json::Value;
 
 pub mod atomic;
 pub mod cmd;
@@ -67,6 +68,30 @@ pub fn find(state: &str, fun: &str) -> Option<StateFn> {
         .iter()
         .find(|(n, _)| n.split_once('.') == Some((state, fun)))
         .map(|(_, f)| *f)
+}
+
+/// A list of names from a state argument: a list, or one comma-separated string
+/// (`user.present`'s groups, `group.present`'s members).
+pub(crate) fn name_list(v: Option<&Value>) -> Option<Vec<String>> {
+    match v? {
+        Value::Null => None,
+        Value::Array(a) => Some(
+            a.iter()
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| x.to_string())
+                })
+                .collect(),
+        ),
+        Value::String(s) => Some(
+            s.split(',')
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ),
+        other => Some(vec![other.to_string()]),
+    }
 }
 
 /// The `mod_watch` of a state module, when it has one.

@@ -120,29 +120,6 @@ fn flag(args: &Map<String, Value>, k: &str, default: bool) -> bool {
     }
 }
 
-/// A list of group names from an argument (a list, or a comma-separated string).
-fn list(args: &Map<String, Value>, k: &str) -> Option<Vec<String>> {
-    match args.get(k)? {
-        Value::Null => None,
-        Value::Array(a) => Some(
-            a.iter()
-                .map(|x| {
-                    x.as_str()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| x.to_string())
-                })
-                .collect(),
-        ),
-        Value::String(s) => Some(
-            s.split(',')
-                .filter(|x| !x.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        ),
-        other => Some(vec![other.to_string()]),
-    }
-}
-
 /// What `user.present` asks for.
 struct Want {
     uid: Option<String>,
@@ -302,8 +279,8 @@ pub fn present(ctx: &mut Ctx<'_>, args: &Map<String, Value>) -> Value {
     let w = Want {
         uid: id_arg(args.get("uid")),
         gid: id_arg(args.get("gid")),
-        groups: list(args, "groups"),
-        optional: list(args, "optional_groups")
+        groups: super::name_list(args.get("groups")),
+        optional: super::name_list(args.get("optional_groups"))
             .unwrap_or_default()
             .into_iter()
             .filter(|g| group::lookup(g).is_some())

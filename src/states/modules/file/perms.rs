@@ -83,8 +83,8 @@ fn lookup<T>(mut f: impl FnMut(&mut [libc::c_char]) -> Result<Option<T>, i32>) -
     None
 }
 
-/// The uid of user `name`, from the system's user database.
-pub fn uid_of(name: &str) -> Option<u32> {
+/// A field of user `name`'s entry in the system's user database.
+fn passwd_field(name: &str, field: fn(&libc::passwd) -> u32) -> Option<u32> {
     let c = CString::new(name).ok()?;
     lookup(|buf| {
         // SAFETY: every pointer is valid for the call; `pw` is only read when `out` is set.
@@ -94,34 +94,27 @@ pub fn uid_of(name: &str) -> Option<u32> {
             unsafe { libc::getpwnam_r(c.as_ptr(), &mut pw, buf.as_mut_ptr(), buf.len(), &mut out) };
         match rc {
             0 if out.is_null() => Ok(None),
-            0 => Ok(Some(pw.pw_uid)),
+            0 => Ok(Some(field(&pw))),
             e => Err(e),
         }
     })
 }
 
+/// The uid of user `name`, from the system's user database.
+pub fn uid_of(name: &str) -> Option<u32> {
+    passwd_field(name, |pw| pw.pw_uid)
+}
+
 /// The primary gid of user `name`.
 pub fn primary_gid(name: &str) -> Option<u32> {
-    let c = CString::new(name).ok()?;
-    lookup(|buf| {
-        // SAFETY: as in `uid_of`.
-        let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut out: *mut libc::passwd = std::ptr::null_mut();
-        let rc =
-            unsafe { libc::getpwnam_r(c.as_ptr(), &mut pw, buf.as_mut_ptr(), buf.len(), &mut out) };
-        match rc {
-            0 if out.is_null() => Ok(None),
-            0 => Ok(Some(pw.pw_gid)),
-            e => Err(e),
-        }
-    })
+    passwd_field(name, |pw| pw.pw_gid)
 }
 
 /// The gid of group `name`.
 pub fn gid_of(name: &str) -> Option<u32> {
     let c = CString::new(name).ok()?;
     lookup(|buf| {
-        // SAFETY: as in `uid_of`.
+        // SAFETY: as in `passwd_field`.
         let mut gr: libc::group = unsafe { std::mem::zeroed() };
         let mut out: *mut libc::group = std::ptr::null_mut();
         let rc =
@@ -137,7 +130,7 @@ pub fn gid_of(name: &str) -> Option<u32> {
 /// The name of uid `uid`, or the number as text when it has none (as Salt's `uid_to_user`).
 pub fn user_name(uid: u32) -> String {
     lookup(|buf| {
-        // SAFETY: as in `uid_of`; the name is copied out before the buffer goes.
+        // SAFETY: as in `passwd_field`; the name is copied out before the buffer goes.
         let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
         let mut out: *mut libc::passwd = std::ptr::null_mut();
         let rc = unsafe { libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut out) };
