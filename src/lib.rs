@@ -15,6 +15,8 @@ pub mod clock;
 pub mod config;
 /// Keys, signatures, sealed boxes and the cores' seeded randomness (libsodium).
 pub mod crypto;
+/// Digests, HMACs and htpasswd password hashes (md5 to sha512, apr1, bcrypt): RustCrypto's home.
+pub mod digest;
 /// The master's durable event log: segment files, recovery, retention and replay.
 pub mod event_log;
 /// The file server: `file_roots`, `salt://` URLs and the minion's file cache.

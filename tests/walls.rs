@@ -53,6 +53,11 @@ const HOMES: &[(&str, &[&str])] = &[
         &["modules/http.rs", "states/modules/file/source.rs"],
     ),
     ("mio", &["io/"]),
+    ("md5", &["digest.rs"]),
+    ("sha1", &["digest.rs"]),
+    ("sha2", &["digest.rs"]),
+    ("hmac", &["digest.rs"]),
+    ("bcrypt", &["digest.rs"]),
 ];
 
 /// Breaches the tree still has, as `file:what` (line numbers move; the text does not).
