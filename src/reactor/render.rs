@@ -3,7 +3,8 @@
 //!
 //! The template sees `tag`, `data`, `opts` and a small `salt` object (the few master-side
 //! functions reactor files use: `environ.get`, `config.get`, `grains.get`, `pillar.get`,
-//! `log.*`, `hashutil.hmac_signature`). Undefined values are errors, as with Salt's
+//! `log.*`, `hashutil.hmac_signature`, `hashutil.github_signature`). Undefined values are
+//! errors, as with Salt's
 //! `StrictUndefined`; Python's methods on values (`data.get('id')`, `tag.startswith(...)`) come
 //! from minijinja-contrib's pycompat, and `{{ value }}` prints what Python's `str()` prints, so
 //! `None`, `True` and dicts render as Salt renders them.
@@ -437,7 +438,8 @@ impl Object for SaltFn {
 }
 
 /// The functions reactor files may call, for the error that lists them.
-const SALT_FUNCTIONS: &str = "config.get, environ.get, grains.get, hashutil.hmac_signature, \
+const SALT_FUNCTIONS: &str = "config.get, environ.get, grains.get, \
+                              hashutil.github_signature, hashutil.hmac_signature, \
                               log.critical/debug/error/info/warning, pillar.get";
 
 fn call_salt(path: &str, ctx: &Ctx, args: &[Value]) -> Result<Value, Error> {
@@ -485,7 +487,7 @@ fn call_salt(path: &str, ctx: &Ctx, args: &[Value]) -> Result<Value, Error> {
             log::log!(target: "brine::reactor", level, "{message}");
             Ok(Value::from(""))
         }
-        "hashutil.hmac_signature" => {
+        "hashutil.hmac_signature" | "hashutil.github_signature" => {
             let [string, secret, challenge] =
                 bind(path, args, ["string", "shared_secret", "challenge_hmac"], 3)?;
             let text = |v: Option<Value>, name: &str| match v.as_ref().and_then(Value::as_str) {
@@ -500,6 +502,9 @@ fn call_salt(path: &str, ctx: &Ctx, args: &[Value]) -> Result<Value, Error> {
                 text(secret, "shared_secret")?,
                 text(challenge, "challenge_hmac")?,
             );
+            if path == "hashutil.github_signature" {
+                return Ok(Value::from(github_signature(&string, &secret, &challenge)));
+            }
             let digest = crate::crypto::hmac_sha256(secret.as_bytes(), string.as_bytes());
             let valid = crate::crypto::base64_encode(&digest);
             Ok(Value::from(crate::crypto::constant_time_eq(
@@ -513,6 +518,25 @@ fn call_salt(path: &str, ctx: &Ctx, args: &[Value]) -> Result<Value, Error> {
                 "salt['{path}'] is not available in reactor files (they have {SALT_FUNCTIONS})"
             ),
         )),
+    }
+}
+
+/// Salt's `hashutil.github_signature`: `challenge` is GitHub's `X-Hub-Signature(-256)` header,
+/// `<hashlib name>=<hex HMAC>` (`sha1=...`, `sha256=...`), checked against the HMAC of
+/// `string` under `secret`, in constant time, hex compared as written (lower case, as GitHub
+/// sends it and as Python's `hexdigest` gives it).
+///
+/// Salt raises (so the reaction fails to render) when the header has no single `=` or names
+/// an algorithm hashlib lacks; here those are `false`, because the header is the sender's to
+/// write and a forged one should read as "not verified", not as a broken reactor file.
+fn github_signature(string: &str, secret: &str, challenge: &str) -> bool {
+    let mut parts = challenge.split('=');
+    let (Some(algo), Some(hex), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    match crate::digest::hmac_hex(algo, secret.as_bytes(), string.as_bytes()) {
+        Some(valid) => crate::digest::constant_time_eq(valid.as_bytes(), hex.as_bytes()),
+        None => false,
     }
 }
 
@@ -772,6 +796,69 @@ mod tests {
             json!({}),
         );
         assert!(e.contains("string must be a string"), "{e}");
+    }
+
+    #[test]
+    fn github_webhook_signatures_checked_as_salt_checks_them() {
+        // GitHub's documented example, recomputed with Python's hmac: secret "It's a Secret
+        // to Everybody", payload "Hello, World!".
+        let data = json!({
+            "body": "Hello, World!",
+            "headers": {
+                "X-Hub-Signature-256":
+                    "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+                "X-Hub-Signature": "sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59"
+            }
+        });
+        let check = |header: &str| {
+            format!(
+                "{{% if salt['hashutil.github_signature'](data['body'], \
+                 \"It's a Secret to Everybody\", data['headers']['{header}']) %}}ok\
+                 {{% else %}}bad{{% endif %}}"
+            )
+        };
+        assert_eq!(ok(&check("X-Hub-Signature-256"), data.clone()), "ok");
+        assert_eq!(ok(&check("X-Hub-Signature"), data.clone()), "ok");
+        // Keyword arguments bind as in Salt's signature.
+        let kw = "{{ salt['hashutil.github_signature'](string='Hello, World!', \
+                  shared_secret=\"It's a Secret to Everybody\", \
+                  challenge_hmac='sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59') }}";
+        assert_eq!(ok(kw, json!({})), "True");
+        let verdict = |body: &str, challenge: &str| {
+            let data = json!({"body": body, "c": challenge});
+            ok(
+                "{{ salt['hashutil.github_signature'](data['body'], \
+                 \"It's a Secret to Everybody\", data['c']) }}",
+                data,
+            )
+        };
+        let good = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+        assert_eq!(verdict("Hello, World!", good), "True");
+        assert_eq!(verdict("Hello, World?", good), "False");
+        // A wrong algorithm for the digest, an unknown one, no `=`, two `=`: all "not verified".
+        assert_eq!(
+            verdict("Hello, World!", &good.replace("sha256=", "sha512=")),
+            "False"
+        );
+        assert_eq!(
+            verdict("Hello, World!", &good.replace("sha256=", "sha3=")),
+            "False"
+        );
+        assert_eq!(verdict("Hello, World!", &good.replace('=', "")), "False");
+        assert_eq!(verdict("Hello, World!", &format!("{good}=")), "False");
+        // Salt compares the hex as written: upper case does not verify.
+        assert_eq!(
+            verdict(
+                "Hello, World!",
+                &good.to_uppercase().replace("SHA256", "sha256")
+            ),
+            "False"
+        );
+        let e = err(
+            "{{ salt['hashutil.github_signature']('x', 1, 'sha1=00') }}",
+            json!({}),
+        );
+        assert!(e.contains("shared_secret must be a string"), "{e}");
     }
 
     #[test]
