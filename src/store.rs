@@ -33,7 +33,8 @@ pub const INITIAL_MAP_SIZE: usize = 64 << 20;
 /// LMDB's largest key (the bundled build's `MDB_MAXKEYSIZE`); longer keys are refused early.
 pub const MAX_KEY_SIZE: usize = 511;
 
-/// Named databases one environment may hold: the job cache, the queues, minion data, and room.
+/// Named databases one environment may hold: the job cache, the queues, minion data, eauth
+/// tokens, and room.
 const MAX_DBS: u32 = 16;
 
 /// The map never grows past this (1 TiB of address space on 64-bit, 1 GiB on 32-bit).

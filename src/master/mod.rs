@@ -37,6 +37,7 @@ mod publish;
 mod react;
 mod run;
 pub mod schedule;
+mod tokens;
 
 use crate::bus::{Bus, ClientId, ClientInput, Local};
 use crate::clock::Timers;
@@ -198,6 +199,8 @@ pub struct Master {
     rng: crate::crypto::Rng,
     /// The orchestrations running (`state.orchestrate`, `state.over`).
     orch: orchestrate::Orchs,
+    /// brine-api's eauth tokens (`token.put`, `token.get`, `token.rm`).
+    tokens: tokens::Tokens,
 }
 
 impl Master {
@@ -256,6 +259,7 @@ impl Master {
             reactor_sources_changed: false,
             rng: crate::crypto::Rng::from_os(),
             orch: orchestrate::Orchs::default(),
+            tokens: tokens::Tokens::default(),
         }
     }
 
@@ -295,6 +299,7 @@ impl Master {
         self.grains = cached.into_iter().collect();
         self.minion_data = Some(table);
         self.queues.attach_store(&store)?;
+        self.tokens.attach(&store)?;
         self.store = Some(store);
         Ok(())
     }
@@ -517,6 +522,7 @@ impl Master {
                 Timer::Maintenance => {
                     self.presence(now);
                     self.maintenance(now);
+                    self.sweep_tokens(now);
                     if let Some(a) = self.auth.as_mut() {
                         a.prune(now.mono);
                     }

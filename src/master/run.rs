@@ -34,6 +34,9 @@ enum Pending {
     },
     /// An answer ready now, held until the same client's earlier operations are answered.
     Ready(Answer),
+    /// An answer that holds only once the turn's writes are on disk (an eauth token stored
+    /// or removed); when the commit fails the client is told so instead.
+    Durable(Answer),
 }
 
 pub(super) fn refused(ret: String) -> Answer {
@@ -60,6 +63,9 @@ impl Master {
         }
         if req.fun == "publish" {
             return Some(self.publish_job(now, &req));
+        }
+        if super::tokens::is_token_fun(&req.fun) {
+            return self.token_call(now, &req, client);
         }
         if req.fun == "reactor.test" && self.render_in_child {
             return self.reactor_test_deferred(now, &req, client);
@@ -193,6 +199,15 @@ impl Master {
         }
     }
 
+    /// Answers `client` with `answer` once the turn's commit has put its writes on disk.
+    pub(super) fn answer_after_commit(&mut self, client: ClientId, answer: Answer) {
+        self.queue_pending.push(PendingQueue {
+            client: Some(client),
+            orch: None,
+            work: Pending::Durable(answer),
+        });
+    }
+
     /// A client went away: its pending answers have no one to go to.
     pub(super) fn forget_client(&mut self, id: ClientId) {
         for p in &mut self.queue_pending {
@@ -216,18 +231,22 @@ impl Master {
                 .iter()
                 .filter_map(|p| match &p.work {
                     Pending::Op { plan, .. } => Some(plan.call.clone()),
-                    Pending::Ready(_) => None,
+                    Pending::Ready(_) | Pending::Durable(_) => None,
                 })
                 .collect();
             let (batch, results) = self.queues.execute(&mut self.batch, &calls);
-            match batch {
-                Ok(()) => self.zout.append(&mut self.after_commit),
+            let failed = match batch {
+                Ok(()) => {
+                    self.zout.append(&mut self.after_commit);
+                    None
+                }
                 Err(e) => {
                     log::error!("cannot commit to the store: {e}");
                     self.batch.clear();
                     self.after_commit.clear();
+                    Some(e.to_string())
                 }
-            }
+            };
             let mut results = results.into_iter();
             for p in pending {
                 match p.work {
@@ -238,6 +257,15 @@ impl Master {
                         self.finish_queue(now, (p.client, p.orch), jid, load, plan, r);
                     }
                     Pending::Ready(answer) => {
+                        if let Some(id) = p.client {
+                            self.bus.answer(id, &answer);
+                        }
+                    }
+                    Pending::Durable(answer) => {
+                        let answer = match &failed {
+                            None => answer,
+                            Some(e) => refused(format!("not stored: {e}")),
+                        };
                         if let Some(id) = p.client {
                             self.bus.answer(id, &answer);
                         }
