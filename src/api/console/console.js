@@ -147,9 +147,11 @@
     const perms = s && s.perms !== undefined ? s.perms : null;
     const permText = Array.isArray(perms)
       ? perms.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join("  ")
-      : perms && typeof perms === "object"
-        ? JSON.stringify(perms)
-        : "";
+      : perms === null
+        ? ""
+        : typeof perms === "object" && Object.keys(perms).length === 0
+          ? "no permissions"
+          : JSON.stringify(perms);
     $("session-perms").textContent = permText;
     $("session-perms").title = permText;
     if (s && typeof s.expire === "number") {
@@ -204,6 +206,7 @@
 
   function resetPanes() {
     $("events").replaceChildren();
+    incoming.length = 0;
     $("job-returns").replaceChildren();
     $("keys").tBodies[0].replaceChildren();
     [$("job-error"), $("keys-error")].forEach(hideLine);
@@ -218,7 +221,11 @@
 
   let source = null;
   let paused = false;
+  /** Events paused out of the pane, oldest first. */
   const held = [];
+  /** Events waiting for the next frame to be drawn, oldest first. */
+  const incoming = [];
+  let drawQueued = false;
   let filter = compileGlob("*");
 
   function setConn(state, label) {
@@ -295,12 +302,33 @@
       updateCount();
       return;
     }
-    addEventRow(item);
+    // Rows are drawn once a frame: a burst of thousands costs one layout, and only the
+    // newest MAX_EVENTS of it are built at all.
+    incoming.push(item);
+    if (incoming.length > MAX_EVENTS) incoming.shift();
+    if (!drawQueued) {
+      drawQueued = true;
+      requestAnimationFrame(drawIncoming);
+    }
+  }
+
+  function drawIncoming() {
+    drawQueued = false;
+    showRows(incoming.splice(0));
+  }
+
+  /** Puts rows on top of the pane, oldest first so the newest ends up first. */
+  function showRows(items) {
+    if (items.length === 0) return;
+    const pane = $("events");
+    const frag = document.createDocumentFragment();
+    for (let n = items.length - 1; n >= 0; n--) frag.append(eventRow(items[n]));
+    pane.prepend(frag);
+    while (pane.childElementCount > MAX_EVENTS) pane.lastElementChild.remove();
     updateCount();
   }
 
-  function addEventRow(item) {
-    const pane = $("events");
+  function eventRow(item) {
     const row = el("div", "ev");
     row.dataset.tag = item.tag;
     const head = el("div", "ev-head");
@@ -316,8 +344,7 @@
     row.hidden = !filter(item.tag);
     // Kept for expanding later; the <pre> is only built when asked for.
     row.eventData = item.data;
-    pane.prepend(row);
-    while (pane.childElementCount > MAX_EVENTS) pane.lastElementChild.remove();
+    return row;
   }
 
   function toggleEvent(head) {
@@ -366,11 +393,7 @@
     const b = $("event-pause");
     b.setAttribute("aria-pressed", String(p));
     b.textContent = p ? "Resume" : "Pause";
-    if (!p) {
-      // Oldest first, so the newest ends on top as if it had arrived live.
-      for (const item of held) addEventRow(item);
-      held.length = 0;
-    }
+    if (!p) showRows(held.splice(0));
     updateCount();
   }
 
@@ -997,6 +1020,7 @@
     $("event-clear").addEventListener("click", () => {
       $("events").replaceChildren();
       held.length = 0;
+      incoming.length = 0;
       updateCount();
     });
     const events = $("events");
