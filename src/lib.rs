@@ -1,6 +1,8 @@
 //! brine: the event-driven core of SaltStack (event bus, reactor, queue) as
 //! single-threaded daemons. See `design.md` in the steering repository for the shape.
 
+/// brine-api: Salt's REST API (rest_cherrypy), webhooks, the event stream, metrics, console.
+pub mod api;
 /// Salt's batch mode (`-b`): a rolling window of minions running one job, without I/O.
 pub mod batch;
 /// A daemon's event bus: clients, subscriptions, buffers, events in and out (no sockets).

@@ -46,3 +46,8 @@ fn compound_corpus() {
 fn event_log_corpus() {
     replay("event_log", brine::event_log::record::fuzz_decode);
 }
+
+#[test]
+fn http_corpus() {
+    replay("http", brine::api::http::fuzz_request);
+}

@@ -5,6 +5,8 @@
 mod common;
 
 mod alerts;
+mod api;
+mod api_tokens;
 mod batch;
 mod bus;
 mod daemon;

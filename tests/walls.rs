@@ -45,7 +45,8 @@ const HOMES: &[(&str, &[&str])] = &[
     ("minijinja", &["reactor/render.rs", "states/render.rs"]),
     ("minijinja_contrib", &["reactor/render.rs"]),
     ("serde_saphyr", &["yaml/"]),
-    ("rustls", &["modules/http.rs"]),
+    ("rustls", &["modules/http.rs", "io/tls.rs"]),
+    ("httparse", &["api/http.rs"]),
     ("lettre", &["modules/smtp.rs"]),
     // file.managed's http(s) sources fetch in the state child, with the same blocking client.
     (

@@ -1,6 +1,7 @@
 //! The command-line tools: their flag tables, argument parsing, outputters, man pages,
 //! and the code behind each binary (the files in `src/bin/` only call into here).
 
+pub mod api_cmd;
 mod args;
 pub mod brine_cmd;
 pub mod call_cmd;

@@ -441,10 +441,44 @@ pub const BRINE: Tool = Tool {
     ],
 };
 
+/// `brine-api`.
+pub const API: Tool = Tool {
+    name: "brine-api",
+    section: 8,
+    summary: "Salt's REST API (rest_cherrypy) for brine: webhooks, jobs, the event stream, metrics",
+    usage: &["[-c DIR] [-d] [--pid-file FILE] [-l LEVEL]"],
+    description: "brine-api serves Salt's salt-api REST interface in its rest_cherrypy dialect, so existing curl recipes, scripts and Salt's own API clients (pepper) work unchanged. It is a daemon of its own, one thread and one event loop, that reaches the master only through the master's Unix socket in sock_dir, as brine-run(1) does: HTTP is never parsed in the master.\n\nIt reads the master's configuration directory (brine-master.conf(5)): the rest_cherrypy section (port is required; TLS with ssl_crt and ssl_key unless disable_ssl is True, as Salt refuses to start without them), external_auth, netapi_enable_clients, token_expire, sharedsecret and auth.pam.service.\n\nEvery request is authenticated and authorized before anything is sent to the master, for every client: a token from /login (header X-Auth-Token or cookie session_id), or username, password and eauth in a /run chunk. eauth backends: pam (with the account check, so a locked or expired account is refused), file (plaintext or hashed, text or htpasswd) and sharedsecret. Permissions are Salt's external_auth lists, matched against the whole function name and argument (Salt matches only the start, so test.ping there also allows test.pingpong). Tokens are kept in the master's store with their expiry, checked on every use, and revoked by /logout.",
+    flags: DaemonFlag::TABLE,
+    sections: &[
+        Section {
+            title: "URLS",
+            body: "GET / lists the enabled clients. POST / runs lowstate chunks with the session's token; POST /run with each chunk's own credentials or token. Clients: local, local_async, runner, runner_async, wheel, wheel_async, each only when listed in netapi_enable_clients (none by default, as since Salt 3006). Answers are {\"return\": [one per chunk]} in JSON or YAML by Accept.\n\nPOST /login, POST /logout, POST /token: sessions. GET /minions[/ID] (grains), POST /minions (a job, 202), GET /jobs[/JID], GET /keys[/ID], POST /keys (a new key pair, accepted, as a tar).\n\nPOST /hook/PATH fires salt/netapi/hook/PATH on the master's bus with Salt's data: body (the raw text), post (the parsed body), headers (title-cased, with Remote-Addr). The headers named in webhook_strip_headers (X-Auth-Token, Cookie and Authorization by default) are left out so that no token reaches the bus. webhook_disable_auth: True takes hooks without a token.\n\nGET /events streams the master's events as Server-Sent Events in Salt's framing (retry: 400, then tag: and data: lines); authenticated by header or cookie only, never by query string. A user whose permissions hold @events: [GLOB, ...] sees only those tags. A client that falls sse_buffer bytes behind loses events and then receives salt/event/lost with their count.\n\nGET /metrics (Prometheus text) and GET /stats (JSON), with collect_stats: True: the master's counters and brine-api's.\n\napp_path (default /app) serves the file named by app, or, when app is unset, brine's web console: log in, watch the events with a tag filter, run jobs and see each return arrive, accept and reject keys. static and static_path serve a directory; paths that leave it are refused.",
+        },
+        Section {
+            title: "DEPARTURES FROM SALT",
+            body: "On purpose: function and argument patterns match whole names; user patterns in external_auth match the user (Salt reverses them); /login does not change the configured permissions; a bad YAML body is 400 (Salt: 500); max_request_body_size is enforced with 413 (Salt ignores it); webhook events leave out credential headers; CORS is off unless cors_origins lists the origin (Salt reflects every Origin with credentials); the token /login returns is the token itself, valid for /run and /events too; unauthenticated callers cannot learn which clients are enabled.",
+        },
+        Section {
+            title: "LIMITS",
+            body: "max_connections (10000), max_header_size (16384 bytes), max_request_body_size (1048576 bytes), request_timeout (10 s for a whole request to arrive), idle_timeout (60 s between requests on a kept-alive connection), sse_buffer (1048576 bytes an /events client may fall behind).",
+        },
+        Section {
+            title: "SIGNALS",
+            body: "SIGTERM and SIGINT stop brine-api. SIGHUP is logged: restart the daemon to apply a changed configuration.",
+        },
+        EXIT_DAEMON,
+        Section {
+            title: "SEE ALSO",
+            body: "brine-master(8), brine-master.conf(5), brine-run(1)",
+        },
+    ],
+};
+
 /// Every tool with a man page of its own.
 pub const ALL: &[Tool] = &[
     BRINE,
     MASTER,
+    API,
     MINION,
     EVENT,
     RUN,

@@ -223,11 +223,43 @@ config_table! {
          named ID (count).";
     state_tabular: bool = false, shown "false",
         "Print terse lines as aligned columns.";
+
+    rest_cherrypy: Value = Value::Null, shown "unset", check map_or_unset,
+        "brine-api's settings, Salt's rest_cherrypy section: port (required), host, ssl_crt, \
+         ssl_key, ssl_chain, disable_ssl, webhook_url, webhook_disable_auth, \
+         webhook_strip_headers, max_request_body_size, root_prefix, enable_sessions, \
+         authorized_ips, api_acl, collect_stats, stats_disable_auth, static, static_path, app, \
+         app_path, cors_origins, max_connections, max_header_size, idle_timeout, \
+         request_timeout, sse_buffer; see brine-api(8).";
+    external_auth: Value = Value::Object(serde_json::Map::new()), shown "{}", check map,
+        "Who may do what through brine-api: a map from an eauth backend (pam, file, \
+         sharedsecret) to a map from a user (a glob; group% for a group; * for everyone) to \
+         a list of permissions in Salt's format (function regexes, targets with function \
+         lists, @runner, @wheel, @jobs, and brine's @events tag globs). Function and \
+         argument patterns must match the whole name (Salt matches only the start).";
+    netapi_enable_clients: Value = Value::Array(Vec::new()), shown "[]", check list,
+        "The brine-api clients that may be used (local, local_async, runner, runner_async, \
+         wheel, wheel_async); none by default, as since Salt 3006.";
+    token_expire: u64 = 43_200, shown "43200", check positive_u64,
+        "Seconds an eauth token from brine-api's /login stays valid.";
+    token_expire_user_override: Value = Value::Bool(false), shown "false",
+        "True lets every user ask /login for its own token_expire; a map from eauth to a \
+         list of users lets only those.";
+    sharedsecret: String = String::new(), shown "unset",
+        "The password of the sharedsecret eauth backend (any user name); empty turns the \
+         backend off.";
+    permissive_acl: bool = false, shown "false",
+        "When true, the external_auth entry * applies to every user, not only to users no \
+         named entry matches.";
+    auth_pam_service: String = "login".to_owned(), shown "login",
+        "The PAM service the pam eauth backend authenticates with (auth.pam.service, as Salt \
+         spells it, wins).";
 }
 
-/// The master keeps no module options: every key it does not know is reported.
-fn no_module_options(_key: &str, _value: &Value) -> bool {
-    false
+/// The master keeps only Salt's dotted PAM options (`auth.pam.service`), which brine-api
+/// reads; every other key it does not know is reported.
+fn no_module_options(key: &str, _value: &Value) -> bool {
+    key.starts_with("auth.pam.")
 }
 
 /// Salt's rule for its older retention key: a `keep_jobs` other than 24 counts only when

@@ -2,6 +2,7 @@
 //! minion's), ZeroMQ and Unix sockets, files the cores need, signals, child processes. The
 //! cores above never do.
 
+pub mod api_loop;
 pub mod children;
 pub mod fileserver;
 pub mod ipc;
@@ -14,4 +15,5 @@ pub mod reactor_files;
 pub mod renderer;
 pub mod replay;
 pub mod signals;
+pub mod tls;
 pub mod zsock;

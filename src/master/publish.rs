@@ -20,7 +20,8 @@ impl Master {
     /// Publishes a job: `kwarg` holds `tgt`, `tgt_type` (or its old name `expr_form`),
     /// `fun`, `arg`, and optionally `delimiter`. Fires the bare `<jid>` event and
     /// `salt/job/<jid>/new`, saves the load, publishes, and answers
-    /// `{jid, minions, missing, connected}`.
+    /// `{jid, minions, missing, connected}`. With `expand_only: true` it only answers
+    /// `{minions, missing}`, publishing nothing.
     pub(super) fn publish_job(&mut self, now: Now, req: &Request) -> Answer {
         let kw = &req.kwarg;
         let tgt = kw.get("tgt").cloned().unwrap_or(Value::String("*".into()));
@@ -60,6 +61,16 @@ impl Master {
         };
         let grains = &self.grains;
         let (minions, missing) = target.expected(&accepted, &|id| grains.get(id));
+        // brine-api asks which minions a target names before it decides whether the user
+        // may run a job on them; nothing is published.
+        if kw.get("expand_only") == Some(&Value::Bool(true)) {
+            return Answer {
+                jid: None,
+                ret: json!({"minions": minions, "missing": missing}),
+                success: true,
+                retcode: 0,
+            };
+        }
         if minions.is_empty() && missing.is_empty() {
             return fail("No minions matched the target.", 2);
         }
@@ -100,6 +111,7 @@ impl Master {
             load.insert("delimiter".into(), json!(delimiter));
         }
         self.publish(&Value::Object(load));
+        self.counters.jobs_published += 1;
         self.track_job(now, &jid, &minions, req);
         Answer {
             jid: Some(jid.clone()),
@@ -117,6 +129,7 @@ impl Master {
     /// Stores a minion's return and fires `salt/job/<jid>/ret/<id>`, once: a return that
     /// arrives twice (a retry whose first copy made it) is neither stored nor fired again.
     pub(super) fn job_return(&mut self, now: Now, id: &str, mut load: Map<String, Value>) {
+        self.counters.job_returns += 1;
         let mut jid = load
             .get("jid")
             .and_then(Value::as_str)

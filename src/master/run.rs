@@ -82,11 +82,18 @@ impl Master {
                 req.fun
             )));
         }
+        // brine-api's runner_async names the jid before the call (Salt's low `__jid__`), so
+        // that it can answer at once.
+        let mut req = req;
+        let asked_jid = match req.kwarg.remove("__jid__") {
+            Some(Value::String(j)) if crate::jobs::is_jid(&j) => Some(j),
+            _ => None,
+        };
         let args = match runners::bind(runner, &req.arg, &req.kwarg) {
             Ok(a) => a,
             Err(e) => return Some(refused(format!("Passed invalid arguments: {e}."))),
         };
-        let jid = self.jids.next(now.wall);
+        let jid = asked_jid.unwrap_or_else(|| self.jids.next(now.wall));
         let user = req.user.unwrap_or_else(|| "UNKNOWN".into());
         let mut load = Map::new();
         load.insert("fun".into(), json!(format!("runner.{}", req.fun)));
@@ -238,6 +245,10 @@ impl Master {
             let failed = match batch {
                 Ok(()) => {
                     self.zout.append(&mut self.after_commit);
+                    if !calls.is_empty() {
+                        self.counters.queue_operations += calls.len() as u64;
+                        self.counters.queue_commits += 1;
+                    }
                     None
                 }
                 Err(e) => {

@@ -113,9 +113,8 @@ pub struct Entry {
     pub value_at: Pos,
 }
 
-/// The top-level entries of one file, in file order. Empty and comment-only files have none.
-/// The reactor reads its rendered SLS with this too, so both read YAML as Salt's PyYAML does.
-pub fn parse_entries(file: &Path, bytes: &[u8]) -> Result<Vec<Entry>, YamlError> {
+/// Reads one document into the positioned tree, with the limits against hostile input.
+fn parse_document<'t>(file: &Path, bytes: &'t [u8]) -> Result<(Spanned<Raw>, &'t str), YamlError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let at = position_of(bytes, e.valid_up_to());
         YamlError::Syntax {
@@ -148,6 +147,26 @@ pub fn parse_entries(file: &Path, bytes: &[u8]) -> Result<Vec<Entry>, YamlError>
     };
     let doc: Spanned<Raw> =
         serde_saphyr::from_str_with_options(text, options).map_err(|e| yaml_error(file, &e))?;
+    Ok((doc, text))
+}
+
+/// One whole document of any shape (a map, a list, a scalar; an empty one is null), read as
+/// Salt's `yaml.safe_load` reads it: what brine-api takes as a YAML request body.
+pub fn load_value(file: &Path, bytes: &[u8]) -> Result<Value, YamlError> {
+    let (doc, text) = parse_document(file, bytes)?;
+    let bad = |(at, found): (Pos, &str)| YamlError::Syntax {
+        file: file.to_path_buf(),
+        line: at.line,
+        column: at.column,
+        message: format!("a key must be text or a number, found {found}"),
+    };
+    to_json(doc, text).map_err(bad)
+}
+
+/// The top-level entries of one file, in file order. Empty and comment-only files have none.
+/// The reactor reads its rendered SLS with this too, so both read YAML as Salt's PyYAML does.
+pub fn parse_entries(file: &Path, bytes: &[u8]) -> Result<Vec<Entry>, YamlError> {
+    let (doc, text) = parse_document(file, bytes)?;
     let top = Pos::of(&doc.referenced);
     let pairs = match doc.value {
         Raw::Null => return Ok(Vec::new()),

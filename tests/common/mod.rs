@@ -18,6 +18,7 @@ pub fn bin(name: &str) -> PathBuf {
         "brine-call" => PathBuf::from(env!("CARGO_BIN_EXE_brine-call")),
         "brine-key" => PathBuf::from(env!("CARGO_BIN_EXE_brine-key")),
         "brine-swarm" => PathBuf::from(env!("CARGO_BIN_EXE_brine-swarm")),
+        "brine-api" => PathBuf::from(env!("CARGO_BIN_EXE_brine-api")),
         "brine" => PathBuf::from(env!("CARGO_BIN_EXE_brine")),
         other => panic!("no binary {other}"),
     }
@@ -525,4 +526,146 @@ pub fn mails(out: &Path) -> Vec<serde_json::Value> {
         }
     }
     v
+}
+
+/// A running brine-api in front of a test master: its settings go into the master's
+/// configuration directory (`master.d/api.conf`), as an operator would put them.
+pub struct Api {
+    /// The daemon.
+    pub child: Option<Child>,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// Its stderr log.
+    pub log_path: PathBuf,
+    /// Whether it serves TLS.
+    pub tls: bool,
+}
+
+impl Api {
+    /// Starts brine-api for `master`, plain HTTP, with `rest_extra` YAML lines (indented by
+    /// this function) added to its `rest_cherrypy` section and `top_extra` to the file.
+    pub fn start(master: &Master, rest_extra: &str, top_extra: &str) -> Api {
+        Api::start_opts(master, rest_extra, top_extra, false)
+    }
+
+    /// As [`Api::start`]; with `tls` the section holds its own ssl_crt/ssl_key lines and
+    /// no `disable_ssl`.
+    pub fn start_opts(master: &Master, rest_extra: &str, top_extra: &str, tls: bool) -> Api {
+        let port = free_port();
+        let dir = master.conf().join("master.d");
+        std::fs::create_dir_all(&dir).expect("master.d");
+        let mut rest = format!("rest_cherrypy:\n  port: {port}\n  host: 127.0.0.1\n");
+        if !tls {
+            rest.push_str("  disable_ssl: True\n");
+        }
+        for line in rest_extra.lines().filter(|l| !l.trim().is_empty()) {
+            rest.push_str("  ");
+            rest.push_str(line);
+            rest.push('\n');
+        }
+        rest.push_str(top_extra);
+        rest.push('\n');
+        std::fs::write(dir.join("api.conf"), rest).expect("write api.conf");
+        let log_path = master.dir.path().join(format!("api-{port}.stderr"));
+        let log = std::fs::File::create(&log_path).expect("api log");
+        let child = Command::new(bin("brine-api"))
+            .arg("-c")
+            .arg(master.conf())
+            .arg("-l")
+            .arg("debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn brine-api");
+        let mut api = Api {
+            child: Some(child),
+            port,
+            log_path,
+            tls,
+        };
+        let addr = format!("127.0.0.1:{port}");
+        wait_for("brine-api to listen", Duration::from_secs(10), || {
+            if let Some(c) = api.child.as_mut() {
+                if let Ok(Some(st)) = c.try_wait() {
+                    panic!(
+                        "brine-api exited with {st}: {}",
+                        std::fs::read_to_string(&api.log_path).unwrap_or_default()
+                    );
+                }
+            }
+            std::net::TcpStream::connect(&addr).ok()
+        });
+        api
+    }
+
+    /// The URL of `path` on it.
+    pub fn url(&self, path: &str) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// The daemon's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).expect("running")
+    }
+
+    /// Whether the daemon still runs.
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// One raw HTTP exchange on a new connection: sends `raw` and reads until the peer
+    /// closes or `limit` passes (send `Connection: close`).
+    pub fn raw(&self, raw: &[u8], limit: Duration) -> Vec<u8> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(limit)).expect("timeout");
+        // A server that refuses the request early (413) may close before all of it is sent.
+        let _ = s.write_all(raw);
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        out
+    }
+
+    /// A request through curl: `(status, headers, body)`.
+    pub fn curl(&self, args: &[&str]) -> (u16, String, String) {
+        let out = Command::new("curl")
+            .args(["-sS", "-k", "-D", "-", "--max-time", "20"])
+            .args(args)
+            .output()
+            .expect("curl runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, head.to_string(), body.to_string())
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let end = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < end {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }

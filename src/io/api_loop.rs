@@ -1,0 +1,1045 @@
+//! brine-api's event loop: one thread, one `mio::Poll`, owning the HTTP(S) listener and its
+//! connections, the link to the master's bus, a connection per master call, and a worker
+//! thread for what blocks (eauth: PAM and password files; static files).
+//!
+//! Every connection is bounded: its request head and body (by the parser's limits), the
+//! requests it may have in flight, the bytes waiting to be written (an `/events` client past
+//! `sse_buffer` loses events and is told how many), the time a request may take to arrive
+//! (`request_timeout`: a client sending a byte a second is cut off) and the time it may sit
+//! idle (`idle_timeout`). Past `max_connections`, new connections are closed at once.
+
+use super::signals::{SignalAction, Signals};
+use super::tls::{self, Transport};
+use crate::api::config::ApiConfig;
+use crate::api::http::{self, Limits, Parsed, Response};
+use crate::api::server::{unix, Api, Incoming, OpId, Out, ReqId, StreamSpec};
+use crate::bus::{self, Answer};
+use crate::matcher::MatchType;
+use crate::wire::{self, kind, FrameReader, Next};
+use mio::net::{TcpListener, UnixStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use serde_json::{Map, Value};
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+const SIGNALS: Token = Token(2);
+const MASTER: Token = Token(3);
+const FIRST_DYNAMIC: usize = 16;
+
+/// Requests one connection may have waiting for answers before it is read no more.
+const MAX_IN_FLIGHT: usize = 32;
+/// Most bytes of fired events waiting for the master (past it hooks get 503).
+const MASTER_OUT_MAX: usize = 64 << 20;
+/// Largest static file served.
+const MAX_FILE: u64 = 64 << 20;
+
+/// Why brine-api could not start or stopped.
+#[derive(Debug)]
+pub enum ApiLoopError {
+    /// The settings are wrong.
+    Config(String),
+    /// The listener could not be bound.
+    Bind(String, io::Error),
+    /// Setting up the loop failed.
+    Io(io::Error),
+}
+
+impl std::fmt::Display for ApiLoopError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiLoopError::Config(e) => f.write_str(e),
+            ApiLoopError::Bind(a, e) => write!(f, "cannot listen on {a}: {e}"),
+            ApiLoopError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ApiLoopError {}
+
+impl From<io::Error> for ApiLoopError {
+    fn from(e: io::Error) -> Self {
+        ApiLoopError::Io(e)
+    }
+}
+
+/// A response slot, in request order.
+struct Slot {
+    id: ReqId,
+    bytes: Option<Vec<u8>>,
+    close_after: bool,
+}
+
+struct Conn {
+    t: Transport,
+    peer: String,
+    inbuf: Vec<u8>,
+    out: Vec<u8>,
+    off: usize,
+    slots: VecDeque<Slot>,
+    stream: Option<Stream>,
+    last_active: Instant,
+    /// When the request being received started arriving.
+    started: Option<Instant>,
+    /// Close once everything written.
+    closing: bool,
+    /// The peer closed its side: answer what is in flight, then close.
+    read_closed: bool,
+}
+
+struct Stream {
+    spec: StreamSpec,
+    lost: u64,
+}
+
+/// A master call in flight: its own connection.
+struct CallConn {
+    op: OpId,
+    sock: UnixStream,
+    out: Vec<u8>,
+    off: usize,
+    reader: FrameReader,
+}
+
+/// The link to the master's bus (events in, fired events out).
+struct Link {
+    sock: Option<UnixStream>,
+    reader: FrameReader,
+    out: Vec<u8>,
+    off: usize,
+    retry_at: Instant,
+}
+
+enum Job {
+    Auth(OpId, String, String, String),
+    File(ReqId, PathBuf, &'static str),
+}
+
+enum Done {
+    Auth(OpId, Result<crate::api::eauth::Identity, String>),
+    File(ReqId, Response),
+}
+
+/// brine-api bound and ready to run.
+pub struct ApiLoop {
+    poll: Poll,
+    listener: TcpListener,
+    tls: Option<tls::ServerConfig>,
+    api: Api,
+    limits: Limits,
+    conns: HashMap<Token, Conn>,
+    calls: HashMap<Token, CallConn>,
+    req_conn: HashMap<ReqId, (Token, bool, bool)>,
+    link: Link,
+    next_token: usize,
+    next_req: ReqId,
+    later: Vec<(Instant, ReqId, Response)>,
+    jobs: mpsc::Sender<Job>,
+    done: Arc<Mutex<Vec<Done>>>,
+    signals: Signals,
+    socket_path: PathBuf,
+    date: (u64, String),
+}
+
+fn worker(
+    jobs: mpsc::Receiver<Job>,
+    done: Arc<Mutex<Vec<Done>>>,
+    waker: Arc<Waker>,
+    eauth: crate::api::eauth::EauthConfig,
+) {
+    while let Ok(job) = jobs.recv() {
+        let d = match job {
+            Job::Auth(op, e, u, p) => Done::Auth(
+                op,
+                crate::api::eauth::authenticate(&eauth, &e, &u, &p).map_err(|e| e.to_string()),
+            ),
+            Job::File(id, path, ct) => Done::File(id, read_file(&path, ct)),
+        };
+        if let Ok(mut q) = done.lock() {
+            q.push(d);
+        }
+        let _ = waker.wake();
+    }
+}
+
+fn read_file(path: &std::path::Path, ct: &'static str) -> Response {
+    // The path is built from checked segments; a symlink out of the directory is still
+    // refused, by comparing where it really is.
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && m.len() <= MAX_FILE => match std::fs::read(path) {
+            Ok(b) => Response::new(200, ct, b),
+            Err(e) => Response::error(404, &format!("cannot read the file: {}", e.kind())),
+        },
+        Ok(m) if m.is_file() => Response::error(413, "file too large"),
+        _ => Response::error(404, "Nothing matches the given URI"),
+    }
+}
+
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+impl ApiLoop {
+    /// Binds the listener (so a taken port is reported before detaching).
+    pub fn bind(
+        cfg: ApiConfig,
+        eauth: crate::api::eauth::EauthConfig,
+    ) -> Result<ApiLoop, ApiLoopError> {
+        raise_fd_limit();
+        let tls = match &cfg.tls {
+            Some(f) => Some(
+                tls::server_config(&f.crt, &f.key, f.chain.as_deref())
+                    .map_err(|e| ApiLoopError::Config(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let addr_text = if cfg.host.contains(':') {
+            format!("[{}]:{}", cfg.host, cfg.port)
+        } else {
+            format!("{}:{}", cfg.host, cfg.port)
+        };
+        let addr: std::net::SocketAddr = addr_text.parse().map_err(|_| {
+            ApiLoopError::Config(format!(
+                "rest_cherrypy: host '{}' is not an IP address",
+                cfg.host
+            ))
+        })?;
+        let mut listener =
+            TcpListener::bind(addr).map_err(|e| ApiLoopError::Bind(addr_text.clone(), e))?;
+        let poll = Poll::new()?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let signals = Signals::register(poll.registry(), SIGNALS)?;
+        let (tx, rx) = mpsc::channel();
+        let done = Arc::new(Mutex::new(Vec::new()));
+        {
+            let done = done.clone();
+            let waker = waker.clone();
+            std::thread::Builder::new()
+                .name("brine-api-work".into())
+                .spawn(move || worker(rx, done, waker, eauth))?;
+        }
+        let limits = Limits {
+            max_header: cfg.max_header,
+            max_body: cfg.max_body,
+        };
+        let socket_path = crate::client::master_socket(&cfg.sock_dir);
+        let api = Api::new(cfg).map_err(ApiLoopError::Config)?;
+        Ok(ApiLoop {
+            poll,
+            listener,
+            tls,
+            api,
+            limits,
+            conns: HashMap::new(),
+            calls: HashMap::new(),
+            req_conn: HashMap::new(),
+            link: Link {
+                sock: None,
+                reader: FrameReader::new(64 << 20),
+                out: Vec::new(),
+                off: 0,
+                retry_at: Instant::now(),
+            },
+            next_token: FIRST_DYNAMIC,
+            next_req: 1,
+            later: Vec::new(),
+            jobs: tx,
+            done,
+            signals,
+            socket_path,
+            date: (0, String::new()),
+        })
+    }
+
+    /// The port listened on.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    fn token(&mut self) -> Token {
+        let t = Token(self.next_token);
+        self.next_token += 1;
+        t
+    }
+
+    fn connect_master(&mut self) {
+        if self.link.sock.is_some() || Instant::now() < self.link.retry_at {
+            return;
+        }
+        match UnixStream::connect(&self.socket_path) {
+            Ok(mut s) => {
+                let sub = bus::subscribe_payload(MatchType::StartsWith, "");
+                let mut out = wire::frame(kind::SUBSCRIBE, &sub);
+                // Events fired while the master was away go first after the subscription.
+                out.extend_from_slice(&self.link.out[self.link.off..]);
+                self.link.out = out;
+                self.link.off = 0;
+                if self
+                    .poll
+                    .registry()
+                    .register(&mut s, MASTER, Interest::READABLE | Interest::WRITABLE)
+                    .is_ok()
+                {
+                    log::info!("connected to the master at {}", self.socket_path.display());
+                    self.link.sock = Some(s);
+                    self.link.reader = FrameReader::new(64 << 20);
+                    self.api.master_up = true;
+                }
+            }
+            Err(e) => {
+                if self.api.master_up {
+                    log::warn!(
+                        "cannot reach the master at {}: {e}",
+                        self.socket_path.display()
+                    );
+                }
+                self.api.master_up = false;
+                self.link.retry_at = Instant::now() + Duration::from_millis(500);
+            }
+        }
+    }
+
+    fn master_lost(&mut self, why: &str) {
+        if let Some(mut s) = self.link.sock.take() {
+            let _ = self.poll.registry().deregister(&mut s);
+            log::warn!("lost the master's bus: {why}");
+        }
+        self.api.master_up = false;
+        self.link.retry_at = Instant::now() + Duration::from_millis(200);
+    }
+
+    /// Runs until TERM or INT; `ready` is called once the loop is up.
+    pub fn run(mut self, ready: impl FnOnce()) -> Result<(), ApiLoopError> {
+        self.connect_master();
+        ready();
+        log::info!(
+            "brine-api listening on {}:{}{}",
+            self.api.config().host,
+            self.port(),
+            if self.tls.is_some() { " (TLS)" } else { "" }
+        );
+        let mut events = Events::with_capacity(1024);
+        let mut last_sweep = Instant::now();
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e.into());
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    LISTENER => self.accept(),
+                    WAKER => self.worker_done(),
+                    SIGNALS => {
+                        for s in self.signals.pending() {
+                            match s {
+                                SignalAction::Shutdown => {
+                                    log::info!("brine-api stopping");
+                                    return Ok(());
+                                }
+                                SignalAction::Reload => log::warn!("brine-api reads its configuration at start only: restart it to apply changes"),
+                            }
+                        }
+                    }
+                    MASTER => self.master_ready(),
+                    t if self.calls.contains_key(&t) => self.call_ready(t),
+                    t => self.conn_ready(t),
+                }
+            }
+            self.worker_done();
+            let now = Instant::now();
+            let wall = SystemTime::now();
+            self.api.on_tick(wall);
+            let due: Vec<(ReqId, Response)> = {
+                let (due, keep): (Vec<_>, Vec<_>) =
+                    self.later.drain(..).partition(|(t, ..)| *t <= now);
+                self.later = keep;
+                due.into_iter().map(|(_, id, r)| (id, r)).collect()
+            };
+            for (id, r) in due {
+                self.answer(id, r);
+            }
+            self.carry_out();
+            if now.duration_since(last_sweep) >= Duration::from_millis(500) {
+                last_sweep = now;
+                self.sweep(now, wall);
+                self.connect_master();
+            }
+        }
+    }
+
+    fn poll_timeout(&self) -> Duration {
+        let mut t = Duration::from_millis(500);
+        let now = Instant::now();
+        if let Some(d) = self.api.next_deadline() {
+            t = t.min(d.saturating_duration_since(now));
+        }
+        for (at, ..) in &self.later {
+            t = t.min(at.saturating_duration_since(now));
+        }
+        t
+    }
+
+    fn accept(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((sock, addr)) => {
+                    if self.conns.len() >= self.api.config().max_connections {
+                        log::warn!(
+                            "refused a connection from {addr}: max_connections ({}) are open",
+                            self.api.config().max_connections
+                        );
+                        drop(sock);
+                        continue;
+                    }
+                    let _ = sock.set_nodelay(true);
+                    let mut t = match Transport::new(sock, self.tls.as_ref()) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            log::warn!("{e}");
+                            continue;
+                        }
+                    };
+                    let token = self.token();
+                    if self
+                        .poll
+                        .registry()
+                        .register(t.socket(), token, Interest::READABLE)
+                        .is_err()
+                    {
+                        continue;
+                    }
+                    self.conns.insert(
+                        token,
+                        Conn {
+                            t,
+                            peer: addr.ip().to_string(),
+                            inbuf: Vec::new(),
+                            out: Vec::new(),
+                            off: 0,
+                            slots: VecDeque::new(),
+                            stream: None,
+                            last_active: Instant::now(),
+                            started: None,
+                            closing: false,
+                            read_closed: false,
+                        },
+                    );
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // Out of descriptors, most often: the connections already open go on.
+                    log::warn!("accept: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn conn_ready(&mut self, t: Token) {
+        self.read_conn(t);
+        self.flush_conn(t);
+    }
+
+    fn read_conn(&mut self, t: Token) {
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
+        if c.closing || c.read_closed {
+            return;
+        }
+        if c.stream.is_some() {
+            // An /events client sends nothing more; what it sends is read and dropped.
+            let mut sink = Vec::new();
+            match c.t.read_into(&mut sink, 64 * 1024) {
+                Ok(r) if r.eof => c.closing = true,
+                Err(_) => c.closing = true,
+                _ => {}
+            }
+            return;
+        }
+        if c.slots.len() >= MAX_IN_FLIGHT {
+            return;
+        }
+        let budget = self.limits.max_header + self.limits.max_body + 4096;
+        let room = budget.saturating_sub(c.inbuf.len()).max(1);
+        match c.t.read_into(&mut c.inbuf, room) {
+            Ok(r) => {
+                if r.bytes > 0 {
+                    c.last_active = Instant::now();
+                    if c.started.is_none() {
+                        c.started = Some(c.last_active);
+                    }
+                }
+                if r.eof {
+                    c.read_closed = true;
+                }
+            }
+            Err(_) => {
+                c.closing = true;
+                c.out.clear();
+                c.off = 0;
+                return;
+            }
+        }
+        self.parse_requests(t);
+    }
+
+    fn parse_requests(&mut self, t: Token) {
+        loop {
+            let Some(c) = self.conns.get_mut(&t) else {
+                return;
+            };
+            if c.stream.is_some()
+                || c.closing
+                || c.slots.len() >= MAX_IN_FLIGHT
+                || c.inbuf.is_empty()
+            {
+                break;
+            }
+            match http::parse(&c.inbuf, &self.limits) {
+                Parsed::Partial => break,
+                Parsed::Bad(status, why) => {
+                    log::debug!("bad request from {}: {why}", c.peer);
+                    let id = self.next_req;
+                    self.next_req += 1;
+                    c.inbuf.clear();
+                    let date = self.date_now();
+                    let Some(c) = self.conns.get_mut(&t) else {
+                        return;
+                    };
+                    let bytes = Response::error(status, &why).encode(false, false, &date);
+                    c.slots.push_back(Slot {
+                        id,
+                        bytes: Some(bytes),
+                        close_after: true,
+                    });
+                    break;
+                }
+                Parsed::Done(req, n) => {
+                    c.inbuf.drain(..n);
+                    c.started = if c.inbuf.is_empty() {
+                        None
+                    } else {
+                        Some(Instant::now())
+                    };
+                    let id = self.next_req;
+                    self.next_req += 1;
+                    let keep = req.keep_alive();
+                    let head = req.method.eq_ignore_ascii_case("HEAD");
+                    c.slots.push_back(Slot {
+                        id,
+                        bytes: None,
+                        close_after: !keep,
+                    });
+                    let peer = c.peer.clone();
+                    self.req_conn.insert(id, (t, keep, head));
+                    self.api
+                        .on_request(Incoming { id, req, peer }, SystemTime::now());
+                    self.carry_out();
+                    if !keep {
+                        break;
+                    }
+                }
+            }
+        }
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
+        if c.read_closed && c.slots.is_empty() && c.stream.is_none() {
+            c.closing = true;
+        }
+    }
+
+    fn date_now(&mut self) -> String {
+        let now = SystemTime::now();
+        let secs = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        if self.date.0 != secs || self.date.1.is_empty() {
+            self.date = (secs, http::http_date(now));
+        }
+        self.date.1.clone()
+    }
+
+    /// Moves answered slots, in order, to the connection's output and writes it.
+    fn flush_conn(&mut self, t: Token) {
+        let Some(c) = self.conns.get_mut(&t) else {
+            return;
+        };
+        while c.slots.front().is_some_and(|s| s.bytes.is_some()) {
+            let Some(s) = c.slots.pop_front() else { break };
+            if c.off > 0 && c.off == c.out.len() {
+                c.out.clear();
+                c.off = 0;
+            }
+            c.out.extend_from_slice(&s.bytes.unwrap_or_default());
+            if s.close_after {
+                c.closing = true;
+                c.slots.clear();
+                break;
+            }
+        }
+        if c.off < c.out.len() || c.t.wants_write() {
+            if c.t.write_from(&c.out, &mut c.off).is_err() {
+                c.out.clear();
+                c.off = 0;
+                c.closing = true;
+            }
+            if c.off == c.out.len() {
+                c.out.clear();
+                c.off = 0;
+            }
+        }
+        let pending_out = c.off < c.out.len() || c.t.wants_write();
+        if c.closing && !pending_out {
+            self.close(t);
+            return;
+        }
+        let interest = if pending_out {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        let _ = self.poll.registry().reregister(c.t.socket(), t, interest);
+        // Requests that waited for room may go now.
+        if !c.inbuf.is_empty() && c.slots.len() < MAX_IN_FLIGHT && c.stream.is_none() && !c.closing
+        {
+            self.parse_requests(t);
+            if let Some(c) = self.conns.get(&t) {
+                if c.slots.front().is_some_and(|s| s.bytes.is_some()) {
+                    self.flush_conn(t);
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, t: Token) {
+        if let Some(mut c) = self.conns.remove(&t) {
+            let _ = self.poll.registry().deregister(c.t.socket());
+            for s in &c.slots {
+                self.req_conn.remove(&s.id);
+            }
+            if let Some(s) = c.stream.take() {
+                self.api.stream_closed(s.lost);
+            }
+        }
+    }
+
+    fn answer(&mut self, id: ReqId, r: Response) {
+        let Some((t, keep, head)) = self.req_conn.remove(&id) else {
+            return;
+        };
+        let date = self.date_now();
+        let bytes = r.encode(keep, head, &date);
+        if let Some(c) = self.conns.get_mut(&t) {
+            if let Some(s) = c.slots.iter_mut().find(|s| s.id == id) {
+                s.bytes = Some(bytes);
+            }
+        }
+        self.flush_conn(t);
+    }
+
+    /// Carries out what the core asked for.
+    fn carry_out(&mut self) {
+        loop {
+            let outs = self.api.take_out();
+            if outs.is_empty() {
+                return;
+            }
+            for o in outs {
+                match o {
+                    Out::Respond(id, r) => self.answer(id, r),
+                    Out::RespondLater(id, r, d) => self.later.push((Instant::now() + d, id, r)),
+                    Out::Stream(id, head, spec) => self.start_stream(id, head, spec),
+                    Out::Fire(tag, data) => self.fire(&tag, data),
+                    Out::Call(op, req) => self.start_call(op, &req),
+                    Out::Authenticate(op, e, u, p) => {
+                        let _ = self.jobs.send(Job::Auth(op, e, u, p));
+                    }
+                    Out::ServeFile(id, path, ct) => {
+                        let _ = self.jobs.send(Job::File(id, path, ct));
+                    }
+                    Out::EndStreams(token) => {
+                        let ends: Vec<Token> = self
+                            .conns
+                            .iter()
+                            .filter(|(_, c)| {
+                                c.stream.as_ref().is_some_and(|s| s.spec.token == token)
+                            })
+                            .map(|(t, _)| *t)
+                            .collect();
+                        for t in ends {
+                            self.end_stream(t);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn end_stream(&mut self, t: Token) {
+        if let Some(c) = self.conns.get_mut(&t) {
+            // The chunked body's end: the client sees a clean close.
+            c.out.extend_from_slice(b"0\r\n\r\n");
+            c.closing = true;
+        }
+        self.flush_conn(t);
+    }
+
+    fn start_stream(&mut self, id: ReqId, head: Response, spec: StreamSpec) {
+        let Some((t, _, _)) = self.req_conn.remove(&id) else {
+            self.api.stream_closed(0);
+            return;
+        };
+        let date = self.date_now();
+        let mut bytes = http::stream_head(head.status, &head.headers, &date);
+        bytes.extend_from_slice(&http::chunk(crate::api::sse::START));
+        if let Some(c) = self.conns.get_mut(&t) {
+            if let Some(s) = c.slots.iter_mut().find(|s| s.id == id) {
+                s.bytes = Some(bytes);
+            }
+            c.stream = Some(Stream { spec, lost: 0 });
+            c.inbuf.clear();
+        }
+        self.flush_conn(t);
+    }
+
+    fn fire(&mut self, tag: &str, data: Map<String, Value>) {
+        let max = self.api.config().max_event_size;
+        match wire::encode_fired(tag, data, crate::clock::stamp(SystemTime::now()), max) {
+            Ok(bytes) => {
+                if self.link.out.len() - self.link.off > MASTER_OUT_MAX {
+                    log::warn!("dropped event {tag}: the master is not reading");
+                    return;
+                }
+                wire::put_frame(&mut self.link.out, kind::FIRE, &bytes);
+                self.write_master();
+            }
+            Err(e) => log::warn!("cannot fire {tag}: {e}"),
+        }
+    }
+
+    fn write_master(&mut self) {
+        let Some(s) = self.link.sock.as_mut() else {
+            return;
+        };
+        while self.link.off < self.link.out.len() {
+            match s.write(&self.link.out[self.link.off..]) {
+                Ok(0) => break,
+                Ok(n) => self.link.off += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let why = e.to_string();
+                    self.master_lost(&why);
+                    return;
+                }
+            }
+        }
+        if self.link.off == self.link.out.len() {
+            self.link.out.clear();
+            self.link.off = 0;
+        } else if self.link.off > (1 << 20) {
+            self.link.out.drain(..self.link.off);
+            self.link.off = 0;
+        }
+    }
+
+    fn master_ready(&mut self) {
+        self.write_master();
+        let mut frames: Vec<(u8, Vec<u8>)> = Vec::new();
+        {
+            let Some(s) = self.link.sock.as_mut() else {
+                return;
+            };
+            let mut closed = None;
+            for _ in 0..64 {
+                match self.link.reader.read_from(s) {
+                    Ok(0) => {
+                        closed = Some("the master closed the connection".to_string());
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        closed = Some(e.to_string());
+                        break;
+                    }
+                }
+                while let Some(n) = self.link.reader.next_frame() {
+                    if let Next::Frame(k, p) = n {
+                        frames.push((k, p.to_vec()));
+                    }
+                }
+            }
+            while let Some(n) = self.link.reader.next_frame() {
+                if let Next::Frame(k, p) = n {
+                    frames.push((k, p.to_vec()));
+                }
+            }
+            if let Some(why) = closed {
+                self.master_lost(&why);
+            }
+        }
+        for (k, p) in frames {
+            let ev = match k {
+                kind::EVENT => Some(p.as_slice()),
+                kind::SEQ_EVENT => wire::split_seq(&p).ok().map(|(_, e)| e),
+                _ => None,
+            };
+            if let Some(ev) = ev {
+                self.event(ev);
+            }
+        }
+        self.carry_out();
+    }
+
+    fn event(&mut self, raw: &[u8]) {
+        let Ok(ev) = wire::Event::decode(raw, usize::MAX) else {
+            return;
+        };
+        let tag = ev.tag().to_string();
+        let Ok(data) = ev.value() else { return };
+        let now = SystemTime::now();
+        let wall = unix(now);
+        let sse_max = self.api.config().sse_buffer;
+        let mut framed: Option<Vec<u8>> = None;
+        let mut touched = Vec::new();
+        let mut expired = Vec::new();
+        for (t, c) in self.conns.iter_mut() {
+            let Some(st) = c.stream.as_mut() else {
+                continue;
+            };
+            if c.closing {
+                continue;
+            }
+            if st.spec.expire <= wall {
+                expired.push(*t);
+                continue;
+            }
+            if let Some(p) = &st.spec.patterns {
+                if !p.iter().any(|g| crate::matcher::fnmatch(&tag, g)) {
+                    continue;
+                }
+            }
+            let backlog = c.out.len() - c.off;
+            if backlog > sse_max {
+                st.lost += 1;
+                continue;
+            }
+            if st.lost > 0 && backlog < sse_max / 2 {
+                let mut m = Map::new();
+                m.insert("count".into(), Value::from(st.lost));
+                m.insert("_stamp".into(), Value::String(crate::clock::stamp(now)));
+                let notice = http::chunk(&crate::api::sse::event(crate::bus::LOST_TAG, &m));
+                c.out.extend_from_slice(&notice);
+                self.api.stream_lost(st.lost);
+                st.lost = 0;
+            }
+            let bytes =
+                framed.get_or_insert_with(|| http::chunk(&crate::api::sse::event(&tag, &data)));
+            c.out.extend_from_slice(bytes);
+            touched.push(*t);
+        }
+        for t in touched {
+            self.flush_conn(t);
+        }
+        for t in expired {
+            self.end_stream(t);
+        }
+        self.api.on_event(&tag, &data, now);
+    }
+
+    fn start_call(&mut self, op: OpId, req: &bus::Request) {
+        let payload = match rmp_serde::to_vec_named(req) {
+            Ok(p) => p,
+            Err(e) => {
+                return self
+                    .api
+                    .on_answer(op, Err(e.to_string()), SystemTime::now())
+            }
+        };
+        let mut sock = match UnixStream::connect(&self.socket_path) {
+            Ok(s) => s,
+            Err(e) => {
+                let why = format!(
+                    "cannot reach the master at {}: {e}",
+                    self.socket_path.display()
+                );
+                return self.api.on_answer(op, Err(why), SystemTime::now());
+            }
+        };
+        let t = self.token();
+        if let Err(e) =
+            self.poll
+                .registry()
+                .register(&mut sock, t, Interest::READABLE | Interest::WRITABLE)
+        {
+            return self
+                .api
+                .on_answer(op, Err(e.to_string()), SystemTime::now());
+        }
+        self.calls.insert(
+            t,
+            CallConn {
+                op,
+                sock,
+                out: wire::frame(kind::REQUEST, &payload),
+                off: 0,
+                reader: FrameReader::new(64 << 20),
+            },
+        );
+    }
+
+    fn call_ready(&mut self, t: Token) {
+        let Some(c) = self.calls.get_mut(&t) else {
+            return;
+        };
+        while c.off < c.out.len() {
+            match c.sock.write(&c.out[c.off..]) {
+                Ok(0) => break,
+                Ok(n) => c.off += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        let mut result: Option<Result<Answer, String>> = None;
+        loop {
+            let mut buf = [0u8; 64 * 1024];
+            match c.sock.read(&mut buf) {
+                Ok(0) => {
+                    result.get_or_insert(Err(
+                        "the master closed the connection before answering".into()
+                    ));
+                    break;
+                }
+                Ok(n) => c.reader.extend(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    result.get_or_insert(Err(e.to_string()));
+                    break;
+                }
+            }
+            while let Some(n) = c.reader.next_frame() {
+                match n {
+                    Next::Frame(kind::ANSWER, p) => {
+                        result = Some(
+                            rmp_serde::from_slice::<Answer>(p)
+                                .map_err(|e| format!("bad answer from the master: {e}")),
+                        );
+                    }
+                    Next::Frame(kind::ERROR, p) => {
+                        result = Some(Err(String::from_utf8_lossy(p).into_owned()));
+                    }
+                    _ => {}
+                }
+                if result.is_some() {
+                    break;
+                }
+            }
+            if result.is_some() {
+                break;
+            }
+        }
+        if let Some(r) = result {
+            if let Some(mut c) = self.calls.remove(&t) {
+                let _ = self.poll.registry().deregister(&mut c.sock);
+                self.api.on_answer(c.op, r, SystemTime::now());
+                self.carry_out();
+            }
+        }
+    }
+
+    fn worker_done(&mut self) {
+        let done: Vec<Done> = match self.done.lock() {
+            Ok(mut q) => std::mem::take(&mut *q),
+            Err(_) => Vec::new(),
+        };
+        for d in done {
+            match d {
+                Done::Auth(op, r) => self.api.on_auth(op, r, SystemTime::now()),
+                Done::File(id, r) => self.api.respond_file(id, r),
+            }
+        }
+        self.carry_out();
+    }
+
+    /// Cuts off slow and idle connections and ends streams whose token expired.
+    fn sweep(&mut self, now: Instant, wall: SystemTime) {
+        let cfg = self.api.config();
+        let idle = Duration::from_secs(cfg.idle_timeout);
+        let slow = Duration::from_secs(cfg.request_timeout);
+        let w = unix(wall);
+        let mut cut = Vec::new();
+        let mut timed_out = Vec::new();
+        let mut ends = Vec::new();
+        for (t, c) in &self.conns {
+            if let Some(s) = &c.stream {
+                if s.spec.expire <= w {
+                    ends.push(*t);
+                }
+                continue;
+            }
+            if c.started.is_some_and(|s| now.duration_since(s) > slow) {
+                timed_out.push(*t);
+            } else if c.slots.is_empty()
+                && c.off >= c.out.len()
+                && now.duration_since(c.last_active) > idle
+            {
+                cut.push(*t);
+            }
+        }
+        for t in cut {
+            self.close(t);
+        }
+        for t in timed_out {
+            let date = self.date_now();
+            if let Some(c) = self.conns.get_mut(&t) {
+                log::debug!(
+                    "cut off {}: no whole request within request_timeout",
+                    c.peer
+                );
+                let id = self.next_req;
+                self.next_req += 1;
+                c.inbuf.clear();
+                c.started = None;
+                c.slots.push_back(Slot {
+                    id,
+                    bytes: Some(
+                        Response::error(408, "request_timeout").encode(false, false, &date),
+                    ),
+                    close_after: true,
+                });
+            }
+            self.flush_conn(t);
+        }
+        for t in ends {
+            self.end_stream(t);
+        }
+    }
+}
