@@ -47,6 +47,14 @@ def wait(what, check, timeout):
         time.sleep(0.1)
 
 
+def wait_quietly(check, timeout):
+    """As `wait`, but None instead of NotSeen."""
+    try:
+        return wait("", check, timeout)
+    except NotSeen:
+        return None
+
+
 def visible(driver, css):
     """The first displayed element matching `css`, or None."""
     for e in driver.find_elements(By.CSS_SELECTOR, css):
@@ -115,6 +123,15 @@ def drive(driver, args):
 
     # The stream must be open before the event is fired, or the event is not sent to it.
     wait("the events stream opening (#conn live)", lambda: driver.find_element(By.ID, "conn").get_attribute("data-state") == "open", t)
+    # Open (headers seen) need not mean subscribed yet: fire a marker until one shows, so
+    # the events that count are fired to a stream known to be on the bus.
+    ready = "brine/console/ready"
+
+    def marker_shown():
+        send_event(args, ready, {})
+        return wait_quietly(lambda: event_row(driver, ready), 0.5)
+
+    wait(f"any {ready} event in #events (fired every half second)", marker_shown, t)
     tag = "brine/console/test"
     send_event(args, tag, {"x": 1})
     row = wait(f"the event {tag} in #events", lambda: event_row(driver, tag), t)
@@ -179,6 +196,8 @@ def drive(driver, args):
     wait(f"{who} among the accepted keys in #keys", accepted, t)
 
     if args.screenshot:
+        # No focus ring on the filter box in the picture.
+        driver.execute_script("document.activeElement && document.activeElement.blur()")
         if not driver.save_screenshot(args.screenshot):
             raise NotSeen(f"the screenshot written to {args.screenshot}")
 

@@ -6,6 +6,7 @@ mod common;
 
 mod alerts;
 mod api;
+mod api_console;
 mod api_tokens;
 mod batch;
 mod bus;
