@@ -6,7 +6,10 @@ mod common;
 
 mod alerts;
 mod api;
+mod api_clients;
 mod api_console;
+mod api_hostile;
+mod api_pam;
 mod api_tokens;
 mod batch;
 mod bus;

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant, SystemTime};
 
-/// Keys of a chunk that are not arguments of the function.
+/// Keys of a runner's or wheel's chunk that are not arguments of the function.
 const RESERVED: &[&str] = &[
     "client",
     "fun",
@@ -25,12 +25,7 @@ const RESERVED: &[&str] = &[
     "password",
     "eauth",
     "full_return",
-    "timeout",
-    "tgt",
-    "tgt_type",
-    "expr_form",
-    "ret",
-    "jid",
+    "__jid__",
 ];
 
 /// What the answer looks like.
