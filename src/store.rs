@@ -23,6 +23,7 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The environment's directory under `cachedir`.
 pub const DIR_NAME: &str = "brine.lmdb";
@@ -45,6 +46,24 @@ const MAP_ALIGN: usize = 64 << 10;
 
 /// Times one call may grow the map or adopt another process's size before it gives up.
 const MAX_RETRIES: u32 = 32;
+
+/// Upper bounds, in seconds, of the commit-latency buckets [`Store::commit_times`] counts
+/// (a commit over the last falls in `+Inf` only).
+pub const COMMIT_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// How long this environment's group commits took: the ones that succeeded, from the first
+/// write to the end of the fsync (map growth and retries included).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CommitTimes {
+    /// Commits.
+    pub count: u64,
+    /// Their total duration in seconds.
+    pub seconds: f64,
+    /// Commits at or under each bound of [`COMMIT_BUCKETS`] (cumulative).
+    pub buckets: [u64; COMMIT_BUCKETS.len()],
+}
 
 /// Every way the store can fail; each names the environment's path.
 #[derive(Debug)]
@@ -223,6 +242,7 @@ impl Store {
                 env,
                 path,
                 busy: AtomicBool::new(false),
+                commits: sealed::CommitClock::default(),
             }),
         })
     }
@@ -230,6 +250,22 @@ impl Store {
     /// The environment's directory (`cachedir/brine.lmdb`).
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// How long the group commits took so far (for the master's metrics).
+    pub fn commit_times(&self) -> CommitTimes {
+        let c = &self.inner.commits;
+        let mut buckets = [0; COMMIT_BUCKETS.len()];
+        let mut sum = 0;
+        for (out, n) in buckets.iter_mut().zip(&c.buckets) {
+            sum += n.load(Ordering::Relaxed);
+            *out = sum;
+        }
+        CommitTimes {
+            count: c.count.load(Ordering::Relaxed),
+            seconds: Duration::from_nanos(c.nanos.load(Ordering::Relaxed)).as_secs_f64(),
+            buckets,
+        }
     }
 
     /// The current size of the memory map in bytes.
@@ -364,6 +400,8 @@ impl Store {
         batch: &mut Batch,
         mut f: impl FnMut(&mut WriteTxn<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        // Timed here, where the fsync happens: the metric is the disk's, not the loop's.
+        let started = Instant::now();
         let value = self.write(|txn| {
             for op in &batch.ops {
                 match op {
@@ -375,6 +413,7 @@ impl Store {
             }
             f(txn)
         })?;
+        self.inner.commits.record(started.elapsed());
         batch.clear();
         Ok(value)
     }
@@ -452,7 +491,8 @@ fn make_private_dir(path: &Path) -> Result<(), StoreError> {
 /// outside this module can name them (the module itself is private).
 mod sealed {
     use std::path::PathBuf;
-    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::time::Duration;
 
     /// What is shared by a store's clones and its table handles.
     pub struct Inner {
@@ -460,6 +500,30 @@ mod sealed {
         pub path: PathBuf,
         /// Set while a transaction is open; see the module invariants.
         pub busy: AtomicBool,
+        /// How long the commits took.
+        pub commits: CommitClock,
+    }
+
+    /// Commit durations as counters (atomics: a `Store` is shared by its clones).
+    #[derive(Default)]
+    pub struct CommitClock {
+        pub count: AtomicU64,
+        pub nanos: AtomicU64,
+        /// Commits per bucket of `COMMIT_BUCKETS`, not cumulative.
+        pub buckets: [AtomicU64; super::COMMIT_BUCKETS.len()],
+    }
+
+    impl CommitClock {
+        pub fn record(&self, took: Duration) {
+            self.count.fetch_add(1, Ordering::Relaxed);
+            let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+            self.nanos.fetch_add(nanos, Ordering::Relaxed);
+            let secs = took.as_secs_f64();
+            let bucket = super::COMMIT_BUCKETS.iter().position(|b| secs <= *b);
+            if let Some(n) = bucket.and_then(|i| self.buckets.get(i)) {
+                n.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Gives table operations the underlying transaction and its environment.
@@ -780,6 +844,27 @@ mod tests {
         it.map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
             .collect::<Result<_, _>>()
             .unwrap()
+    }
+
+    #[test]
+    fn commits_are_timed_and_empty_ones_are_not_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let t = store.table("t").unwrap();
+        assert_eq!(store.commit_times(), CommitTimes::default());
+        let mut b = Batch::new();
+        store.commit(&mut b).unwrap();
+        for i in 0..3u8 {
+            b.put(&t, &[i + 1], vec![i]).unwrap();
+            store.commit(&mut b).unwrap();
+        }
+        let c = store.commit_times();
+        assert_eq!(c.count, 3);
+        assert!(c.seconds > 0.0);
+        assert!(c.buckets.windows(2).all(|w| w[0] <= w[1]), "cumulative");
+        assert!(c.buckets[COMMIT_BUCKETS.len() - 1] <= 3);
+        // A clone shares the environment and its figures.
+        assert_eq!(store.clone().commit_times(), c);
     }
 
     #[test]

@@ -334,6 +334,36 @@ mod tests {
     }
 
     #[test]
+    fn the_master_runner_families_render() {
+        let stats = crate::runners::metrics::MasterStats {
+            queue_lengths: vec![("jobs".into(), 2)],
+            auth_refusals: vec![("forged", 1)],
+            commit_count: 3,
+            commit_seconds: 0.5,
+            commit_buckets: vec![(0.0005, 0), (0.25, 2)],
+            ..Default::default()
+        };
+        let text = prometheus_text(&crate::runners::metrics::families(&stats));
+        for line in [
+            "# TYPE brine_master_events_in_total counter\nbrine_master_events_in_total 0\n",
+            "brine_master_queue_length{queue=\"jobs\"} 2\n",
+            "brine_master_auth_refusals_total{reason=\"forged\"} 1\n",
+            "# TYPE brine_master_store_commit_seconds histogram\n",
+            "brine_master_store_commit_seconds_bucket{le=\"0.0005\"} 0\n",
+            "brine_master_store_commit_seconds_bucket{le=\"0.25\"} 2\n",
+            "brine_master_store_commit_seconds_bucket{le=\"+Inf\"} 3\n",
+            "brine_master_store_commit_seconds_sum 0.5\nbrine_master_store_commit_seconds_count 3\n",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        // Every line is a comment or `name{labels} value`.
+        for l in text.lines().filter(|l| !l.starts_with('#')) {
+            let (_, v) = l.rsplit_once(' ').unwrap();
+            assert!(v.parse::<f64>().is_ok() || v == "+Inf", "{l}");
+        }
+    }
+
+    #[test]
     fn merge_gathers_samples_under_one_name() {
         let a = [
             json!({"name": "a", "type": "counter", "help": "first", "samples": [{"value": 1}]}),

@@ -497,6 +497,11 @@ impl Bus {
         self.clients.len()
     }
 
+    /// Number of clients that subscribed (listeners); counted on demand, for metrics.
+    pub fn listeners(&self) -> usize {
+        self.clients.values().filter(|c| c.subscribed).count()
+    }
+
     /// True when nobody is connected.
     pub fn is_empty(&self) -> bool {
         self.clients.is_empty()

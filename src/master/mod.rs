@@ -31,6 +31,7 @@
 
 pub mod auth;
 mod event_log;
+mod metrics;
 mod orchestrate;
 pub use event_log::open as open_event_log;
 mod publish;
@@ -201,6 +202,8 @@ pub struct Master {
     orch: orchestrate::Orchs,
     /// brine-api's eauth tokens (`token.put`, `token.get`, `token.rm`).
     tokens: tokens::Tokens,
+    /// What `metrics.master` reports that the core counts itself.
+    counters: metrics::Counters,
 }
 
 impl Master {
@@ -260,6 +263,7 @@ impl Master {
             rng: crate::crypto::Rng::from_os(),
             orch: orchestrate::Orchs::default(),
             tokens: tokens::Tokens::default(),
+            counters: metrics::Counters::default(),
         }
     }
 
@@ -365,6 +369,7 @@ impl Master {
 
     /// Arms the core's timers; the loop calls this once before its first turn.
     pub fn start(&mut self, now: Now) {
+        self.counters.started = Some(now.mono);
         self.arm_schedule(now, true);
         if self.auth.is_some() {
             self.timers.set(
@@ -903,6 +908,10 @@ impl runners::Context for RunCtx<'_> {
 
     fn reactor_test(&mut self, tag: &str, data: Map<String, Value>) -> Value {
         self.master.reactor_test(self.now, tag, data)
+    }
+
+    fn metrics(&self) -> runners::metrics::MasterStats {
+        self.master.metrics(self.now)
     }
 
     fn fire(&mut self, tag: &str, data: Map<String, Value>) -> Result<(), String> {

@@ -220,11 +220,13 @@ impl Master {
         if !self.render_in_child {
             let r = self.reactor.react(tag, &data, now.mono, &signatures, false);
             self.log_throttled(tag, &r);
+            self.count_reacted(&r);
             self.reacted(now, tag, chain, &r);
             return;
         }
         let r = self.reactor.gather(tag, &data, now.mono, false);
         self.log_throttled(tag, &r);
+        self.count_reacted(&r);
         if r.texts.is_empty() {
             self.reacted(now, tag, chain, &r);
             return;
@@ -317,6 +319,7 @@ impl Master {
     /// Carries out what one event's files compiled to, or reports why they did not.
     fn reacted(&mut self, now: Now, tag: &str, chain: u8, r: &Reacted) {
         if let Some(reactions) = self.reaction_errors(now, tag, r) {
+            self.counters.reactor_reactions += reactions.len() as u64;
             for reaction in reactions {
                 self.dispatch(now, reaction, chain);
             }
@@ -345,6 +348,7 @@ impl Master {
             }
         }
         if !errors.is_empty() {
+            self.counters.reactor_render_errors += errors.len() as u64;
             let files: Vec<String> = r.files.iter().map(|f| f.display().to_string()).collect();
             crate::log_limited!(
                 Error,

@@ -214,6 +214,17 @@ impl Tables {
         Ok(out)
     }
 
+    /// The first `max` queues by name with their item counts (read from the counters, not
+    /// by walking the items).
+    pub fn lengths(&self, txn: &impl Txn, max: usize) -> Result<Vec<(String, u64)>, QueueError> {
+        let mut out = Vec::new();
+        for entry in self.queues.iter(txn)?.take(max) {
+            let (k, v) = entry?;
+            out.push((String::from_utf8_lossy(k).into_owned(), Meta::decode(v).len));
+        }
+        Ok(out)
+    }
+
     /// Every queue (or only `only`) with its items, oldest first.
     pub fn dump(
         &self,
@@ -293,6 +304,25 @@ mod tests {
                 is_runner: false,
             },
         )
+    }
+
+    #[test]
+    fn lengths_come_from_the_counters_a_bounded_number_of_queues() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut q = queues(dir.path());
+        insert(&mut q, "b", json!(["1", "2", "3"]));
+        insert(&mut q, "a", json!("x"));
+        insert(&mut q, "c", json!([]));
+        pop(&mut q, "b", Quantity::Count(1));
+        assert_eq!(
+            q.lengths(10).unwrap(),
+            [("a".into(), 1), ("b".into(), 2), ("c".into(), 0)]
+        );
+        assert_eq!(q.lengths(1).unwrap(), [("a".to_string(), 1)]);
+        assert!(Queues::new(dir.path().join("none"))
+            .lengths(5)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -186,6 +186,15 @@ impl Queues {
         (batch_result, results)
     }
 
+    /// The first `max` lmdb queues by name with their lengths, in one bounded store read
+    /// (none without a store); the sqlite backend's files are not opened for this.
+    pub fn lengths(&self, max: usize) -> Result<Vec<(String, u64)>, QueueError> {
+        match self.lmdb.as_ref() {
+            Some((store, tables)) => store.read(|txn| Ok(tables.lengths(txn, max)))?,
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Runs one call alone, in its own transaction (tools and tests).
     pub fn execute_one(&mut self, call: &Call) -> Outcome {
         let mut batch = Batch::new();

@@ -11,6 +11,7 @@ mod dates;
 mod event;
 pub mod jobs;
 mod manage;
+pub mod metrics;
 pub mod orchestrate;
 pub mod queue;
 mod reactor;
@@ -86,6 +87,8 @@ pub trait Context: jobs::JobsContext {
     fn reactor_delete(&mut self, tag: &str) -> Value;
     /// What an event would make the reactor do, doing nothing (`reactor.test`).
     fn reactor_test(&mut self, tag: &str, data: Map<String, Value>) -> Value;
+    /// The master's counters and gauges (`metrics.master`).
+    fn metrics(&self) -> metrics::MasterStats;
 }
 
 /// What the master knows of its minions.
@@ -110,6 +113,7 @@ pub const RUNNERS: &[Runner] = &[
     manage::DOWN,
     manage::STATUS,
     manage::UP,
+    metrics::MASTER,
     queue::DELETE,
     queue::INSERT,
     queue::INSERT_RUNNER,
