@@ -206,13 +206,13 @@ pub fn htpasswd_verify(stored: &str, password: &[u8]) -> Option<bool> {
             } else {
                 "$1$"
             };
-            let salt = stored[magic.len()..].as_bytes();
+            let salt = &stored.as_bytes()[magic.len()..];
             let ours = md5_crypt(magic, password, salt);
             Some(constant_time_eq(ours.as_bytes(), stored.as_bytes()))
         }
         HtpasswdScheme::Sha1 => {
             let ours = crate::crypto::base64_encode(&Sha1::digest(password));
-            Some(constant_time_eq(ours.as_bytes(), stored[5..].as_bytes()))
+            Some(constant_time_eq(ours.as_bytes(), &stored.as_bytes()[5..]))
         }
     }
 }

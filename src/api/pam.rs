@@ -139,18 +139,18 @@ struct PamConv {
 /// An opaque `pam_handle_t`.
 type Handle = c_void;
 
+type StartFn =
+    unsafe extern "C" fn(*const c_char, *const c_char, *const PamConv, *mut *mut Handle) -> c_int;
+type HandleFn = unsafe extern "C" fn(*mut Handle, c_int) -> c_int;
+type StrerrorFn = unsafe extern "C" fn(*mut Handle, c_int) -> *const c_char;
+
 /// libpam's entry points, resolved once.
 struct Lib {
-    start: unsafe extern "C" fn(
-        *const c_char,
-        *const c_char,
-        *const PamConv,
-        *mut *mut Handle,
-    ) -> c_int,
-    authenticate: unsafe extern "C" fn(*mut Handle, c_int) -> c_int,
-    acct_mgmt: unsafe extern "C" fn(*mut Handle, c_int) -> c_int,
-    end: unsafe extern "C" fn(*mut Handle, c_int) -> c_int,
-    strerror: unsafe extern "C" fn(*mut Handle, c_int) -> *const c_char,
+    start: StartFn,
+    authenticate: HandleFn,
+    acct_mgmt: HandleFn,
+    end: HandleFn,
+    strerror: StrerrorFn,
 }
 
 /// libpam, loaded on first use; the error says why it could not be.
@@ -193,11 +193,11 @@ fn load() -> Result<Lib, String> {
     // (security/pam_appl.h) the pointer type spells out.
     unsafe {
         Ok(Lib {
-            start: std::mem::transmute::<*mut c_void, _>(sym(c"pam_start")?),
-            authenticate: std::mem::transmute::<*mut c_void, _>(sym(c"pam_authenticate")?),
-            acct_mgmt: std::mem::transmute::<*mut c_void, _>(sym(c"pam_acct_mgmt")?),
-            end: std::mem::transmute::<*mut c_void, _>(sym(c"pam_end")?),
-            strerror: std::mem::transmute::<*mut c_void, _>(sym(c"pam_strerror")?),
+            start: std::mem::transmute::<*mut c_void, StartFn>(sym(c"pam_start")?),
+            authenticate: std::mem::transmute::<*mut c_void, HandleFn>(sym(c"pam_authenticate")?),
+            acct_mgmt: std::mem::transmute::<*mut c_void, HandleFn>(sym(c"pam_acct_mgmt")?),
+            end: std::mem::transmute::<*mut c_void, HandleFn>(sym(c"pam_end")?),
+            strerror: std::mem::transmute::<*mut c_void, StrerrorFn>(sym(c"pam_strerror")?),
         })
     }
 }
