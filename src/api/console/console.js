@@ -329,7 +329,8 @@
   }
 
   function eventRow(item) {
-    const row = el("div", "ev");
+    // brine-api fires salt/event/lost to a stream that fell behind: worth noticing.
+    const row = el("div", item.tag === "salt/event/lost" ? "ev lost" : "ev");
     row.dataset.tag = item.tag;
     const head = el("div", "ev-head");
     head.tabIndex = 0;
