@@ -10,9 +10,10 @@ use super::body::Format;
 use super::http::Response;
 use super::server::{master_request, unix, Api, Parked, Pending, ReqId, Session};
 use crate::bus;
+use crate::clock::Now;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// Keys of a runner's or wheel's chunk that are not arguments of the function.
 const RESERVED: &[&str] = &[
@@ -182,7 +183,7 @@ fn args_of(
 }
 
 /// Works on the flow's current chunk as far as it can.
-pub fn step(api: &mut Api, fid: u64, now: SystemTime) {
+pub fn step(api: &mut Api, fid: u64, now: Now) {
     let Some(f) = api.flows.get(&fid) else {
         return;
     };
@@ -251,6 +252,7 @@ pub fn step(api: &mut Api, fid: u64, now: SystemTime) {
     let auth_list = api.auth_list(&session);
     let local = client.starts_with("local");
     let (arg, kwarg) = args_of(&chunk, !local, !local);
+    let mut pin: Option<Vec<String>> = None;
     let allowed = if local {
         let tgt = match chunk.get("tgt") {
             Some(Value::String(t)) => t.clone(),
@@ -270,11 +272,16 @@ pub fn step(api: &mut Api, fid: u64, now: SystemTime) {
         } else {
             tgt_type.clone()
         };
-        // Every target the decision needs, expanded by the master.
-        let mut needed = vec![tgt.clone()];
+        // Every target the decision needs, expanded by the master: the request's with its
+        // own type, the ACL's as compound expressions (as Salt's check_minions does).
+        let mut needed = vec![(tgt.clone(), tgt_type_list.clone())];
         for e in &auth_list {
             if let Value::Object(m) = e {
-                needed.extend(m.keys().filter(|k| !k.starts_with('@')).cloned());
+                needed.extend(
+                    m.keys()
+                        .filter(|k| !k.starts_with('@'))
+                        .map(|k| (k.clone(), "compound".to_string())),
+                );
             }
         }
         let Some(f) = api.flows.get_mut(&fid) else {
@@ -283,20 +290,20 @@ pub fn step(api: &mut Api, fid: u64, now: SystemTime) {
         if f.expanding > 0 {
             return;
         }
-        let missing: Vec<String> = needed
+        let missing: Vec<(String, String)> = needed
             .iter()
-            .filter(|t| !f.expansions.contains_key(&expansion_key(t, &tgt_type_list)))
+            .filter(|(t, ty)| !f.expansions.contains_key(&expansion_key(t, ty)))
             .cloned()
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
         if !missing.is_empty() {
             f.expanding = missing.len();
-            for t in missing {
-                let key = expansion_key(&t, &tgt_type_list);
+            for (t, ty) in missing {
+                let key = expansion_key(&t, &ty);
                 let mut kw = Map::new();
                 kw.insert("tgt".into(), json!(t));
-                kw.insert("tgt_type".into(), json!(tgt_type_list));
+                kw.insert("tgt_type".into(), json!(ty));
                 kw.insert("fun".into(), json!(fun));
                 kw.insert("expand_only".into(), json!(true));
                 api.call(
@@ -312,7 +319,7 @@ pub fn step(api: &mut Api, fid: u64, now: SystemTime) {
             .cloned()
             .unwrap_or_default();
         let expand = |t: &str| -> BTreeSet<String> {
-            exp.get(&expansion_key(t, &tgt_type_list))
+            exp.get(&expansion_key(t, "compound"))
                 .map(|v| v.iter().cloned().collect())
                 .unwrap_or_default()
         };
@@ -324,6 +331,27 @@ pub fn step(api: &mut Api, fid: u64, now: SystemTime) {
             tgt: &tgt,
             tgt_type: &tgt_type_list,
         };
+        // Allowed on any minion (a plain entry), the job goes to its target as given;
+        // allowed only through targeted entries, it goes to exactly the minions checked, so
+        // a key accepted meanwhile, or a target that expanded to nothing here, cannot widen
+        // it.
+        let plain: Vec<Value> = auth_list
+            .iter()
+            .filter(|e| {
+                !e.as_object()
+                    .is_some_and(|m| m.keys().any(|k| !k.starts_with('@')))
+            })
+            .cloned()
+            .collect();
+        if !acl::allows(&plain, &call, &expand) && acl::allows(&auth_list, &call, &expand) {
+            if minions.is_empty() {
+                if let Some(f) = api.flows.get_mut(&fid) {
+                    f.next_chunk(json!({}));
+                }
+                return step(api, fid, now);
+            }
+            pin = Some(minions.clone());
+        }
         acl::allows(&auth_list, &call, &expand)
     } else if client.starts_with("runner") {
         acl::allows(
@@ -369,6 +397,12 @@ pub fn step(api: &mut Api, fid: u64, now: SystemTime) {
         return;
     }
     f.dispatched = true;
+    let mut chunk = chunk;
+    if let Some(ids) = pin {
+        chunk.insert("tgt".into(), json!(ids));
+        chunk.remove("tgt_type");
+        chunk.remove("expr_form");
+    }
     dispatch(api, fid, &client, &fun, &chunk, arg, kwarg, &session, now);
 }
 
@@ -382,7 +416,7 @@ fn dispatch(
     arg: Vec<Value>,
     kwarg: Map<String, Value>,
     session: &Session,
-    now: SystemTime,
+    now: Now,
 ) {
     let user = Some(session.name.as_str());
     match client {
@@ -424,7 +458,7 @@ fn dispatch(
             api.call(Pending::Flow(fid, Step::Call(client.to_string())), req);
         }
         "runner_async" => {
-            let jid = api.jids.next(now);
+            let jid = api.jids.next(now.wall);
             let mut kwarg = kwarg;
             kwarg.insert("__jid__".into(), json!(jid));
             let req = bus::Request {
@@ -453,14 +487,14 @@ pub fn authenticated(
     fid: u64,
     _step: Step,
     result: Result<super::eauth::Identity, String>,
-    now: SystemTime,
+    now: Now,
 ) {
     match result {
         Ok(ident) => {
             let Some(f) = api.flows.get_mut(&fid) else {
                 return;
             };
-            let t = unix(now);
+            let t = unix(now.wall);
             f.chunk_session = Some(Session {
                 token: String::new(),
                 name: ident.name,
@@ -491,7 +525,7 @@ pub fn answered(
     fid: u64,
     step_kind: Step,
     answer: Result<bus::Answer, String>,
-    now: SystemTime,
+    now: Now,
 ) {
     let answer = match answer {
         Ok(a) => a,
@@ -534,7 +568,7 @@ pub fn answered(
     }
 }
 
-fn called(api: &mut Api, fid: u64, client: &str, answer: bus::Answer, now: SystemTime) {
+fn called(api: &mut Api, fid: u64, client: &str, answer: bus::Answer, now: Now) {
     let Some(f) = api.flows.get(&fid) else { return };
     let chunk = f.chunks.get(f.idx).cloned().unwrap_or(Value::Null);
     let result = match client {
@@ -581,8 +615,7 @@ fn called(api: &mut Api, fid: u64, client: &str, answer: bus::Answer, now: Syste
                         minions,
                         got: Map::new(),
                         full_return,
-                        deadline: Instant::now()
-                            + Duration::from_secs_f64(secs.clamp(0.0, 86_400.0)),
+                        deadline: now.mono + Duration::from_secs_f64(secs.clamp(0.0, 86_400.0)),
                     };
                     if let Some(f) = api.flows.get_mut(&fid) {
                         f.wait = Some(wait);
@@ -610,7 +643,7 @@ fn called(api: &mut Api, fid: u64, client: &str, answer: bus::Answer, now: Syste
                     .map(|s| s.name)
                     .unwrap_or_default();
                 json!({"tag": tag, "data": {"fun": format!("wheel.{fun}"), "jid": jid, "tag": tag, "user": user,
-                        "_stamp": crate::clock::stamp(now), "return": answer.ret, "success": answer.success}})
+                        "_stamp": crate::clock::stamp(now.wall), "return": answer.ret, "success": answer.success}})
             }
         }
         _ => answer.ret,
@@ -622,7 +655,7 @@ fn called(api: &mut Api, fid: u64, client: &str, answer: bus::Answer, now: Syste
 }
 
 /// A return for a `local` call's job.
-pub fn job_return(api: &mut Api, fid: u64, id: &str, data: &Map<String, Value>, now: SystemTime) {
+pub fn job_return(api: &mut Api, fid: u64, id: &str, data: &Map<String, Value>, now: Now) {
     let Some(f) = api.flows.get_mut(&fid) else {
         return;
     };
@@ -640,7 +673,7 @@ pub fn job_return(api: &mut Api, fid: u64, id: &str, data: &Map<String, Value>, 
 }
 
 /// A `local` call is done waiting: its result is what returned.
-pub fn wait_over(api: &mut Api, fid: u64, now: SystemTime) {
+pub fn wait_over(api: &mut Api, fid: u64, now: Now) {
     let Some(f) = api.flows.get_mut(&fid) else {
         return;
     };

@@ -7,8 +7,8 @@ use super::server::{
     master_request, unix, Api, Incoming, Out, Pending, ReqId, Session, StreamSpec,
 };
 use super::{console, hook};
+use crate::clock::Now;
 use serde_json::{json, Map, Value};
-use std::time::SystemTime;
 
 /// The endpoint a path is counted under in the metrics.
 pub fn endpoint(cfg: &super::config::ApiConfig, path: &str) -> &'static str {
@@ -64,7 +64,7 @@ fn safe_segment(s: &str) -> Option<String> {
 }
 
 /// Handles a request (again, after a token lookup parked it).
-pub fn handle(api: &mut Api, inc: Incoming, now: SystemTime) {
+pub fn handle(api: &mut Api, inc: Incoming, now: Now) {
     let id = inc.id;
     let req = &inc.req;
     if !api.cfg.authorized_ips.is_empty()
@@ -107,8 +107,13 @@ pub fn handle(api: &mut Api, inc: Incoming, now: SystemTime) {
     {
         return static_file(api, id, &segs[1..]);
     }
-    let Some(format) = format_of(req) else {
-        return api.respond(id, Response::error(406, "Your client does not accept any of the formats this API writes (application/json, application/x-yaml)"));
+    // The event stream and the metrics have formats of their own (EventSource sends
+    // `Accept: text/event-stream`).
+    let own_format = matches!(first, "events" | "metrics");
+    let format = match format_of(req) {
+        Some(f) => f,
+        None if own_format => Format::Json,
+        None => return api.respond(id, Response::error(406, "Your client does not accept any of the formats this API writes (application/json, application/x-yaml)")),
     };
     let sessions = api.cfg.enable_sessions;
     match (method.as_str(), first, segs.len()) {
@@ -132,8 +137,8 @@ pub fn handle(api: &mut Api, inc: Incoming, now: SystemTime) {
             let r = Response::new(200, ct, b).with("WWW-Authenticate", "Session");
             api.respond(id, r);
         }
-        ("POST", "login", 1) if sessions => login(api, &inc, format, false),
-        ("POST", "token", 1) => login(api, &inc, format, true),
+        ("POST", "login", 1) if sessions => login(api, &inc, format, false, now),
+        ("POST", "token", 1) => login(api, &inc, format, true, now),
         ("POST", "logout", 1) if sessions => logout(api, inc, format, now),
         ("GET", "minions", 1 | 2) if sessions => {
             let mid = segs.get(1).filter(|s| !s.is_empty());
@@ -254,8 +259,10 @@ pub fn handle(api: &mut Api, inc: Incoming, now: SystemTime) {
             _,
             "" | "run" | "login" | "token" | "logout" | "minions" | "jobs" | "keys" | "events"
             | "stats" | "metrics",
-            _,
-        ) => api.respond(id, Response::error(405, "method not allowed")),
+            n,
+        ) if (method != "GET" && method != "POST" && method != "HEAD") || n <= 1 => {
+            api.respond(id, Response::error(405, "method not allowed"))
+        }
         _ => api.respond(id, Response::error(404, "Nothing matches the given URI")),
     }
 }
@@ -271,7 +278,7 @@ fn parse_chunks(api: &Api, inc: &Incoming) -> Result<Vec<Value>, (u16, String)> 
     Ok(body::chunks(data.as_ref()))
 }
 
-fn lowstate(api: &mut Api, inc: Incoming, format: Format, with_session: bool, now: SystemTime) {
+fn lowstate(api: &mut Api, inc: Incoming, format: Format, with_session: bool, now: Now) {
     let chunks = match parse_chunks(api, &inc) {
         Ok(c) => c,
         Err((s, m)) => return api.respond(inc.id, Response::error(s, &m)),
@@ -301,7 +308,7 @@ fn session_flow(
     format: Format,
     chunks: Vec<Value>,
     shape: Shape,
-    now: SystemTime,
+    now: Now,
 ) {
     let s = match api.session_of(&inc, now) {
         Err(r) => return api.respond(inc.id, r),
@@ -316,9 +323,9 @@ fn session_flow(
     flow::step(api, fid, now);
 }
 
-fn hook_request(api: &mut Api, inc: Incoming, tail: &str, now: SystemTime) {
+fn hook_request(api: &mut Api, inc: Incoming, tail: &str, now: Now) {
     let id = inc.id;
-    if inc.req.method.to_ascii_uppercase() != "POST" {
+    if !inc.req.method.eq_ignore_ascii_case("POST") {
         return api.respond(
             id,
             Response::error(405, "The path '/hook' only accepts POST"),
@@ -362,7 +369,7 @@ fn hook_request(api: &mut Api, inc: Incoming, tail: &str, now: SystemTime) {
     api.respond_value(id, 200, format, &json!({"success": true}));
 }
 
-fn login(api: &mut Api, inc: &Incoming, format: Format, bare: bool) {
+fn login(api: &mut Api, inc: &Incoming, format: Format, bare: bool, now: Now) {
     let id = inc.id;
     let chunks = match parse_chunks(api, inc) {
         Ok(c) => c,
@@ -381,7 +388,7 @@ fn login(api: &mut Api, inc: &Incoming, format: Format, bare: bool) {
         return if bare {
             api.respond(id, Response::error(400, msg))
         } else {
-            api.refuse_login(id)
+            api.refuse_login(id, now.mono, now)
         };
     };
     if let Some(users) = &api.cfg.api_acl {
@@ -394,7 +401,7 @@ fn login(api: &mut Api, inc: &Incoming, format: Format, bare: bool) {
             _ => false,
         };
         if !ok {
-            return api.refuse_login(id);
+            return api.refuse_login(id, now.mono, now);
         }
     }
     let expire = creds.get("token_expire").and_then(|v| match v {
@@ -402,8 +409,26 @@ fn login(api: &mut Api, inc: &Incoming, format: Format, bare: bool) {
         Value::String(s) => s.parse().ok(),
         _ => None,
     });
-    let op = api.op(Pending::LoginAuth(id, format, bare, expire));
+    let op = api.op(Pending::LoginAuth(LoginWait {
+        id,
+        format,
+        bare,
+        expire,
+        started: now.mono,
+    }));
     api.out.push(Out::Authenticate(op, eauth, user, pass));
+}
+
+/// A login waiting for its eauth.
+pub struct LoginWait {
+    id: ReqId,
+    format: Format,
+    /// `/token` (the bare-list answer) rather than `/login`.
+    bare: bool,
+    /// The token lifetime asked for.
+    expire: Option<f64>,
+    /// When the request arrived (failures are answered a fixed time after it).
+    started: std::time::Instant,
 }
 
 /// Whether `user` of `eauth` may ask for its own token lifetime.
@@ -421,25 +446,29 @@ fn may_override(api: &Api, eauth: &str, user: &str) -> bool {
 /// A login's eauth finished: store the token, then answer.
 pub fn login_authenticated(
     api: &mut Api,
-    id: ReqId,
-    format: Format,
-    bare: bool,
-    expire: Option<f64>,
+    w: LoginWait,
     result: Result<super::eauth::Identity, String>,
-    now: SystemTime,
+    now: Now,
 ) {
+    let LoginWait {
+        id,
+        format,
+        bare,
+        expire,
+        started,
+    } = w;
     let ident = match result {
         Ok(i) => i,
         Err(e) => {
             log::info!("login refused: {e}");
-            return api.refuse_login(id);
+            return api.refuse_login(id, started, now);
         }
     };
     let lifetime = match expire {
         Some(e) if e > 0.0 && may_override(api, &ident.eauth, &ident.name) => e,
         _ => api.cfg.token_expire as f64,
     };
-    let start = unix(now);
+    let start = unix(now.wall);
     let mut raw = [0u8; 512];
     crate::crypto::random_bytes(&mut raw);
     let token = crate::digest::hex_digest("sha256", &raw).unwrap_or_default();
@@ -485,13 +514,13 @@ pub fn logged_in(api: &mut Api, id: ReqId, format: Format, s: &Session, bare: bo
     api.respond(id, r);
 }
 
-fn logout(api: &mut Api, inc: Incoming, format: Format, now: SystemTime) {
+fn logout(api: &mut Api, inc: Incoming, format: Format, now: Now) {
     let s = match api.session_of(&inc, now) {
         Err(r) => return api.respond(inc.id, r),
         Ok(None) => return,
         Ok(Some(s)) => s,
     };
-    api.forget_token(&s.token);
+    api.forget_token(&s.token, now);
     let mut kwarg = Map::new();
     kwarg.insert("token".into(), json!(s.token));
     api.call(
@@ -500,7 +529,7 @@ fn logout(api: &mut Api, inc: Incoming, format: Format, now: SystemTime) {
     );
 }
 
-fn events(api: &mut Api, inc: Incoming, now: SystemTime) {
+fn events(api: &mut Api, inc: Incoming, now: Now) {
     let id = inc.id;
     // Since Salt 3007.15 a query string is refused: tokens in URLs end up in logs.
     if inc.req.query.as_deref().is_some_and(|q| !q.is_empty()) {
@@ -543,7 +572,7 @@ fn app(api: &mut Api, id: ReqId, rest: &[&str]) {
     if let Some(path) = api.cfg.app.clone() {
         return api
             .out
-            .push(Out::ServeFile(id, path, "text/html;charset=utf-8"));
+            .push(Out::ServeFile(id, path, None, "text/html;charset=utf-8"));
     }
     let name = rest.first().copied().unwrap_or("");
     match console::file(name) {
@@ -565,7 +594,7 @@ fn static_file(api: &mut Api, id: ReqId, rest: &[&str]) {
     let Some(root) = api.cfg.static_dir.clone() else {
         return api.respond(id, Response::error(404, "Nothing matches the given URI"));
     };
-    let mut path = root;
+    let mut path = root.clone();
     for seg in rest.iter().filter(|s| !s.is_empty()) {
         match safe_segment(seg) {
             Some(s) => path.push(s),
@@ -575,7 +604,7 @@ fn static_file(api: &mut Api, id: ReqId, rest: &[&str]) {
         }
     }
     let ct = console::content_type(&path.to_string_lossy());
-    api.out.push(Out::ServeFile(id, path, ct));
+    api.out.push(Out::ServeFile(id, path, Some(root), ct));
 }
 
 /// The master's metrics arrived: answer `/metrics` or `/stats` with them and the API's own.

@@ -12,6 +12,7 @@ use super::config::{ApiConfig, CLIENTS};
 use super::http::{Request, Response};
 use super::{flow, hook, routes};
 use crate::bus;
+use crate::clock::Now;
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
@@ -30,9 +31,10 @@ const TOKEN_CACHE_MAX: usize = 100_000;
 const EARLY_RETURNS: Duration = Duration::from_secs(10);
 /// Most returns kept that way.
 const EARLY_RETURNS_MAX: usize = 10_000;
-/// A failed login is answered no sooner than this, so a wrong user and a wrong password
-/// take as long as each other (Salt's `time_auth`).
-const FAILED_LOGIN_DELAY: Duration = Duration::from_millis(300);
+/// A failed login is answered this long after it arrived (or when its eauth ends, if that
+/// takes longer), so an unknown user, a wrong password and a slow hash look alike from
+/// outside (Salt's `time_auth` pads the same way).
+const FAILED_LOGIN_FLOOR: Duration = Duration::from_millis(500);
 
 /// A request as the loop hands it in.
 #[derive(Clone, Debug)]
@@ -71,8 +73,14 @@ pub enum Out {
     Call(OpId, bus::Request),
     /// Authenticate off the loop; answer with [`Api::on_auth`].
     Authenticate(OpId, String, String, String),
-    /// Read a file off the loop and answer the request with it (or 404).
-    ServeFile(ReqId, std::path::PathBuf, &'static str),
+    /// Read a file off the loop and answer the request with it (or 404); with a root, the
+    /// file's real path (symlinks resolved) must stay under it.
+    ServeFile(
+        ReqId,
+        std::path::PathBuf,
+        Option<std::path::PathBuf>,
+        &'static str,
+    ),
     /// End the streams opened with this token.
     EndStreams(String),
 }
@@ -132,8 +140,8 @@ struct Cached {
 pub(super) enum Pending {
     /// A token lookup; the requests and flows parked on it.
     Token(String),
-    /// A login's eauth (true: for `/token`), and the lifetime asked for.
-    LoginAuth(ReqId, Format, bool, Option<f64>),
+    /// A login's eauth.
+    LoginAuth(routes::LoginWait),
     /// A login's token being stored.
     LoginStore(ReqId, Format, Session),
     /// `/token`'s token being stored (the bare-list answer).
@@ -284,7 +292,7 @@ impl Api {
     }
 
     /// A request arrives.
-    pub fn on_request(&mut self, inc: Incoming, now: SystemTime) {
+    pub fn on_request(&mut self, inc: Incoming, now: Now) {
         let ep = routes::endpoint(&self.cfg, &inc.req.path);
         self.endpoints.entry(inc.id).or_insert(ep);
         routes::handle(self, inc, now);
@@ -295,7 +303,7 @@ impl Api {
     pub(super) fn session_of(
         &mut self,
         inc: &Incoming,
-        now: SystemTime,
+        now: Now,
     ) -> Result<Option<Session>, Response> {
         let token = inc
             .req
@@ -315,16 +323,16 @@ impl Api {
         &mut self,
         token: &str,
         park: Parked,
-        now: SystemTime,
+        now: Now,
     ) -> Result<Option<Session>, ()> {
         if !token_shaped(token) {
             return Err(());
         }
         if let Some(c) = self.tokens.get(token) {
-            if c.at.elapsed() < TOKEN_CACHE {
+            if now.mono.saturating_duration_since(c.at) < TOKEN_CACHE {
                 return match &c.session {
                     // Expiry is checked on every use, not only at the master.
-                    Some(s) if s.expire > unix(now) => Ok(Some(s.clone())),
+                    Some(s) if s.expire > unix(now.wall) => Ok(Some(s.clone())),
                     _ => Err(()),
                 };
             }
@@ -342,12 +350,12 @@ impl Api {
         Ok(None)
     }
 
-    fn cache_token(&mut self, token: &str, session: Option<Session>) {
+    fn cache_token(&mut self, token: &str, session: Option<Session>, at: Instant) {
         if self.tokens.len() >= TOKEN_CACHE_MAX {
             let stale: Vec<String> = self
                 .tokens
                 .iter()
-                .filter(|(_, c)| c.at.elapsed() >= TOKEN_CACHE)
+                .filter(|(_, c)| at.saturating_duration_since(c.at) >= TOKEN_CACHE)
                 .map(|(k, _)| k.clone())
                 .collect();
             for k in stale {
@@ -357,29 +365,24 @@ impl Api {
                 self.tokens.clear();
             }
         }
-        self.tokens.insert(
-            token.to_string(),
-            Cached {
-                session,
-                at: Instant::now(),
-            },
-        );
+        self.tokens
+            .insert(token.to_string(), Cached { session, at });
     }
 
     /// Forgets a token here (a logout).
-    pub(super) fn forget_token(&mut self, token: &str) {
-        self.cache_token(token, None);
+    pub(super) fn forget_token(&mut self, token: &str, now: Now) {
+        self.cache_token(token, None, now.mono);
         self.out.push(Out::EndStreams(token.to_string()));
     }
 
     /// A session just made here, known without asking the master.
-    pub(super) fn remember(&mut self, s: &Session) {
+    pub(super) fn remember(&mut self, s: &Session, now: Now) {
         let t = s.token.clone();
-        self.cache_token(&t, Some(s.clone()));
+        self.cache_token(&t, Some(s.clone()), now.mono);
     }
 
     /// The master answered a call (or the call failed: `Err` with why).
-    pub fn on_answer(&mut self, op: OpId, answer: Result<bus::Answer, String>, now: SystemTime) {
+    pub fn on_answer(&mut self, op: OpId, answer: Result<bus::Answer, String>, now: Now) {
         let Some(p) = self.ops.remove(&op) else {
             return;
         };
@@ -397,7 +400,7 @@ impl Api {
                 if let Err(e) = &answer {
                     log::warn!("token lookup: the master did not answer: {e}");
                 }
-                self.cache_token(&token, session);
+                self.cache_token(&token, session, now.mono);
                 for parked in self.parked.remove(&token).unwrap_or_default() {
                     match parked {
                         Parked::Request(inc) => routes::handle(self, inc, now),
@@ -409,7 +412,7 @@ impl Api {
                 let bare = matches!(p_kind, Kind::Token);
                 match answer {
                     Ok(a) if a.success => {
-                        self.remember(&s);
+                        self.remember(&s, now);
                         routes::logged_in(self, id, format, &s, bare);
                     }
                     Ok(a) => {
@@ -444,38 +447,32 @@ impl Api {
     }
 
     /// An eauth finished.
-    pub fn on_auth(
-        &mut self,
-        op: OpId,
-        result: Result<super::eauth::Identity, String>,
-        now: SystemTime,
-    ) {
+    pub fn on_auth(&mut self, op: OpId, result: Result<super::eauth::Identity, String>, now: Now) {
         let Some(p) = self.ops.remove(&op) else {
             return;
         };
         match p {
-            Pending::LoginAuth(id, format, bare, expire) => {
-                routes::login_authenticated(self, id, format, bare, expire, result, now)
-            }
+            Pending::LoginAuth(w) => routes::login_authenticated(self, w, result, now),
             Pending::Flow(f, step) => flow::authenticated(self, f, step, result, now),
             _ => {}
         }
     }
 
     /// A failed login, answered late.
-    pub(super) fn refuse_login(&mut self, id: ReqId) {
+    pub(super) fn refuse_login(&mut self, id: ReqId, started: Instant, now: Now) {
         self.stats.login_failures += 1;
         let ep = self.endpoints.remove(&id).unwrap_or("login");
         *self.stats.requests.entry((ep, 401)).or_default() += 1;
+        let wait = (started + FAILED_LOGIN_FLOOR).saturating_duration_since(now.mono);
         self.out.push(Out::RespondLater(
             id,
             Response::error(401, "Could not authenticate using provided credentials"),
-            FAILED_LOGIN_DELAY,
+            wait,
         ));
     }
 
     /// An event from the master's bus: job returns feed the `local` calls waiting for them.
-    pub fn on_event(&mut self, tag: &str, data: &Map<String, Value>, now: SystemTime) {
+    pub fn on_event(&mut self, tag: &str, data: &Map<String, Value>, now: Now) {
         let Some(rest) = tag.strip_prefix("salt/job/") else {
             return;
         };
@@ -485,7 +482,7 @@ impl Api {
         match self.waits.get(jid).copied() {
             Some(f) => flow::job_return(self, f, id, data, now),
             None => {
-                let at = Instant::now();
+                let at = now.mono;
                 while self
                     .early
                     .front()
@@ -515,15 +512,11 @@ impl Api {
     }
 
     /// Time passes: `local` calls past their timeout answer with what they have.
-    pub fn on_tick(&mut self, now: SystemTime) {
+    pub fn on_tick(&mut self, now: Now) {
         let due: Vec<u64> = self
             .flows
             .iter()
-            .filter(|(_, f)| {
-                f.wait
-                    .as_ref()
-                    .is_some_and(|w| w.deadline <= Instant::now())
-            })
+            .filter(|(_, f)| f.wait.as_ref().is_some_and(|w| w.deadline <= now.mono))
             .map(|(id, _)| *id)
             .collect();
         for f in due {

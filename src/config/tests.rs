@@ -639,10 +639,11 @@ fn the_key_table_documents_every_key_once() {
 #[test]
 fn shown_defaults_are_the_defaults() {
     // The user is computed at run time; its shown default is prose, as are the queue's
-    // and the event log's directories, which follow cachedir.
+    // and the event log's directories, which follow cachedir, and the empty sharedsecret
+    // ("unset").
     assert_eq!(
         MasterConfig::shown_default_mismatches(),
-        ["user", "event_log_dir", "sqlite_queue_dir"]
+        ["user", "event_log_dir", "sqlite_queue_dir", "sharedsecret"]
     );
     // The id is the host's FQDN, computed at load time.
     assert_eq!(MinionConfig::shown_default_mismatches(), ["id", "user"]);

@@ -14,6 +14,7 @@ use crate::api::config::ApiConfig;
 use crate::api::http::{self, Limits, Parsed, Response};
 use crate::api::server::{unix, Api, Incoming, OpId, Out, ReqId, StreamSpec};
 use crate::bus::{self, Answer};
+use crate::clock::Now;
 use crate::matcher::MatchType;
 use crate::wire::{self, kind, FrameReader, Next};
 use mio::net::{TcpListener, UnixStream};
@@ -117,7 +118,7 @@ struct Link {
 
 enum Job {
     Auth(OpId, String, String, String),
-    File(ReqId, PathBuf, &'static str),
+    File(ReqId, PathBuf, Option<PathBuf>, &'static str),
 }
 
 enum Done {
@@ -158,7 +159,7 @@ fn worker(
                 op,
                 crate::api::eauth::authenticate(&eauth, &e, &u, &p).map_err(|e| e.to_string()),
             ),
-            Job::File(id, path, ct) => Done::File(id, read_file(&path, ct)),
+            Job::File(id, path, root, ct) => Done::File(id, read_file(&path, root.as_deref(), ct)),
         };
         if let Ok(mut q) = done.lock() {
             q.push(d);
@@ -167,9 +168,18 @@ fn worker(
     }
 }
 
-fn read_file(path: &std::path::Path, ct: &'static str) -> Response {
-    // The path is built from checked segments; a symlink out of the directory is still
-    // refused, by comparing where it really is.
+fn read_file(path: &std::path::Path, root: Option<&std::path::Path>, ct: &'static str) -> Response {
+    // The path is built from checked segments, but a symlink inside the directory may still
+    // point out of it: the real path must stay under the real root.
+    if let Some(root) = root {
+        let inside = match (std::fs::canonicalize(path), std::fs::canonicalize(root)) {
+            (Ok(p), Ok(r)) => p.starts_with(&r),
+            _ => false,
+        };
+        if !inside {
+            return Response::error(404, "Nothing matches the given URI");
+        }
+    }
     match std::fs::metadata(path) {
         Ok(m) if m.is_file() && m.len() <= MAX_FILE => match std::fs::read(path) {
             Ok(b) => Response::new(200, ct, b),
@@ -366,9 +376,9 @@ impl ApiLoop {
                 }
             }
             self.worker_done();
-            let now = Instant::now();
-            let wall = SystemTime::now();
-            self.api.on_tick(wall);
+            let clock = Now::read();
+            let (now, wall) = (clock.mono, clock.wall);
+            self.api.on_tick(clock);
             let due: Vec<(ReqId, Response)> = {
                 let (due, keep): (Vec<_>, Vec<_>) =
                     self.later.drain(..).partition(|(t, ..)| *t <= now);
@@ -554,8 +564,7 @@ impl ApiLoop {
                     });
                     let peer = c.peer.clone();
                     self.req_conn.insert(id, (t, keep, head));
-                    self.api
-                        .on_request(Incoming { id, req, peer }, SystemTime::now());
+                    self.api.on_request(Incoming { id, req, peer }, Now::read());
                     self.carry_out();
                     if !keep {
                         break;
@@ -678,8 +687,8 @@ impl ApiLoop {
                     Out::Authenticate(op, e, u, p) => {
                         let _ = self.jobs.send(Job::Auth(op, e, u, p));
                     }
-                    Out::ServeFile(id, path, ct) => {
-                        let _ = self.jobs.send(Job::File(id, path, ct));
+                    Out::ServeFile(id, path, root, ct) => {
+                        let _ = self.jobs.send(Job::File(id, path, root, ct));
                     }
                     Out::EndStreams(token) => {
                         let ends: Vec<Token> = self
@@ -823,8 +832,8 @@ impl ApiLoop {
         };
         let tag = ev.tag().to_string();
         let Ok(data) = ev.value() else { return };
-        let now = SystemTime::now();
-        let wall = unix(now);
+        let now = Now::read();
+        let wall = unix(now.wall);
         let sse_max = self.api.config().sse_buffer;
         let mut framed: Option<Vec<u8>> = None;
         let mut touched = Vec::new();
@@ -853,7 +862,10 @@ impl ApiLoop {
             if st.lost > 0 && backlog < sse_max / 2 {
                 let mut m = Map::new();
                 m.insert("count".into(), Value::from(st.lost));
-                m.insert("_stamp".into(), Value::String(crate::clock::stamp(now)));
+                m.insert(
+                    "_stamp".into(),
+                    Value::String(crate::clock::stamp(now.wall)),
+                );
                 let notice = http::chunk(&crate::api::sse::event(crate::bus::LOST_TAG, &m));
                 c.out.extend_from_slice(&notice);
                 self.api.stream_lost(st.lost);
@@ -876,11 +888,7 @@ impl ApiLoop {
     fn start_call(&mut self, op: OpId, req: &bus::Request) {
         let payload = match rmp_serde::to_vec_named(req) {
             Ok(p) => p,
-            Err(e) => {
-                return self
-                    .api
-                    .on_answer(op, Err(e.to_string()), SystemTime::now())
-            }
+            Err(e) => return self.api.on_answer(op, Err(e.to_string()), Now::read()),
         };
         let mut sock = match UnixStream::connect(&self.socket_path) {
             Ok(s) => s,
@@ -889,7 +897,7 @@ impl ApiLoop {
                     "cannot reach the master at {}: {e}",
                     self.socket_path.display()
                 );
-                return self.api.on_answer(op, Err(why), SystemTime::now());
+                return self.api.on_answer(op, Err(why), Now::read());
             }
         };
         let t = self.token();
@@ -898,9 +906,7 @@ impl ApiLoop {
                 .registry()
                 .register(&mut sock, t, Interest::READABLE | Interest::WRITABLE)
         {
-            return self
-                .api
-                .on_answer(op, Err(e.to_string()), SystemTime::now());
+            return self.api.on_answer(op, Err(e.to_string()), Now::read());
         }
         self.calls.insert(
             t,
@@ -969,7 +975,7 @@ impl ApiLoop {
         if let Some(r) = result {
             if let Some(mut c) = self.calls.remove(&t) {
                 let _ = self.poll.registry().deregister(&mut c.sock);
-                self.api.on_answer(c.op, r, SystemTime::now());
+                self.api.on_answer(c.op, r, Now::read());
                 self.carry_out();
             }
         }
@@ -982,7 +988,7 @@ impl ApiLoop {
         };
         for d in done {
             match d {
-                Done::Auth(op, r) => self.api.on_auth(op, r, SystemTime::now()),
+                Done::Auth(op, r) => self.api.on_auth(op, r, Now::read()),
                 Done::File(id, r) => self.api.respond_file(id, r),
             }
         }
