@@ -5,12 +5,19 @@ const INDEX: &str = include_str!("console/index.html");
 const SCRIPT: &str = include_str!("console/console.js");
 const STYLE: &str = include_str!("console/console.css");
 
-/// A console file by its name under `app_path` (`""` is the page), with its content type.
-pub fn file(name: &str) -> Option<(&'static [u8], &'static str)> {
+/// A console file by its name under `app_path` (`""` is the page), with its content type;
+/// the page names its script and style under the configured `app_path`.
+pub fn file(name: &str, app_path: &str) -> Option<(Vec<u8>, &'static str)> {
     match name {
-        "" | "index.html" => Some((INDEX.as_bytes(), "text/html;charset=utf-8")),
-        "console.js" => Some((SCRIPT.as_bytes(), "application/javascript;charset=utf-8")),
-        "console.css" => Some((STYLE.as_bytes(), "text/css;charset=utf-8")),
+        "" | "index.html" => {
+            let page = INDEX.replace("\"/app/", &format!("\"{app_path}/"));
+            Some((page.into_bytes(), "text/html;charset=utf-8"))
+        }
+        "console.js" => Some((
+            SCRIPT.as_bytes().to_vec(),
+            "application/javascript;charset=utf-8",
+        )),
+        "console.css" => Some((STYLE.as_bytes().to_vec(), "text/css;charset=utf-8")),
         _ => None,
     }
 }
@@ -31,5 +38,20 @@ pub fn content_type(path: &str) -> &'static str {
         "txt" => "text/plain;charset=utf-8",
         "woff2" => "font/woff2",
         _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_page_names_its_files_under_app_path() {
+        let (page, _) = super::file("", "/ops/console").unwrap_or_default();
+        let page = String::from_utf8(page).unwrap_or_default();
+        assert!(
+            page.contains("\"/ops/console/console.js\"")
+                && page.contains("\"/ops/console/console.css\"")
+        );
+        assert!(!page.contains("\"/app/"));
+        assert!(super::file("../etc/passwd", "/app").is_none());
     }
 }

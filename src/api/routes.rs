@@ -133,6 +133,17 @@ pub fn handle(api: &mut Api, inc: Incoming, now: Now) {
         ("POST", "", _) => lowstate(api, inc, format, true, now),
         ("POST", "run", 1) => lowstate(api, inc, format, false, now),
         ("GET", "login", 1) if sessions => {
+            // brine's addition: with a live token it tells who is logged in (the console's
+            // check, which needs no permission); without one, Salt's answer.
+            let carries =
+                req.header("x-auth-token").is_some() || req.cookie("session_id").is_some();
+            if carries {
+                match api.session_of(&inc, now) {
+                    Ok(None) => return,
+                    Ok(Some(s)) => return logged_in_as(api, id, format, &s),
+                    Err(_) => {}
+                }
+            }
             let (b, ct) = body::write(format, &json!({"status": null, "return": "Please log in"}));
             let r = Response::new(200, ct, b).with("WWW-Authenticate", "Session");
             api.respond(id, r);
@@ -491,6 +502,14 @@ pub fn login_authenticated(
     api.call(p, master_request("token.put", kwarg, None));
 }
 
+/// `GET /login` with a live token: the session, in `/login`'s shape.
+fn logged_in_as(api: &mut Api, id: ReqId, format: Format, s: &Session) {
+    let perms = super::acl::perms(&api.auth_list(s));
+    let v = json!({"return": [{"token": s.token, "expire": s.expire, "start": s.start,
+                                "user": s.name, "eauth": s.eauth, "perms": perms}]});
+    api.respond_value(id, 200, format, &v);
+}
+
 /// The token is stored: answer `/login` (Salt's shape, and the cookie) or `/token`.
 pub fn logged_in(api: &mut Api, id: ReqId, format: Format, s: &Session, bare: bool) {
     if bare {
@@ -575,9 +594,9 @@ fn app(api: &mut Api, id: ReqId, rest: &[&str]) {
             .push(Out::ServeFile(id, path, None, "text/html;charset=utf-8"));
     }
     let name = rest.first().copied().unwrap_or("");
-    match console::file(name) {
+    match console::file(name, &api.cfg.app_path) {
         Some((bytes, ct)) => {
-            let r = Response::new(200, ct, bytes.to_vec())
+            let r = Response::new(200, ct, bytes)
                 .with("Cache-Control", "no-cache")
                 .with("X-Content-Type-Options", "nosniff")
                 .with(

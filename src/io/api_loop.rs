@@ -91,6 +91,8 @@ struct Conn {
     closing: bool,
     /// The peer closed its side: answer what is in flight, then close.
     read_closed: bool,
+    /// Whether the socket is registered for writability too.
+    writable_interest: bool,
 }
 
 struct Stream {
@@ -231,6 +233,11 @@ impl ApiLoop {
         })?;
         let mut listener =
             TcpListener::bind(addr).map_err(|e| ApiLoopError::Bind(addr_text.clone(), e))?;
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: listen on our own listening socket only changes its backlog.
+            unsafe { libc::listen(listener.as_raw_fd(), 4096) };
+        }
         let poll = Poll::new()?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
@@ -452,6 +459,7 @@ impl ApiLoop {
                             started: None,
                             closing: false,
                             read_closed: false,
+                            writable_interest: false,
                         },
                     );
                 }
@@ -619,6 +627,9 @@ impl ApiLoop {
             if c.off == c.out.len() {
                 c.out.clear();
                 c.off = 0;
+                if c.out.capacity() > 65536 {
+                    c.out.shrink_to(16384);
+                }
             }
         }
         let pending_out = c.off < c.out.len() || c.t.wants_write();
@@ -631,7 +642,11 @@ impl ApiLoop {
         } else {
             Interest::READABLE
         };
-        let _ = self.poll.registry().reregister(c.t.socket(), t, interest);
+        // epoll_ctl only when the interest changes: most answers fit the socket at once.
+        if c.writable_interest != pending_out {
+            c.writable_interest = pending_out;
+            let _ = self.poll.registry().reregister(c.t.socket(), t, interest);
+        }
         // Requests that waited for room may go now.
         if !c.inbuf.is_empty() && c.slots.len() < MAX_IN_FLIGHT && c.stream.is_none() && !c.closing
         {
@@ -813,6 +828,7 @@ impl ApiLoop {
                 self.master_lost(&why);
             }
         }
+        let mut dirty: std::collections::HashSet<Token> = std::collections::HashSet::new();
         for (k, p) in frames {
             let ev = match k {
                 kind::EVENT => Some(p.as_slice()),
@@ -820,13 +836,16 @@ impl ApiLoop {
                 _ => None,
             };
             if let Some(ev) = ev {
-                self.event(ev);
+                self.event(ev, &mut dirty);
             }
+        }
+        for t in dirty {
+            self.flush_conn(t);
         }
         self.carry_out();
     }
 
-    fn event(&mut self, raw: &[u8]) {
+    fn event(&mut self, raw: &[u8], dirty: &mut std::collections::HashSet<Token>) {
         let Ok(ev) = wire::Event::decode(raw, usize::MAX) else {
             return;
         };
@@ -874,10 +893,15 @@ impl ApiLoop {
             let bytes =
                 framed.get_or_insert_with(|| http::chunk(&crate::api::sse::event(&tag, &data)));
             c.out.extend_from_slice(bytes);
-            touched.push(*t);
+            touched.push((*t, c.out.len() - c.off >= 4096));
         }
-        for t in touched {
-            self.flush_conn(t);
+        for (t, now_) in touched {
+            if now_ {
+                dirty.remove(&t);
+                self.flush_conn(t);
+            } else {
+                dirty.insert(t);
+            }
         }
         for t in expired {
             self.end_stream(t);

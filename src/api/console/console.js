@@ -1039,10 +1039,24 @@
     });
     updateCount();
 
-    // A live session (the cookie) lets GET /keys through; 401 means log in first.
+    // GET /login with the cookie says who is logged in (it needs no permission, unlike
+    // GET /keys); without a live session it answers "Please log in".
     try {
-      const r = await api("GET", "/keys");
-      enterApp(loadSession(), r && r.return && typeof r.return === "object" ? r.return : {});
+      const r = await api("GET", "/login");
+      const who = r && Array.isArray(r.return) ? r.return[0] : null;
+      if (!who || !who.user) {
+        forgetSession();
+        showLogin("");
+        return;
+      }
+      let keys = {};
+      try {
+        const k = await api("GET", "/keys");
+        keys = k && k.return && typeof k.return === "object" ? k.return : {};
+      } catch (e) {
+        // No wheel permission: the keys pane says so when it is refreshed.
+      }
+      enterApp({ user: who.user, eauth: who.eauth, perms: who.perms }, keys);
     } catch (e) {
       forgetSession();
       showLogin(e.status === 401 ? "" : e.line);
