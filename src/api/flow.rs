@@ -83,6 +83,10 @@ pub struct Flow {
     dispatched: bool,
     /// The returns a `local` chunk waits for.
     pub wait: Option<Wait>,
+    /// When a sync runner or wheel call gives up (`rest_timeout`): 504.
+    pub call_deadline: Option<Instant>,
+    /// When the flow's first step ran (failed eauth answers are timed from it).
+    started: Option<Instant>,
 }
 
 impl Flow {
@@ -109,6 +113,8 @@ impl Flow {
             expanding: 0,
             dispatched: false,
             wait: None,
+            call_deadline: None,
+            started: None,
         }
     }
 
@@ -121,6 +127,7 @@ impl Flow {
         self.expanding = 0;
         self.dispatched = false;
         self.wait = None;
+        self.call_deadline = None;
     }
 }
 
@@ -184,9 +191,10 @@ fn args_of(
 
 /// Works on the flow's current chunk as far as it can.
 pub fn step(api: &mut Api, fid: u64, now: Now) {
-    let Some(f) = api.flows.get(&fid) else {
+    let Some(f) = api.flows.get_mut(&fid) else {
         return;
     };
+    f.started.get_or_insert(now.mono);
     if f.idx >= f.chunks.len() {
         return finish(api, fid);
     }
@@ -455,6 +463,12 @@ fn dispatch(
                 arg,
                 ..master_request(fun, kwarg, user)
             };
+            // Salt's rest_timeout: a sync runner call that takes longer answers 504 (the
+            // runner goes on in the master; its answer is dropped).
+            let limit = Duration::from_secs(api.cfg.rest_timeout);
+            if let Some(f) = api.flows.get_mut(&fid) {
+                f.call_deadline = Some(now.mono + limit);
+            }
             api.call(Pending::Flow(fid, Step::Call(client.to_string())), req);
         }
         "runner_async" => {
@@ -509,12 +523,19 @@ pub fn authenticated(
         Err(e) => {
             log::info!("eauth refused: {e}");
             api.stats.login_failures += 1;
-            fail(
-                api,
-                fid,
-                401,
-                "Authentication failure of type \"eauth\" occurred.",
-            )
+            // Timed from the request, as a failed /login is, so that the answer does not
+            // tell an unknown user from a wrong password.
+            let Some(f) = api.flows.remove(&fid) else {
+                return;
+            };
+            let started = f.started.unwrap_or(now.mono);
+            let wait =
+                (started + super::server::FAILED_LOGIN_FLOOR).saturating_duration_since(now.mono);
+            api.respond_later(
+                f.req,
+                Response::error(401, "Authentication failure of type \"eauth\" occurred."),
+                wait,
+            );
         }
     }
 }
@@ -670,6 +691,17 @@ pub fn job_return(api: &mut Api, fid: u64, id: &str, data: &Map<String, Value>, 
     if w.minions.iter().all(|m| w.got.contains_key(m)) {
         wait_over(api, fid, now);
     }
+}
+
+/// A sync runner call ran past `rest_timeout`.
+pub fn call_timed_out(api: &mut Api, fid: u64) {
+    let secs = api.cfg.rest_timeout;
+    fail(
+        api,
+        fid,
+        504,
+        &format!("the runner did not answer within rest_timeout ({secs} s)"),
+    );
 }
 
 /// A `local` call is done waiting: its result is what returned.

@@ -34,7 +34,7 @@ const EARLY_RETURNS_MAX: usize = 10_000;
 /// A failed login is answered this long after it arrived (or when its eauth ends, if that
 /// takes longer), so an unknown user, a wrong password and a slow hash look alike from
 /// outside (Salt's `time_auth` pads the same way).
-const FAILED_LOGIN_FLOOR: Duration = Duration::from_millis(500);
+pub(super) const FAILED_LOGIN_FLOOR: Duration = Duration::from_millis(500);
 
 /// A request as the loop hands it in.
 #[derive(Clone, Debug)]
@@ -458,6 +458,13 @@ impl Api {
         }
     }
 
+    /// Answers a request after `wait`, counting it.
+    pub(super) fn respond_later(&mut self, id: ReqId, resp: Response, wait: Duration) {
+        let ep = self.endpoints.remove(&id).unwrap_or("other");
+        *self.stats.requests.entry((ep, resp.status)).or_default() += 1;
+        self.out.push(Out::RespondLater(id, resp, wait));
+    }
+
     /// A failed login, answered late.
     pub(super) fn refuse_login(&mut self, id: ReqId, started: Instant, now: Now) {
         self.stats.login_failures += 1;
@@ -522,13 +529,22 @@ impl Api {
         for f in due {
             flow::wait_over(self, f, now);
         }
+        let late: Vec<u64> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| f.call_deadline.is_some_and(|d| d <= now.mono))
+            .map(|(id, _)| *id)
+            .collect();
+        for f in late {
+            flow::call_timed_out(self, f);
+        }
     }
 
     /// The next time [`Api::on_tick`] has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.flows
             .values()
-            .filter_map(|f| f.wait.as_ref().map(|w| w.deadline))
+            .filter_map(|f| f.wait.as_ref().map(|w| w.deadline).or(f.call_deadline))
             .min()
     }
 

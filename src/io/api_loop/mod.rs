@@ -95,6 +95,8 @@ struct Conn {
     read_closed: bool,
     /// Whether the socket is registered for writability too.
     writable_interest: bool,
+    /// Reading stopped with requests in flight or the buffer full.
+    read_paused: bool,
 }
 
 struct Stream {
@@ -144,6 +146,8 @@ pub struct ApiLoop {
     next_token: usize,
     next_req: ReqId,
     later: Vec<(Instant, ReqId, Response)>,
+    /// Connections whose reading paused for room and may read again.
+    rearm: Vec<Token>,
     jobs: mpsc::Sender<Job>,
     done: Arc<Mutex<Vec<Done>>>,
     signals: Signals,
@@ -279,6 +283,7 @@ impl ApiLoop {
             next_token: FIRST_DYNAMIC,
             next_req: 1,
             later: Vec::new(),
+            rearm: Vec::new(),
             jobs: tx,
             done,
             signals,
@@ -339,6 +344,15 @@ impl ApiLoop {
                 }
             }
             self.worker_done();
+            for _ in 0..64 {
+                let again = std::mem::take(&mut self.rearm);
+                if again.is_empty() {
+                    break;
+                }
+                for t in again {
+                    self.conn_ready(t);
+                }
+            }
             let clock = Now::read();
             let (now, wall) = (clock.mono, clock.wall);
             self.api.on_tick(clock);
@@ -361,6 +375,9 @@ impl ApiLoop {
     }
 
     fn poll_timeout(&self) -> Duration {
+        if !self.rearm.is_empty() {
+            return Duration::ZERO;
+        }
         let mut t = Duration::from_millis(500);
         let now = Instant::now();
         if let Some(d) = self.api.next_deadline() {
@@ -416,6 +433,7 @@ impl ApiLoop {
                             closing: false,
                             read_closed: false,
                             writable_interest: false,
+                            read_paused: false,
                         },
                     );
                 }
@@ -452,10 +470,13 @@ impl ApiLoop {
             }
             return;
         }
-        if c.slots.len() >= MAX_IN_FLIGHT {
+        let budget = self.limits.max_header + self.limits.max_body + 4096;
+        if c.slots.len() >= MAX_IN_FLIGHT || c.inbuf.len() >= budget {
+            // Readiness is edge-triggered: what stays in the socket now is read when room
+            // comes back (`rearm`), not on a wake-up that will not come.
+            c.read_paused = true;
             return;
         }
-        let budget = self.limits.max_header + self.limits.max_body + 4096;
         let room = budget.saturating_sub(c.inbuf.len()).max(1);
         match c.t.read_into(&mut c.inbuf, room) {
             Ok(r) => {
@@ -467,6 +488,9 @@ impl ApiLoop {
                 }
                 if r.eof {
                     c.read_closed = true;
+                } else if r.bytes >= room {
+                    // Stopped at the budget, not at WouldBlock: more may wait in the socket.
+                    c.read_paused = true;
                 }
             }
             Err(_) => {
@@ -603,7 +627,15 @@ impl ApiLoop {
             c.writable_interest = pending_out;
             let _ = self.poll.registry().reregister(c.t.socket(), t, interest);
         }
-        // Requests that waited for room may go now.
+        // Requests that waited for room may go now, and a paused reader reads again (from
+        // the loop, not from here, so that answering never recurses into reading).
+        if c.read_paused && c.slots.len() < MAX_IN_FLIGHT && !c.closing {
+            c.read_paused = false;
+            self.rearm.push(t);
+        }
+        let Some(c) = self.conns.get(&t) else {
+            return;
+        };
         if !c.inbuf.is_empty() && c.slots.len() < MAX_IN_FLIGHT && c.stream.is_none() && !c.closing
         {
             self.parse_requests(t);
