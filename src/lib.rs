@@ -13,6 +13,8 @@ pub mod cli;
 pub mod client;
 /// Time as the cores see it: the `Now` the loop hands in, and the timer table.
 pub mod clock;
+/// brine-cloud: Salt Cloud's configuration, events, keys and drivers.
+pub mod cloud;
 /// The master's and minion's configuration: key tables, typed values, the loader.
 pub mod config;
 /// Keys, signatures, sealed boxes and the cores' seeded randomness (libsodium).

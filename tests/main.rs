@@ -13,6 +13,8 @@ mod api_pam;
 mod api_tokens;
 mod batch;
 mod bus;
+mod cloud;
+mod cloud_ssh;
 mod daemon;
 mod fileserver;
 mod fuzz_corpus;

@@ -5,6 +5,8 @@ pub mod api_cmd;
 mod args;
 pub mod brine_cmd;
 pub mod call_cmd;
+pub mod cloud_cmd;
+mod cloud_page;
 pub mod daemon_start;
 pub mod event_cmd;
 pub mod flags;
@@ -54,6 +56,10 @@ pub fn man_pages() -> Vec<(String, String)> {
             .concat(),
             &[],
         ),
+    ));
+    pages.push((
+        "brine-cloud.5".into(),
+        tools::prose_page("brine-cloud", 5, cloud_page::SUMMARY, cloud_page::SECTIONS),
     ));
     pages.push((
         "brine-reactor.5".into(),

@@ -484,6 +484,7 @@ pub const ALL: &[Tool] = &[
     RUN,
     CALL,
     super::key_cmd::TOOL,
+    super::cloud_cmd::TOOL,
     SWARM,
 ];
 

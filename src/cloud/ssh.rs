@@ -442,8 +442,6 @@ impl Drop for PrivateDir {
 /// The askpass script and the 0600 password file it prints, in their private directory.
 #[derive(Debug)]
 struct Askpass {
-    script: PathBuf,
-    secret: PathBuf,
     dir: PrivateDir,
 }
 
@@ -459,13 +457,19 @@ exit 1\n";
 impl Askpass {
     fn create(password: &str) -> std::io::Result<Askpass> {
         let dir = PrivateDir::create()?;
-        let secret = dir.write("secret", 0o600, format!("{password}\n").as_bytes())?;
-        let script = dir.write("askpass", 0o700, ASKPASS_SCRIPT.as_bytes())?;
-        Ok(Askpass {
-            script,
-            secret,
-            dir,
-        })
+        dir.write("secret", 0o600, format!("{password}\n").as_bytes())?;
+        dir.write("askpass", 0o700, ASKPASS_SCRIPT.as_bytes())?;
+        Ok(Askpass { dir })
+    }
+
+    /// The program ssh runs as `SSH_ASKPASS`.
+    fn script(&self) -> PathBuf {
+        self.dir.0.join("askpass")
+    }
+
+    /// The file holding the password, which the script prints.
+    fn secret(&self) -> PathBuf {
+        self.dir.0.join("secret")
     }
 }
 
@@ -620,10 +624,10 @@ impl Ssh {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some(a) = &self.askpass {
-            cmd.env("SSH_ASKPASS", &a.script)
+            cmd.env("SSH_ASKPASS", a.script())
                 .env("SSH_ASKPASS_REQUIRE", "force")
                 .env("DISPLAY", ":0")
-                .env("BRINE_ASKPASS_FILE", &a.secret);
+                .env("BRINE_ASKPASS_FILE", a.secret());
         }
         // SAFETY: setsid is async-signal-safe and touches no memory of the parent. It gives
         // ssh no tty to prompt on (askpass is its only way to ask) and makes the child a
@@ -829,8 +833,7 @@ fn check_remote_path(remote: &str) -> Result<(), &'static str> {
 fn last_line(text: &str) -> String {
     text.lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .last()
+        .rfind(|l| !l.is_empty())
         .unwrap_or("no message")
         .to_string()
 }
@@ -1063,14 +1066,14 @@ mod tests {
         }
         let a = ssh.askpass.as_ref().unwrap();
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&a.secret).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(a.secret()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let dir = a.dir.0.clone();
         // The script answers a password prompt and nothing else.
         let ask = |prompt: &str| {
-            Command::new(&a.script)
+            Command::new(a.script())
                 .arg(prompt)
-                .env("BRINE_ASKPASS_FILE", &a.secret)
+                .env("BRINE_ASKPASS_FILE", a.secret())
                 .output()
                 .unwrap()
         };

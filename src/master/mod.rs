@@ -759,7 +759,15 @@ impl Master {
             Ok(ret) => (ret, true),
             Err(e) => (Value::String(e), false),
         };
-        load.insert("return".into(), ret.clone());
+        // A generated private key goes to the caller only, never onto the bus (Salt's ret
+        // event carries it for every listener to read).
+        let mut shown = ret.clone();
+        if fun == "key.gen" || fun == "key.gen_accept" {
+            if let Value::Object(m) = &mut shown {
+                m.remove("priv");
+            }
+        }
+        load.insert("return".into(), shown);
         load.insert("success".into(), json!(success));
         self.fire(&format!("salt/wheel/{jid}/ret"), load, now);
         Answer {

@@ -559,7 +559,8 @@ fn gen(_: &KeyStore, a: &[Value]) -> Outcome {
 }
 
 /// A new key pair whose public key is stored as accepted (pre-seeding a minion); `{}` when
-/// the id already has an accepted key and `force` is not set. No event, as in Salt.
+/// the id already has an accepted key and `force` is not set. Salt writes the key silently;
+/// brine fires `salt/key` (act accept) for it, so the bus shows every key that is accepted.
 fn gen_accept(store: &KeyStore, a: &[Value]) -> Outcome {
     let Some(id) = id_arg(&a[0])? else {
         return Err("gen_accept() needs an id_".into());
@@ -572,7 +573,14 @@ fn gen_accept(store: &KeyStore, a: &[Value]) -> Outcome {
     store
         .put(KeyState::Accepted, id, &public)
         .map_err(store_err)?;
-    Ok((json!({"priv": k.secret_pem(), "pub": public}), Vec::new()))
+    let accepted = KeyEvent {
+        id: id.to_string(),
+        act: "accept",
+    };
+    Ok((
+        json!({"priv": k.secret_pem(), "pub": public}),
+        vec![accepted],
+    ))
 }
 
 /// Writes `keydir/keyname.pem` and `.pub` (defaults: pki_dir, "minion"); returns the
@@ -852,7 +860,8 @@ mod tests {
         let pair = KeyPair::from_secret_pem(v["priv"].as_str().unwrap()).unwrap();
         assert_eq!(pair.public, public);
         let (v, e) = run(&t, "key.gen_accept", json!(["new1"]), json!({}));
-        assert!(e.is_empty(), "Salt fires no salt/key event for gen_accept");
+        // Salt fires nothing for gen_accept; brine fires salt/key for the accepted key.
+        assert_eq!(e.len(), 1, "one salt/key event for gen_accept");
         assert_eq!(
             t.store.get(Acc, "new1").unwrap().as_deref(),
             v["pub"].as_str()

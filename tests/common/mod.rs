@@ -19,6 +19,7 @@ pub fn bin(name: &str) -> PathBuf {
         "brine-key" => PathBuf::from(env!("CARGO_BIN_EXE_brine-key")),
         "brine-swarm" => PathBuf::from(env!("CARGO_BIN_EXE_brine-swarm")),
         "brine-api" => PathBuf::from(env!("CARGO_BIN_EXE_brine-api")),
+        "brine-cloud" => PathBuf::from(env!("CARGO_BIN_EXE_brine-cloud")),
         "brine" => PathBuf::from(env!("CARGO_BIN_EXE_brine")),
         other => panic!("no binary {other}"),
     }
@@ -666,6 +667,182 @@ impl Drop for Api {
             }
             let _ = c.kill();
             let _ = c.wait();
+        }
+    }
+}
+
+/// A throwaway OpenSSH server on 127.0.0.1 with its own host key, config and authorized_keys
+/// in a temp dir (what brine-cloud's saltify deploys are tested against). Needs root.
+pub struct Sshd {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    /// The private key `authorized_keys` lets in (as root).
+    pub client_key: PathBuf,
+    /// `[127.0.0.1]:PORT ssh-ed25519 ...`: the server's real host key.
+    pub known_hosts: PathBuf,
+    /// Local users made by `add_password_user`, deleted on drop.
+    users: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Sshd {
+    /// Why an sshd cannot be run here, if it cannot (not root, no sshd or ssh-keygen).
+    pub fn available() -> Result<(), String> {
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("not root: sshd needs root to log users in".into());
+        }
+        for b in [
+            "/usr/sbin/sshd",
+            "/usr/bin/ssh-keygen",
+            "/usr/bin/ssh",
+            "/usr/bin/scp",
+        ] {
+            if !Path::new(b).exists() {
+                return Err(format!("{b} is missing (.ci/run installs openssh-server)"));
+            }
+        }
+        Ok(())
+    }
+
+    /// A fresh ed25519 key pair at `path` (and `path.pub`), no passphrase.
+    pub fn keygen(path: &Path) {
+        let out = Command::new("/usr/bin/ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "brine-test", "-f"])
+            .arg(path)
+            .output()
+            .expect("ssh-keygen runs");
+        assert!(out.status.success(), "ssh-keygen: {}", stderr(&out));
+    }
+
+    /// Starts sshd on a free loopback port and waits until it answers.
+    pub fn start() -> Sshd {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        let host_key = d.join("host_key");
+        let client_key = d.join("client_key");
+        Self::keygen(&host_key);
+        Self::keygen(&client_key);
+        let pubkey = std::fs::read_to_string(d.join("client_key.pub")).expect("client_key.pub");
+        std::fs::write(d.join("authorized_keys"), pubkey).expect("authorized_keys");
+        // sshd's privilege-separation directory; Debian's init script would make it.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let mut last = String::new();
+        // A free port can be taken between the probe and sshd's bind: try a few.
+        for _ in 0..5 {
+            let port = free_port();
+            let config = format!(
+                "ListenAddress 127.0.0.1\nPort {port}\nHostKey {hk}\n\
+                 AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin yes\n\
+                 PasswordAuthentication yes\nKbdInteractiveAuthentication no\nUsePAM no\n\
+                 StrictModes no\nPidFile {d}/sshd.pid\nMaxStartups 100:30:200\n\
+                 LogLevel VERBOSE\nSubsystem sftp internal-sftp\n",
+                hk = host_key.display(),
+                d = d.display()
+            );
+            let cfg = d.join("sshd_config");
+            std::fs::write(&cfg, config).expect("sshd_config");
+            let log = std::fs::File::create(d.join("sshd.log")).expect("sshd.log");
+            let mut child = Command::new("/usr/sbin/sshd")
+                .args(["-D", "-e", "-f"])
+                .arg(&cfg)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("sshd starts");
+            let end = Instant::now() + Duration::from_secs(10);
+            let mut up = false;
+            while Instant::now() < end {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    up = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if !up {
+                let _ = child.kill();
+                let _ = child.wait();
+                last = std::fs::read_to_string(d.join("sshd.log")).unwrap_or_default();
+                continue;
+            }
+            let hostpub = std::fs::read_to_string(d.join("host_key.pub")).expect("host_key.pub");
+            let mut fields = hostpub.split_whitespace();
+            let (kind, key) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
+            let known_hosts = d.join("known_hosts");
+            std::fs::write(&known_hosts, format!("[127.0.0.1]:{port} {kind} {key}\n"))
+                .expect("known_hosts");
+            return Sshd {
+                port,
+                client_key,
+                known_hosts,
+                users: Vec::new(),
+                child: Some(child),
+                dir,
+            };
+        }
+        panic!("sshd did not start: {last}");
+    }
+
+    /// A known_hosts file naming this server with some other key (a man in the middle).
+    pub fn wrong_known_hosts(&self) -> PathBuf {
+        let other = self.dir.path().join("other_host_key");
+        if !other.exists() {
+            Self::keygen(&other);
+        }
+        let text = std::fs::read_to_string(self.dir.path().join("other_host_key.pub"))
+            .expect("other_host_key.pub");
+        let mut fields = text.split_whitespace();
+        let (kind, key) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
+        let path = self.dir.path().join("wrong_known_hosts");
+        std::fs::write(&path, format!("[127.0.0.1]:{} {kind} {key}\n", self.port))
+            .expect("wrong_known_hosts");
+        path
+    }
+
+    /// A throwaway local user with `password` (removed on drop); returns its name.
+    pub fn add_password_user(&mut self, password: &str) -> String {
+        static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("brsh{}x{seq}", std::process::id());
+        let out = Command::new("useradd")
+            .args(["--no-create-home", "--home-dir", "/", "--shell", "/bin/sh"])
+            .arg(&name)
+            .output()
+            .expect("useradd runs");
+        assert!(out.status.success(), "useradd: {}", stderr(&out));
+        self.users.push(name.clone());
+        let mut c = Command::new("chpasswd")
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("chpasswd runs");
+        {
+            use std::io::Write;
+            let mut stdin = c.stdin.take().expect("piped");
+            writeln!(stdin, "{name}:{password}").expect("chpasswd stdin");
+        }
+        let out = c.wait_with_output().expect("chpasswd ends");
+        assert!(out.status.success(), "chpasswd: {}", stderr(&out));
+        name
+    }
+
+    /// What sshd logged so far (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for u in &self.users {
+            let _ = Command::new("userdel").arg(u).output();
         }
     }
 }
