@@ -290,3 +290,51 @@ fn failures_name_the_machine_and_the_step_and_leave_no_key() {
         Some(json!({"my-saltify": {"saltify": {}}}))
     );
 }
+
+#[test]
+fn a_map_deploys_its_machines_in_parallel_and_skips_what_exists() {
+    let Some(s) = setup("") else { return };
+    let map = s.master.conf().join("hosts.map");
+    let r = s.root.path();
+    // Three minions on the one sshd, each under its own root.
+    let mut text = String::from("web:\n");
+    for i in 1..=3 {
+        text.push_str(&format!(
+            "  - m{i}:\n      script_env: {{BRINE_PREFIX: {r}/m{i}/usr, BRINE_CONF: {r}/m{i}/etc}}\n      minion: {{pki_dir: {r}/m{i}/pki, sock_dir: {r}/m{i}/run, cachedir: {r}/m{i}/cache, log_file: {r}/m{i}/log}}\n",
+            r = r.display()
+        ));
+    }
+    std::fs::write(&map, text).expect("map");
+    let out = cloud(
+        &s.master,
+        &["-m", &map.display().to_string(), "-P", "--out", "json"],
+    );
+    let (o, e) = text_of(&out);
+    assert!(out.status.success(), "{o}{e}");
+    let v: Value = serde_json::from_str(&o).expect("json");
+    for i in 1..=3 {
+        assert_eq!(v[format!("m{i}")], json!({"deployed": true}), "{o}");
+    }
+    let ping = Command::new(bin("brine"))
+        .arg("-c")
+        .arg(s.master.conf())
+        .args(["-t", "15", "m*", "test.ping", "--out", "json"])
+        .output()
+        .expect("brine");
+    let p = String::from_utf8_lossy(&ping.stdout);
+    for i in 1..=3 {
+        assert!(p.contains(&format!("\"m{i}\": true")), "{p}");
+    }
+    let again = cloud(
+        &s.master,
+        &["-m", &map.display().to_string(), "--out", "json"],
+    );
+    let v: Value = serde_json::from_str(&text_of(&again).0).expect("json");
+    assert_eq!(v["m1"], json!({"Already exists": true}));
+    let d = cloud(&s.master, &["-d", "-y", "m1", "m2", "m3"]);
+    assert!(d.status.success(), "{}", text_of(&d).1);
+}
+
+fn text_of(o: &std::process::Output) -> (String, String) {
+    text(o)
+}

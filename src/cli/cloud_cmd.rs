@@ -44,6 +44,8 @@ flag_set! {
     pub enum CloudFlag {
         ConfigDir => valued(Some('c'), "config-dir", "DIR", "Read the cloud files (cloud, cloud.providers, cloud.profiles and their .d directories) and the master configuration from DIR (default /etc/brine)."),
         Profile => valued(Some('p'), "profile", "PROFILE", "Create and deploy each NAME with PROFILE."),
+        MapFile => valued(Some('m'), "map", "FILE", "Create and deploy every machine of the map FILE ({profile: [name | {name: {overrides}}]}); machines brine-cloud already created are left alone."),
+        Parallel => switch(Some('P'), "parallel", "With -m, deploy the machines at the same time, each with its own SSH sessions and master connection."),
         Destroy => switch(Some('d'), "destroy", "Destroy each NAME: stop and remove its minion, delete its key."),
         AssumeYes => switch(Some('y'), "assume-yes", "Do not ask before destroying."),
         ListProviders => switch(None, "list-providers", "List the configured providers as {alias: {driver: {}}}."),
@@ -67,6 +69,7 @@ pub const TOOL: Tool = Tool {
     summary: "create, deploy and destroy machines from Salt Cloud profiles and providers",
     usage: &[
         "[-c DIR] -p PROFILE NAME... [--no-deploy] [--keep-tmp] [--script-args ARGS] [--out OUTPUTTER]",
+        "[-c DIR] -m FILE [-P]",
         "[-c DIR] -d [-y] NAME...",
         "[-c DIR] --list-providers | --list-profiles PROVIDER | -Q",
     ],
@@ -91,6 +94,7 @@ pub const TOOL: Tool = Tool {
 /// What the command line asks for.
 enum Action {
     Profile(String, Vec<String>),
+    Map(PathBuf, bool),
     Destroy(Vec<String>),
     ListProviders,
     ListProfiles(String),
@@ -114,6 +118,8 @@ impl CloudArgs {
                 return Err(CliError("-p needs at least one NAME".into()));
             }
             Action::Profile(profile.to_string(), names)
+        } else if let Some(m) = p.value(CloudFlag::MapFile) {
+            Action::Map(PathBuf::from(m), p.has(CloudFlag::Parallel))
         } else if p.has(CloudFlag::Destroy) {
             if names.is_empty() {
                 return Err(CliError("-d needs at least one NAME".into()));
@@ -249,6 +255,80 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
                         status = 1;
                     }
                 }
+            }
+            print(&Value::Object(out));
+            status
+        }
+        Action::Map(file, parallel) => {
+            let entries = match crate::cloud::config::read_map(file) {
+                Ok(e) => e,
+                Err(e) => return fail(TOOL.name, e, EXIT_USAGE),
+            };
+            let existing: Vec<String> = crate::cloud::saltify::records(
+                &master_cfg.cachedir,
+                &entries
+                    .iter()
+                    .map(|(_, n, _)| n.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+            let todo: Vec<_> = entries
+                .into_iter()
+                .filter(|(_, n, _)| !existing.contains(n))
+                .collect();
+            let run_one = |profile: &str,
+                           name: &str,
+                           overrides: &Map<String, Value>|
+             -> (String, Result<Value, String>) {
+                let mut o = a.opts.clone();
+                for (k, v) in overrides {
+                    if k != "name" {
+                        o.insert(k.clone(), v.clone());
+                    }
+                }
+                let r = match connect(&master_cfg) {
+                    Ok(mut m) => crate::cloud::saltify::create(
+                        &cloud,
+                        &mut m,
+                        &master_cfg.cachedir,
+                        name,
+                        profile,
+                        &o,
+                    )
+                    .map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("{name}: the master is not reachable")),
+                };
+                (name.to_string(), r)
+            };
+            let results: Vec<(String, Result<Value, String>)> = if *parallel {
+                std::thread::scope(|sc| {
+                    let handles: Vec<_> = todo
+                        .iter()
+                        .map(|(p, n, o)| sc.spawn(|| run_one(p, n, o)))
+                        .collect();
+                    handles.into_iter().filter_map(|h| h.join().ok()).collect()
+                })
+            } else {
+                todo.iter().map(|(p, n, o)| run_one(p, n, o)).collect()
+            };
+            let mut out = Map::new();
+            let mut status = 0;
+            for (name, r) in results {
+                match r {
+                    Ok(v) => {
+                        out.insert(name, v);
+                    }
+                    Err(e) => {
+                        let _ = writeln!(std::io::stderr(), "brine-cloud: {e}");
+                        out.insert(name, json!({"Error": e}));
+                        status = 1;
+                    }
+                }
+            }
+            for n in existing {
+                out.insert(n, json!({"Already exists": true}));
             }
             print(&Value::Object(out));
             status
