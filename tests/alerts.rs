@@ -11,43 +11,13 @@ use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(30);
 
-/// A CA, and a certificate it signed for 127.0.0.1 and localhost, as PEM files.
-struct Pki {
-    dir: tempfile::TempDir,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        use rcgen::{
-            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType,
-        };
-        let dir = tempfile::tempdir().expect("temp dir");
-        let ca_key = KeyPair::generate().expect("CA key");
-        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "brine test CA");
-        let ca = CertifiedIssuer::self_signed(ca, ca_key).expect("CA certificate");
-        let key = KeyPair::generate().expect("server key");
-        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
-        params
-            .subject_alt_names
-            .push(SanType::IpAddress("127.0.0.1".parse().expect("an address")));
-        let cert = params.signed_by(&key, &ca).expect("server certificate");
-        std::fs::write(dir.path().join("ca.pem"), ca.pem()).expect("write");
-        std::fs::write(dir.path().join("cert.pem"), cert.pem()).expect("write");
-        std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).expect("write");
-        Pki { dir }
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.path().join(name).display().to_string()
-    }
-}
-
 /// An SMTP sink in `mode`, writing what it accepts to `out`.
 fn smtp_sink(pki: &Pki, mode: &str, out: &Path, auth: Option<&str>) -> (Bg, u16) {
-    let (cert, key, out) = (pki.path("cert.pem"), pki.path("key.pem"), out.display());
+    let (cert, key, out) = (
+        pki.path("cert.pem").display().to_string(),
+        pki.path("key.pem").display().to_string(),
+        out.display(),
+    );
     let out = out.to_string();
     let mut args = vec![
         "--mode", mode, "--cert", &cert, "--key", &key, "--out", &out,
@@ -93,7 +63,7 @@ fn local(o: &Output) -> Value {
 /// A master that accepts every key, and one minion that trusts `pki`'s CA.
 fn minion_trusting(pki: &Pki, id: &str, extra: &str) -> (Master, Minion) {
     let m = Master::start_with("auto_accept: True\n");
-    let ca = pki.path("ca.pem");
+    let ca = pki.path("ca.pem").display().to_string();
     let mi = Minion::start_with_env(&m, id, extra, &[("SSL_CERT_FILE", ca.as_str())]);
     mi.wait_log("authenticated with the master", 1);
     (m, mi)
@@ -296,7 +266,10 @@ fn smtp_send_msg_delivers_with_starttls_smtps_profiles_and_attachments() {
 fn http_query_shapes_answers_and_failures_as_salt_does() {
     let pki = Pki::new();
     let (_h, port) = py_server("http_echo.py", &[]);
-    let (cert, key) = (pki.path("cert.pem"), pki.path("key.pem"));
+    let (cert, key) = (
+        pki.path("cert.pem").display().to_string(),
+        pki.path("key.pem").display().to_string(),
+    );
     let (_hs, tls_port) = py_server("http_echo.py", &["--cert", &cert, "--key", &key]);
     let (m, mi) = minion_trusting(&pki, "web", "");
     let base = format!("http://127.0.0.1:{port}");
@@ -391,7 +364,10 @@ fn http_query_shapes_answers_and_failures_as_salt_does() {
     let r = query(&[&format!("https://127.0.0.1:{tls_port}/echo"), "decode=True"]);
     assert_eq!(r["dict"]["path"], "/echo", "{r}");
     let rogue = Pki::new();
-    let (rc, rk) = (rogue.path("cert.pem"), rogue.path("key.pem"));
+    let (rc, rk) = (
+        rogue.path("cert.pem").display().to_string(),
+        rogue.path("key.pem").display().to_string(),
+    );
     let (_hr, rogue_port) = py_server("http_echo.py", &["--cert", &rc, "--key", &rk]);
     let r = query(&[&format!("https://127.0.0.1:{rogue_port}/echo")]);
     assert!(

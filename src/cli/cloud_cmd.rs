@@ -3,7 +3,7 @@
 //! frames) and deploys over SSH.
 
 use super::args;
-use super::flags::{flag_set, CliError, Flag, Parsed, Section, Tool};
+use super::flags::{flag_set, switch, valued, CliError, Flag, Parsed, Section, Tool};
 use super::output::{self, Outputter};
 use super::{fail, EXIT_USAGE};
 use crate::bus::Request;
@@ -15,29 +15,6 @@ use serde_json::{json, Map, Value};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::time::Duration;
-
-const fn switch(short: Option<char>, long: &'static str, doc: &'static str) -> Flag {
-    Flag {
-        short,
-        long,
-        value: None,
-        doc,
-    }
-}
-
-const fn valued(
-    short: Option<char>,
-    long: &'static str,
-    value: &'static str,
-    doc: &'static str,
-) -> Flag {
-    Flag {
-        short,
-        long,
-        value: Some(value),
-        doc,
-    }
-}
 
 flag_set! {
     /// brine-cloud's flags.

@@ -391,6 +391,31 @@ fn push_refs(s: &mut String, refs: &[Reference]) {
     }
 }
 
+/// A flag without a value.
+pub const fn switch(short: Option<char>, long: &'static str, doc: &'static str) -> Flag {
+    Flag {
+        short,
+        long,
+        value: None,
+        doc,
+    }
+}
+
+/// A flag that takes a value.
+pub const fn valued(
+    short: Option<char>,
+    long: &'static str,
+    value: &'static str,
+    doc: &'static str,
+) -> Flag {
+    Flag {
+        short,
+        long,
+        value: Some(value),
+        doc,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

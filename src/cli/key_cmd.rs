@@ -9,7 +9,7 @@
 //! directory name and ids by code point (`sorted()`), whatever order the return has.
 
 use super::args;
-use super::flags::{flag_set, CliError, Flag, Parsed, Section, Tool};
+use super::flags::{flag_set, switch, valued, CliError, Parsed, Section, Tool};
 use super::output::{self, Outputter};
 use super::{fail, EXIT_USAGE};
 use crate::bus::Request;
@@ -23,29 +23,6 @@ use std::time::Duration;
 
 /// How long brine-key waits for the master's answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
-
-const fn switch(short: Option<char>, long: &'static str, doc: &'static str) -> Flag {
-    Flag {
-        short,
-        long,
-        value: None,
-        doc,
-    }
-}
-
-const fn valued(
-    short: Option<char>,
-    long: &'static str,
-    value: &'static str,
-    doc: &'static str,
-) -> Flag {
-    Flag {
-        short,
-        long,
-        value: Some(value),
-        doc,
-    }
-}
 
 flag_set! {
     /// brine-key's flags.

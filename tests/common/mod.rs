@@ -846,3 +846,40 @@ impl Drop for Sshd {
         }
     }
 }
+
+/// A throwaway CA and a server certificate it signed for 127.0.0.1 and localhost, as PEM
+/// files (`ca.pem`, `cert.pem`, `key.pem`), for the TLS servers and clients of the tests.
+pub struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    /// Makes the CA and the certificate.
+    pub fn new() -> Pki {
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType,
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "brine test CA");
+        let ca = CertifiedIssuer::self_signed(ca, ca_key).expect("CA certificate");
+        let key = KeyPair::generate().expect("server key");
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress("127.0.0.1".parse().expect("an address")));
+        let cert = params.signed_by(&key, &ca).expect("server certificate");
+        std::fs::write(dir.path().join("ca.pem"), ca.pem()).expect("write");
+        std::fs::write(dir.path().join("cert.pem"), cert.pem()).expect("write");
+        std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).expect("write");
+        Pki { dir }
+    }
+
+    /// The path of one of its files.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
