@@ -4,7 +4,7 @@
 //! master, and the same tags, data and statuses required; plus the endpoints of
 //! `netapi_misc.json`.
 
-use crate::common::{wait_for, Api, Master};
+use crate::common::{Api, Master};
 use brine::matcher::MatchType;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -205,5 +205,4 @@ fn root_and_login_pages_as_salt() {
         status as u64,
         fx["error_406"]["status"].as_u64().unwrap_or(406)
     );
-    wait_for("nothing", Duration::from_millis(1), || Some(()));
 }

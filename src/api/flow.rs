@@ -540,6 +540,18 @@ pub fn authenticated(
     }
 }
 
+/// The `minions` of a publish answer.
+fn minion_list(ret: &Value) -> Vec<String> {
+    ret.get("minions")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|m| m.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A flow's call was answered.
 pub fn answered(
     api: &mut Api,
@@ -558,16 +570,7 @@ pub fn answered(
     match step_kind {
         Step::Auth => {}
         Step::Expand(key) => {
-            let minions: Vec<String> = answer
-                .ret
-                .get("minions")
-                .and_then(Value::as_array)
-                .map(|l| {
-                    l.iter()
-                        .filter_map(|m| m.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let minions = minion_list(&answer.ret);
             let Some(f) = api.flows.get_mut(&fid) else {
                 return;
             };
@@ -612,16 +615,7 @@ fn called(api: &mut Api, fid: u64, client: &str, answer: bus::Answer, now: Now) 
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string();
-                let minions: Vec<String> = answer
-                    .ret
-                    .get("minions")
-                    .and_then(Value::as_array)
-                    .map(|l| {
-                        l.iter()
-                            .filter_map(|m| m.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let minions = minion_list(&answer.ret);
                 if client == "local_async" {
                     json!({"jid": jid, "minions": minions})
                 } else {

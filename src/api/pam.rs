@@ -389,20 +389,6 @@ pub fn available() -> Result<(), PamError> {
     lib().map(|_| ())
 }
 
-/// Runs a reentrant passwd/group lookup with a buffer that grows on ERANGE.
-fn lookup<T>(mut f: impl FnMut(&mut [c_char]) -> Result<Option<T>, c_int>) -> Option<T> {
-    let mut size = 1024usize;
-    while size <= 1 << 20 {
-        let mut buf = vec![0 as c_char; size];
-        match f(&mut buf) {
-            Ok(v) => return v,
-            Err(libc::ERANGE) => size *= 4,
-            Err(_) => return None,
-        }
-    }
-    None
-}
-
 /// The names of the system groups `user` belongs to (primary group included), sorted by
 /// gid, as Salt's `salt.utils.user.get_group_list` gives the `pam` backend's groups. Empty
 /// for an unknown user; a gid without a name is left out.
@@ -410,25 +396,9 @@ pub fn system_groups(user: &str) -> Vec<String> {
     let Ok(name) = CString::new(user) else {
         return Vec::new();
     };
-    let primary = lookup(|buf| {
-        // SAFETY: every pointer is valid for the call; `pw` is read only when `out` is set.
-        let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut out: *mut libc::passwd = std::ptr::null_mut();
-        let rc = unsafe {
-            libc::getpwnam_r(
-                name.as_ptr(),
-                &mut pw,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut out,
-            )
-        };
-        match rc {
-            0 if out.is_null() => Ok(None),
-            0 => Ok(Some(pw.pw_gid)),
-            e => Err(e),
-        }
-    });
+    // The passwd and group lookups are the state modules' (reentrant, buffers grown on
+    // ERANGE).
+    let primary = crate::states::modules::file::perms::primary_gid(user);
     let Some(primary) = primary else {
         return Vec::new();
     };
@@ -450,25 +420,7 @@ pub fn system_groups(user: &str) -> Vec<String> {
     gids.sort_unstable();
     gids.dedup();
     gids.into_iter()
-        .filter_map(|gid| {
-            lookup(|buf| {
-                // SAFETY: as above; the name is copied out before the buffer goes.
-                let mut gr: libc::group = unsafe { std::mem::zeroed() };
-                let mut out: *mut libc::group = std::ptr::null_mut();
-                let rc = unsafe {
-                    libc::getgrgid_r(gid, &mut gr, buf.as_mut_ptr(), buf.len(), &mut out)
-                };
-                match rc {
-                    0 if out.is_null() => Ok(None),
-                    0 => Ok(Some(
-                        unsafe { CStr::from_ptr(gr.gr_name) }
-                            .to_string_lossy()
-                            .into_owned(),
-                    )),
-                    e => Err(e),
-                }
-            })
-        })
+        .filter_map(crate::states::modules::file::perms::group_name_of)
         .collect()
 }
 

@@ -151,6 +151,13 @@ impl ApiLoop {
             return;
         };
         let tag = ev.tag().to_string();
+        // The data is decoded only for someone: an open stream, or a job return that a
+        // `local` call waits for (or may, its publish answer still on the way).
+        let streams = self.api.stats.sse_clients > 0;
+        let job_return = tag.starts_with("salt/job/") && tag.contains("/ret/");
+        if !streams && !job_return {
+            return;
+        }
         let Ok(data) = ev.value() else { return };
         let now = Now::read();
         let wall = unix(now.wall);

@@ -7,7 +7,7 @@ mod absent;
 mod append;
 mod directory;
 mod managed;
-mod perms;
+pub(crate) mod perms;
 mod pyre;
 mod replace;
 mod source;

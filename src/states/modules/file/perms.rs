@@ -149,6 +149,11 @@ pub fn user_name(uid: u32) -> String {
 
 /// The name of gid `gid`, or the number as text.
 pub fn group_name(gid: u32) -> String {
+    group_name_of(gid).unwrap_or_else(|| gid.to_string())
+}
+
+/// The name of gid `gid`, if the group database has one.
+pub fn group_name_of(gid: u32) -> Option<String> {
     lookup(|buf| {
         // SAFETY: as in `user_name`.
         let mut gr: libc::group = unsafe { std::mem::zeroed() };
@@ -164,7 +169,6 @@ pub fn group_name(gid: u32) -> String {
             e => Err(e),
         }
     })
-    .unwrap_or_else(|| gid.to_string())
 }
 
 /// The uid a `Who` stands for; `None` when no such user exists.
