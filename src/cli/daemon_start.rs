@@ -209,6 +209,13 @@ impl<C: DaemonConfig> Started<C> {
     /// fork), and [`Started::ready`] once they did: until then the process that ran the
     /// command waits, and prints any error passed to [`Started::fail`].
     pub fn detach(&self) -> Result<Option<PidFile>, i32> {
+        self.detach_then(|| {})
+    }
+
+    /// [`Started::detach`], running `undo` (closing what start-up bound, so that its socket
+    /// files are gone) before a failure is reported: the waiting command exits as soon as it
+    /// hears of it, and must find nothing left behind.
+    pub fn detach_then(&self, undo: impl FnOnce()) -> Result<Option<PidFile>, i32> {
         if self.args.daemon {
             match process::daemonize(self.tool.name) {
                 Ok(r) => *self.readiness.borrow_mut() = Some(r),
@@ -219,7 +226,10 @@ impl<C: DaemonConfig> Started<C> {
         let path = self.args.pid_file.as_ref().map(|p| self.cwd.join(p));
         match path.map(|p| (PidFile::create(&p), p)) {
             Some((Ok(p), _)) => Ok(Some(p)),
-            Some((Err(e), p)) => Err(self.fail(format!("pid file {}: {e}", p.display()))),
+            Some((Err(e), p)) => {
+                undo();
+                Err(self.fail(format!("pid file {}: {e}", p.display())))
+            }
             None => Ok(None),
         }
     }

@@ -16,9 +16,13 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
         Ok(d) => d,
         Err(e) => return s.fail(e),
     };
-    let _pid = match s.detach() {
+    let mut bound = Some(d);
+    let _pid = match s.detach_then(|| drop(bound.take())) {
         Ok(p) => p,
         Err(status) => return status,
+    };
+    let Some(d) = bound else {
+        return 1;
     };
     match d.run(|| s.ready()) {
         Ok(()) => 0,
